@@ -1,0 +1,115 @@
+// The magnum.conf schema: one entry per section, option names as Magnum spells them where
+// Magnum has the option. `etc/magnum.conf.sample` is generated from this table
+// (bin/magnum-config-sample), so the description here is what operators read.
+
+export type OptionType = 'string' | 'int' | 'float' | 'bool' | 'list';
+
+export interface OptionSpec {
+  type: OptionType;
+  default: string | number | boolean | string[] | null;
+  help: string;
+  min?: number;
+  choices?: readonly string[];
+  secret?: boolean;
+}
+
+export type SectionSpec = Record<string, OptionSpec>;
+
+const str = (d: string | null, help: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'string', default: d, help, ...extra });
+const int = (d: number | null, help: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'int', default: d, help, ...extra });
+const bool = (d: boolean, help: string): OptionSpec => ({ type: 'bool', default: d, help });
+const list = (d: string[], help: string): OptionSpec => ({ type: 'list', default: d, help });
+
+export const SCHEMA = {
+  DEFAULT: {
+    transport_url: str('inprocess://', 'Where RPC messages go: rabbit://user:pass@host:port/vhost for RabbitMQ, or inprocess:// when API and conductor share one process (magnum-all-in-one).'),
+    auth_strategy: str('keystone', 'How API requests are authenticated: keystone (validate X-Auth-Token) or noauth (trust the X-User-Id, X-Project-Id and X-Roles headers; for the all-in-one and tests only).', { choices: ['keystone', 'noauth'] }),
+    host: str(null, 'Name of this host as recorded in the magnum_service table (default: the machine hostname).'),
+    state_path: str('var', 'Directory for local state (SQLite file, certificates).'),
+    periodic_enable: bool(true, 'Run the conductor periodic tasks (status sweep, health polling, service heartbeat).'),
+    periodic_interval_max: int(60, 'Seconds between service heartbeats.', { min: 1 }),
+    service_down_time: int(180, 'Seconds without a heartbeat after which a service is reported down.', { min: 1 }),
+    rpc_response_timeout: int(60, 'Seconds to wait for the reply to a synchronous RPC call before answering 504.', { min: 1 }),
+    debug: bool(false, 'Log at debug level.'),
+  },
+  api: {
+    host: str('127.0.0.1', 'Address the API listens on.'),
+    port: int(9511, 'Port the API listens on.', { min: 0 }),
+    workers: int(1, 'Number of API worker processes.', { min: 1 }),
+    max_limit: int(1000, 'Largest page a list request returns.', { min: 1 }),
+  },
+  oslo_middleware: {
+    max_request_body_size: int(114688, 'Largest request body in bytes; larger bodies get 413.', { min: 1 }),
+  },
+  database: {
+    connection: str('sqlite:///var/magnum.sqlite', 'Database URL: sqlite:///path, postgresql://user:pass@host/db, mysql+pymysql://user:pass@host/db.'),
+    max_pool_size: int(10, 'Connections per process (PostgreSQL and MariaDB).', { min: 1 }),
+  },
+  keystone_authtoken: {
+    www_authenticate_uri: str('http://127.0.0.1:5000/v3', 'Keystone URL given to clients in the WWW-Authenticate header of a 401.'),
+    auth_url: str('http://127.0.0.1:5000/v3', 'Keystone v3 URL the API validates tokens against.'),
+    username: str('magnum', 'Service user that validates tokens.'),
+    password: str(null, 'Password of the service user.', { secret: true }),
+    project_name: str('service', 'Project of the service user.'),
+    user_domain_name: str('Default', 'Domain of the service user.'),
+    project_domain_name: str('Default', 'Domain of the service project.'),
+    token_cache_time: int(300, 'Seconds a validated token is cached in memory (bounded by the token expiry).', { min: 0 }),
+    token_cache_size: int(10000, 'Most tokens kept in the validation cache.', { min: 1 }),
+    http_request_max_retries: int(3, 'Retries of a Keystone request that failed to connect.', { min: 0 }),
+  },
+  noauth: {
+    default_project_id: str('admin', 'Project used under auth_strategy=noauth when a request carries no X-Project-Id.'),
+    default_user_id: str('admin', 'User used under auth_strategy=noauth when a request carries no X-User-Id.'),
+    default_roles: list(['admin'], 'Roles used under auth_strategy=noauth when a request carries no X-Roles.'),
+  },
+  conductor: {
+    topic: str('magnum-conductor', 'RPC topic the conductors consume.'),
+    max_concurrent_operations: int(32, 'Operations one conductor runs at once.', { min: 1 }),
+    operation_lease: int(30, 'Seconds a conductor holds an operation without renewing its lease; a dead conductor\'s operations are taken over after this.', { min: 1 }),
+    sweep_interval: int(10, 'Seconds between sweeps that take over orphaned operations and fail those past their deadline.', { min: 1 }),
+    default_operation_timeout: int(60, 'Minutes an update, resize, upgrade, delete or nodegroup operation may take.', { min: 1 }),
+  },
+  cluster_heat: {
+    create_timeout: int(60, 'Minutes a cluster create may take when the cluster gives no create_timeout.', { min: 1 }),
+  },
+  cluster_template: {
+    kubernetes_allowed_network_drivers: list(['all'], 'Network drivers allowed for kubernetes templates.'),
+    kubernetes_default_network_driver: str('flannel', 'Network driver of kubernetes templates that name none.'),
+    swarm_allowed_network_drivers: list(['all'], 'Network drivers allowed for swarm and swarm-mode templates.'),
+    swarm_default_network_driver: str('docker', 'Network driver of swarm templates that name none.'),
+  },
+  quotas: {
+    max_clusters_per_project: int(20, 'Clusters a project may have when no quota row says otherwise.', { min: 0 }),
+  },
+  drivers: {
+    disabled_drivers: list([], 'Drivers not to load.'),
+    test_drivers: list([], 'Drivers used only by tests (fake). Never set this in production: a fake driver creates no real nodes.'),
+  },
+  fake_driver: {
+    step_delay_ms: int(50, 'Milliseconds each step of the fake driver takes.', { min: 0 }),
+    fail_on_label: str('fake_fail_step', 'A cluster label naming a step at which the fake driver fails (tests of failure paths).'),
+  },
+  infra: {
+    images: list([], 'Images the static infrastructure provider knows, as name:os_distro pairs (until the docker provider validates images for real).'),
+  },
+  kubernetes: {
+    health_polling_interval: int(60, 'Seconds between health polls of each running cluster.', { min: 1 }),
+  },
+  certificates: {
+    cert_manager_type: str('x509keypair', 'Where certificates are stored: x509keypair (database table).', { choices: ['x509keypair'] }),
+  },
+  x509: {
+    term_of_validity: int(1825, 'Days a generated certificate is valid.', { min: 1 }),
+    rsa_key_size: int(2048, 'RSA key size of generated keys.', { min: 1024 }),
+    allow_ca: bool(false, 'Allow signing CSRs that ask for CA usage.'),
+    allowed_extensions: list(['keyUsage', 'extendedKeyUsage', 'subjectAltName', 'basicConstraints', 'subjectKeyIdentifier'], 'CSR extensions copied into signed certificates.'),
+    allowed_key_usage: list(['Digital Signature', 'Key Encipherment', 'Non Repudiation'], 'Key usages allowed in signed certificates.'),
+  },
+  oslo_policy: {
+    policy_file: str('policy.yaml', 'Policy override file (oslo.policy YAML or JSON); missing file means the defaults.'),
+  },
+} as const satisfies Record<string, SectionSpec>;
+
+type Schema = typeof SCHEMA;
+type ValueOf<O extends OptionSpec> = O['type'] extends 'int' | 'float' ? number : O['type'] extends 'bool' ? boolean : O['type'] extends 'list' ? string[] : O['default'] extends null ? string | null : string;
+export type Config = { readonly [S in keyof Schema]: { readonly [K in keyof Schema[S]]: Schema[S][K] extends OptionSpec ? ValueOf<Schema[S][K]> : never } };

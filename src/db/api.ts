@@ -1,0 +1,29 @@
+// The storage interface: one method per intent. The API and the conductor depend on this type;
+// only src/cmd builds the SQL implementation (src/db/sql/storage.ts).
+import type { ClusterStatus } from '../objects/fields.ts';
+import type { Cluster, NodeGroup, Operation } from '../objects/models.ts';
+import type { SqlStorage } from './sql/storage.ts';
+
+/** Project scoping of a query: a project id, or null for all projects (admins). */
+export interface Scope {
+  projectId: string | null;
+}
+
+export type NewOperation = Pick<Operation, 'uuid' | 'cluster_id' | 'nodegroup_id' | 'kind' | 'params' | 'deadline_at' | 'request_id'>;
+
+export interface OperationStart {
+  clusterUuid: string;
+  allowed: readonly ClusterStatus[];
+  clusterStatus: ClusterStatus;
+  clusterChanges?: Partial<Cluster>;
+  nodegroupInserts?: Partial<NodeGroup>[];
+  nodegroupChanges?: Record<string, Partial<NodeGroup>>;
+  operation: NewOperation;
+}
+
+export type { PageRequest } from './sql/paginate.ts';
+export { UniqueViolation } from './sql/storage.ts';
+export { COLUMNS as SORTABLE_COLUMNS } from './sql/rows.ts';
+
+/** Everything the storage offers; SqlStorage is the one implementation. */
+export type Storage = Omit<SqlStorage, 'conn'>;

@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { createPool } from 'mysql2';
+import pg from 'pg';
+
+export type DialectName = 'sqlite' | 'postgres' | 'mysql';
+
+export interface Connection {
+  readonly db: Kysely<any>;
+  readonly dialect: DialectName;
+  /** Values as the driver binds them: better-sqlite3 takes neither booleans nor Dates. */
+  bool(v: boolean): boolean | number;
+  time(v: Date): Date | string;
+  destroy(): Promise<void>;
+}
+
+export interface ParsedUrl {
+  dialect: DialectName;
+  /** sqlite: file path or ':memory:'; others: a driver connection string. */
+  target: string;
+  database?: string;
+}
+
+/** Magnum's SQLAlchemy URLs: sqlite:///rel/path, sqlite:////abs/path, postgresql[+driver]://, mysql[+pymysql]://. */
+export function parseDatabaseUrl(url: string): ParsedUrl {
+  const m = /^([a-z0-9]+)(?:\+[a-z0-9]+)?:\/\/(.*)$/i.exec(url.trim());
+  if (!m) throw new Error(`[database] connection: not a database URL: ${url}`);
+  const scheme = m[1].toLowerCase();
+  const rest = m[2];
+  if (scheme === 'sqlite') {
+    if (rest === '' || rest === '/' || rest === '/:memory:') return { dialect: 'sqlite', target: ':memory:' };
+    // After "sqlite://", one more slash then the path: "/rel" -> rel, "//abs" -> /abs.
+    return { dialect: 'sqlite', target: rest.startsWith('/') ? rest.slice(1) : rest };
+  }
+  const u = new URL(`${scheme}://${rest}`);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (scheme === 'postgresql' || scheme === 'postgres') {
+    u.protocol = 'postgresql:';
+    return { dialect: 'postgres', target: u.toString(), database };
+  }
+  if (scheme === 'mysql' || scheme === 'mariadb') {
+    u.protocol = 'mysql:';
+    u.search = '';
+    return { dialect: 'mysql', target: u.toString(), database };
+  }
+  throw new Error(`[database] connection: unsupported database ${scheme} (use sqlite, postgresql or mysql)`);
+}
+
+export function connect(url: string, opts: { poolSize?: number; baseDir?: string } = {}): Connection {
+  const parsed = parseDatabaseUrl(url);
+  const poolSize = opts.poolSize ?? 10;
+  if (parsed.dialect === 'sqlite') {
+    let file = parsed.target;
+    if (file !== ':memory:') {
+      file = resolve(opts.baseDir ?? process.cwd(), file);
+      mkdirSync(dirname(file), { recursive: true });
+    }
+    const sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return {
+      db,
+      dialect: 'sqlite',
+      bool: (v) => (v ? 1 : 0),
+      time: (v) => v.toISOString(),
+      destroy: () => db.destroy(),
+    };
+  }
+  if (parsed.dialect === 'postgres') {
+    const pool = new pg.Pool({ connectionString: parsed.target, max: poolSize });
+    pool.on('error', () => undefined); // a dropped idle connection is replaced on next use
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
+  }
+  const pool = createPool({ uri: parsed.target, connectionLimit: poolSize, timezone: 'Z', dateStrings: false, supportBigNumbers: true });
+  const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
+  return { db, dialect: 'mysql', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
+}

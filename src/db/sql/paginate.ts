@@ -1,0 +1,48 @@
+import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import type { Connection } from './connection.ts';
+
+export interface PageRequest {
+  limit: number;
+  sortKey: string;
+  sortDir: 'asc' | 'desc';
+  /** The marker row itself (already resolved and visible to the caller), or none. */
+  marker?: Record<string, unknown> | null;
+}
+
+/**
+ * ORDER BY (sort_key, id) with keyset pagination strictly after the marker row, NULLs sorting
+ * lowest on every database (PostgreSQL's default is the other way round).
+ */
+export function paginate<QB extends SelectQueryBuilder<any, any, any>>(conn: Connection, qb: QB, table: string, page: PageRequest): QB {
+  const { sortKey, sortDir } = page;
+  const col = sql.ref(`${table}.${sortKey}`);
+  const id = sql.ref(`${table}.id`);
+  const asc = sortDir === 'asc';
+  let q = qb as SelectQueryBuilder<any, any, any>;
+  if (page.marker) {
+    const mid = page.marker.id as number;
+    if (sortKey === 'id') {
+      q = q.where(id as any, asc ? '>' : '<', mid);
+    } else {
+      const raw = page.marker[sortKey];
+      const mv = raw instanceof Date ? conn.time(raw) : typeof raw === 'boolean' ? conn.bool(raw) : raw !== null && typeof raw === 'object' ? JSON.stringify(raw) : raw;
+      let cond: Expression<SqlBool>;
+      if (mv === null || mv === undefined) {
+        cond = asc
+          ? sql<SqlBool>`(${col} is null and ${id} > ${mid}) or ${col} is not null`
+          : sql<SqlBool>`${col} is null and ${id} < ${mid}`;
+      } else {
+        cond = asc
+          ? sql<SqlBool>`${col} > ${mv} or (${col} = ${mv} and ${id} > ${mid})`
+          : sql<SqlBool>`${col} < ${mv} or (${col} = ${mv} and ${id} < ${mid}) or ${col} is null`;
+      }
+      q = q.where(cond);
+    }
+  }
+  if (sortKey !== 'id') {
+    const nulls = conn.dialect === 'postgres' ? sql.raw(asc ? ' nulls first' : ' nulls last') : sql.raw('');
+    q = q.orderBy(sql`${col} ${sql.raw(sortDir)}${nulls}`);
+  }
+  q = q.orderBy(sql`${id} ${sql.raw(sortDir)}`).limit(page.limit);
+  return q as QB;
+}

@@ -1,0 +1,452 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type {
+  Cluster, ClusterEvent, ClusterTemplate, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
+} from '../../objects/models.ts';
+import type { ClusterStatus } from '../../objects/fields.ts';
+import type { Scope, Storage, NewOperation, OperationStart } from '../api.ts';
+import { connect, type Connection } from './connection.ts';
+import { check, migrator } from './migrations/index.ts';
+import { paginate, type PageRequest } from './paginate.ts';
+import { fromRow, toRow, type TableName } from './rows.ts';
+
+const isUniqueViolation = (e: unknown): boolean => {
+  const err = e as { code?: string; errno?: number; message?: string };
+  return err?.code === '23505' || err?.code === 'ER_DUP_ENTRY' || err?.errno === 1062 ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
+};
+
+export class UniqueViolation extends Error {}
+
+export class SqlStorage implements Storage {
+  readonly conn: Connection;
+  readonly #db: Kysely<any>;
+
+  constructor(conn: Connection) {
+    this.conn = conn;
+    this.#db = conn.db;
+  }
+
+  static open(url: string, opts: { poolSize?: number; baseDir?: string } = {}): SqlStorage {
+    return new SqlStorage(connect(url, opts));
+  }
+
+  async migrate(): Promise<string[]> {
+    const result = await migrator(this.#db, this.conn.dialect).migrateToLatest();
+    check(result);
+    return (result.results ?? []).map((r) => r.migrationName);
+  }
+
+  async migrateDown(steps = 1): Promise<void> {
+    for (let i = 0; i < steps; i++) check(await migrator(this.#db, this.conn.dialect).migrateDown());
+  }
+
+  async version(): Promise<string | null> {
+    const all = await migrator(this.#db, this.conn.dialect).getMigrations();
+    const applied = all.filter((m) => m.executedAt);
+    return applied.length ? applied[applied.length - 1].name : null;
+  }
+
+  close(): Promise<void> {
+    return this.conn.destroy();
+  }
+
+  // ---- generic helpers -------------------------------------------------------------------------
+
+  #insertValues(table: TableName, values: Record<string, unknown>, now: Date) {
+    return toRow(this.conn, table, { created_at: now, updated_at: null, ...values });
+  }
+
+  async #insert<T>(db: Kysely<any>, table: TableName, values: Record<string, unknown>): Promise<T> {
+    const now = new Date();
+    const row = this.#insertValues(table, values, now);
+    try {
+      if (this.conn.dialect === 'mysql') {
+        const res = await db.insertInto(table).values(row).executeTakeFirst();
+        const id = Number(res.insertId);
+        return fromRow<T>(table, (await db.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as Record<string, unknown>);
+      }
+      const out = await db.insertInto(table).values(row).returningAll().executeTakeFirstOrThrow();
+      return fromRow<T>(table, out as Record<string, unknown>);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new UniqueViolation((e as Error).message);
+      throw e;
+    }
+  }
+
+  async #update<T>(db: Kysely<any>, table: TableName, key: { col: string; value: unknown }, changes: Record<string, unknown>): Promise<T | null> {
+    const row = toRow(this.conn, table, { ...changes, updated_at: new Date() });
+    await db.updateTable(table).set(row).where(key.col, '=', key.value).execute();
+    const out = await db.selectFrom(table).selectAll().where(key.col, '=', key.value).executeTakeFirst();
+    return out ? fromRow<T>(table, out as Record<string, unknown>) : null;
+  }
+
+  #rows<T>(table: TableName, rows: unknown[]): T[] {
+    return rows.map((r) => fromRow<T>(table, r as Record<string, unknown>));
+  }
+
+  // ---- cluster templates -----------------------------------------------------------------------
+
+  createClusterTemplate(values: Partial<ClusterTemplate>): Promise<ClusterTemplate> {
+    return this.#insert(this.#db, 'cluster_template', values);
+  }
+
+  #templateVisible(scope: Scope, forList: boolean) {
+    return (qb: any) => {
+      if (scope.projectId === null) return qb;
+      return qb.where((eb: any) =>
+        eb.or([
+          eb('project_id', '=', scope.projectId),
+          forList
+            ? eb.and([eb('public', '=', this.conn.bool(true)), eb('hidden', '=', this.conn.bool(false))])
+            : eb('public', '=', this.conn.bool(true)),
+        ]),
+      );
+    };
+  }
+
+  async findClusterTemplates(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<ClusterTemplate[]> {
+    let q = this.#db.selectFrom('cluster_template').selectAll();
+    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.name !== undefined) q = q.where('name', '=', by.name);
+    if (by.id !== undefined) q = q.where('id', '=', by.id);
+    q = this.#templateVisible(scope, false)(q);
+    return this.#rows('cluster_template', await q.limit(2).execute());
+  }
+
+  async listClusterTemplates(scope: Scope, page: PageRequest): Promise<ClusterTemplate[]> {
+    let q = this.#db.selectFrom('cluster_template').selectAll();
+    q = this.#templateVisible(scope, true)(q);
+    return this.#rows('cluster_template', await paginate(this.conn, q, 'cluster_template', page).execute());
+  }
+
+  async updateClusterTemplate(uuid: string, changes: Partial<ClusterTemplate>): Promise<ClusterTemplate> {
+    return (await this.#update<ClusterTemplate>(this.#db, 'cluster_template', { col: 'uuid', value: uuid }, changes))!;
+  }
+
+  async deleteClusterTemplateIfUnused(uuid: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      const used = await tx.selectFrom('cluster').select('id').where('cluster_template_id', '=', uuid).limit(1).execute();
+      if (used.length) return false;
+      await tx.deleteFrom('cluster_template').where('uuid', '=', uuid).execute();
+      return true;
+    });
+  }
+
+  async isClusterTemplateReferenced(uuid: string): Promise<boolean> {
+    const used = await this.#db.selectFrom('cluster').select('id').where('cluster_template_id', '=', uuid).limit(1).execute();
+    return used.length > 0;
+  }
+
+  async getClusterTemplateByUuid(uuid: string): Promise<ClusterTemplate | null> {
+    const row = await this.#db.selectFrom('cluster_template').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? fromRow('cluster_template', row) : null;
+  }
+
+  async getClusterTemplatesByUuids(uuids: string[]): Promise<ClusterTemplate[]> {
+    if (!uuids.length) return [];
+    return this.#rows('cluster_template', await this.#db.selectFrom('cluster_template').selectAll().where('uuid', 'in', uuids).execute());
+  }
+
+  // ---- clusters --------------------------------------------------------------------------------
+
+  #clusterScope(scope: Scope) {
+    return (qb: any) => (scope.projectId === null ? qb : qb.where('project_id', '=', scope.projectId));
+  }
+
+  async findClusters(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<Cluster[]> {
+    let q = this.#db.selectFrom('cluster').selectAll();
+    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.name !== undefined) q = q.where('name', '=', by.name);
+    if (by.id !== undefined) q = q.where('id', '=', by.id);
+    q = this.#clusterScope(scope)(q);
+    return this.#rows('cluster', await q.limit(2).execute());
+  }
+
+  async getClusterByUuid(uuid: string): Promise<Cluster | null> {
+    const row = await this.#db.selectFrom('cluster').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? fromRow('cluster', row) : null;
+  }
+
+  async listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]> {
+    let q = this.#db.selectFrom('cluster').selectAll();
+    q = this.#clusterScope(scope)(q);
+    return this.#rows('cluster', await paginate(this.conn, q, 'cluster', page).execute());
+  }
+
+  async countClusters(projectId: string): Promise<number> {
+    const r = await this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n')).where('project_id', '=', projectId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async clusterStats(projectId: string | null): Promise<{ clusters: number; nodes: number }> {
+    let cq = this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n'));
+    let nq = this.#db.selectFrom('nodegroup').select((eb) => eb.fn.sum('node_count').as('n'));
+    if (projectId !== null) {
+      cq = cq.where('project_id', '=', projectId);
+      nq = nq.where('project_id', '=', projectId);
+    }
+    const [c, n] = await Promise.all([cq.executeTakeFirst(), nq.executeTakeFirst()]);
+    return { clusters: Number(c?.n ?? 0), nodes: Number(n?.n ?? 0) };
+  }
+
+  /** The cluster, its nodegroups and its first operation, in one transaction. */
+  async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster> {
+    return this.#db.transaction().execute(async (tx) => {
+      const created = await this.#insert<Cluster>(tx, 'cluster', cluster);
+      for (const ng of nodegroups) await this.#insert(tx, 'nodegroup', ng);
+      await this.#insertOperation(tx, op);
+      return created;
+    });
+  }
+
+  /**
+   * Start an operation on an existing cluster: move the cluster to `clusterStatus` only if it is in
+   * one of `allowed` and no other operation is active on it; apply the nodegroup changes; insert the
+   * operation row. All or nothing. Returns false when the cluster was not in an allowed state.
+   */
+  async startOperation(start: OperationStart): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      const active = await tx.selectFrom('operation').select('uuid')
+        .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
+      if (active.length) return false;
+      const res = await tx.updateTable('cluster')
+        .set(toRow(this.conn, 'cluster', { ...(start.clusterChanges ?? {}), status: start.clusterStatus, status_reason: null, updated_at: new Date() }))
+        .where('uuid', '=', start.clusterUuid)
+        .where('status', 'in', start.allowed as string[])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      for (const ng of start.nodegroupInserts ?? []) await this.#insert(tx, 'nodegroup', ng);
+      for (const [uuid, changes] of Object.entries(start.nodegroupChanges ?? {})) {
+        await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
+      }
+      await this.#insertOperation(tx, start.operation);
+      return true;
+    });
+  }
+
+  async updateCluster(uuid: string, changes: Partial<Cluster>): Promise<Cluster | null> {
+    return this.#update<Cluster>(this.#db, 'cluster', { col: 'uuid', value: uuid }, changes);
+  }
+
+  /** Removes the cluster row with its nodegroups, operations and events. */
+  async destroyCluster(uuid: string): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('nodegroup').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('cluster_event').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('operation').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('cluster').where('uuid', '=', uuid).execute();
+    });
+  }
+
+  // ---- nodegroups ------------------------------------------------------------------------------
+
+  async listNodeGroupsOf(clusterUuids: string[]): Promise<NodeGroup[]> {
+    if (!clusterUuids.length) return [];
+    const rows = await this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', 'in', clusterUuids).orderBy('id').execute();
+    return this.#rows('nodegroup', rows);
+  }
+
+  async listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]> {
+    let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
+    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    if (role !== undefined) q = q.where('role', '=', role);
+    return this.#rows('nodegroup', await paginate(this.conn, q, 'nodegroup', page).execute());
+  }
+
+  async findNodeGroups(clusterUuid: string, scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<NodeGroup[]> {
+    let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
+    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.name !== undefined) q = q.where('name', '=', by.name);
+    if (by.id !== undefined) q = q.where('id', '=', by.id);
+    return this.#rows('nodegroup', await q.limit(2).execute());
+  }
+
+  async updateNodeGroup(uuid: string, changes: Partial<NodeGroup>): Promise<NodeGroup | null> {
+    return this.#update<NodeGroup>(this.#db, 'nodegroup', { col: 'uuid', value: uuid }, changes);
+  }
+
+  async destroyNodeGroup(uuid: string): Promise<void> {
+    await this.#db.deleteFrom('nodegroup').where('uuid', '=', uuid).execute();
+  }
+
+  // ---- quotas ----------------------------------------------------------------------------------
+
+  createQuota(values: Partial<Quota>): Promise<Quota> {
+    return this.#insert(this.#db, 'quotas', values);
+  }
+
+  async getQuota(projectId: string, resource: string): Promise<Quota | null> {
+    const row = await this.#db.selectFrom('quotas').selectAll().where('project_id', '=', projectId).where('resource', '=', resource).executeTakeFirst();
+    return row ? fromRow('quotas', row) : null;
+  }
+
+  async getQuotaById(id: number): Promise<Quota | null> {
+    const row = await this.#db.selectFrom('quotas').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? fromRow('quotas', row) : null;
+  }
+
+  async listQuotas(projectId: string | null, page: PageRequest): Promise<Quota[]> {
+    let q = this.#db.selectFrom('quotas').selectAll();
+    if (projectId !== null) q = q.where('project_id', '=', projectId);
+    return this.#rows('quotas', await paginate(this.conn, q, 'quotas', page).execute());
+  }
+
+  async updateQuota(id: number, changes: Partial<Quota>): Promise<Quota> {
+    return (await this.#update<Quota>(this.#db, 'quotas', { col: 'id', value: id }, changes))!;
+  }
+
+  async deleteQuota(id: number): Promise<void> {
+    await this.#db.deleteFrom('quotas').where('id', '=', id).execute();
+  }
+
+  // ---- magnum services -------------------------------------------------------------------------
+
+  async reportServiceUp(host: string, binary: string): Promise<void> {
+    const now = new Date();
+    const res = await this.#db.updateTable('magnum_service')
+      .set({ report_count: sql`report_count + 1`, last_seen_up: this.conn.time(now), updated_at: this.conn.time(now) })
+      .where('host', '=', host).where('binary', '=', binary).executeTakeFirst();
+    if (Number(res.numUpdatedRows) > 0) return;
+    try {
+      await this.#insert(this.#db, 'magnum_service', { host, binary, report_count: 1, last_seen_up: now, disabled: false, forced_down: false });
+    } catch (e) {
+      if (!(e instanceof UniqueViolation)) throw e;
+    }
+  }
+
+  async listServices(): Promise<MagnumService[]> {
+    return this.#rows('magnum_service', await this.#db.selectFrom('magnum_service').selectAll().orderBy('id').execute());
+  }
+
+  // ---- x509 key pairs --------------------------------------------------------------------------
+
+  createX509KeyPair(values: Partial<X509KeyPair>): Promise<X509KeyPair> {
+    return this.#insert(this.#db, 'x509keypair', values);
+  }
+
+  async getX509KeyPair(uuid: string): Promise<X509KeyPair | null> {
+    const row = await this.#db.selectFrom('x509keypair').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? fromRow('x509keypair', row) : null;
+  }
+
+  async deleteX509KeyPair(uuid: string): Promise<void> {
+    await this.#db.deleteFrom('x509keypair').where('uuid', '=', uuid).execute();
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  async #insertOperation(tx: Transaction<any> | Kysely<any>, op: NewOperation): Promise<void> {
+    await this.#insert(tx, 'operation', { ...op, state: 'pending', attempts: 0 });
+  }
+
+  async getOperation(uuid: string): Promise<Operation | null> {
+    const row = await this.#db.selectFrom('operation').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? fromRow('operation', row) : null;
+  }
+
+  async listOperations(clusterUuid: string): Promise<Operation[]> {
+    return this.#rows('operation', await this.#db.selectFrom('operation').selectAll().where('cluster_id', '=', clusterUuid).orderBy('id').execute());
+  }
+
+  /** Take an operation nobody holds (or whose holder's lease ran out). True if this owner got it. */
+  async claimOperation(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean> {
+    const res = await this.#db.updateTable('operation')
+      .set({ owner, lease_expires_at: this.conn.time(leaseUntil), state: 'running', attempts: sql`attempts + 1`, updated_at: this.conn.time(now) })
+      .where('uuid', '=', uuid)
+      .where('state', 'in', ['pending', 'running'])
+      .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', '<', this.conn.time(now))]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async renewLease(uuid: string, owner: string, leaseUntil: Date): Promise<boolean> {
+    const res = await this.#db.updateTable('operation')
+      .set({ lease_expires_at: this.conn.time(leaseUntil) })
+      .where('uuid', '=', uuid).where('owner', '=', owner).where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean> {
+    const res = await this.#db.updateTable('operation')
+      .set(toRow(this.conn, 'operation', { step, params, updated_at: new Date() }))
+      .where('uuid', '=', uuid).where('owner', '=', owner).where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** Operations a sweep should look at: unowned or lease expired, or past their deadline. */
+  async listStaleOperations(now: Date, limit = 100): Promise<Operation[]> {
+    const t = this.conn.time(now);
+    const rows = await this.#db.selectFrom('operation').selectAll()
+      .where('state', 'in', ['pending', 'running'])
+      .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', '<', t), eb('deadline_at', '<', t)]))
+      .orderBy('id').limit(limit).execute();
+    return this.#rows('operation', rows);
+  }
+
+  /**
+   * Finish an operation and apply the final cluster and nodegroup changes atomically. When
+   * `owner` is given the write happens only while that owner still holds the operation.
+   */
+  async finishOperation(fin: {
+    uuid: string;
+    owner: string | null;
+    state: 'complete' | 'failed';
+    error?: string | null;
+    cluster?: { uuid: string; changes: Partial<Cluster> } | null;
+    nodegroups?: Record<string, Partial<NodeGroup>>;
+    destroyNodeGroups?: string[];
+    destroyCluster?: string;
+  }): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      let q = tx.updateTable('operation')
+        .set(toRow(this.conn, 'operation', { state: fin.state, last_error: fin.error ?? null, updated_at: new Date(), lease_expires_at: null }))
+        .where('uuid', '=', fin.uuid).where('state', 'in', ['pending', 'running']);
+      if (fin.owner !== null) q = q.where('owner', '=', fin.owner);
+      const res = await q.executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      if (fin.destroyCluster) {
+        const id = fin.destroyCluster;
+        await tx.deleteFrom('nodegroup').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('cluster_event').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('operation').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('cluster').where('uuid', '=', id).execute();
+        return true;
+      }
+      if (fin.cluster) {
+        await tx.updateTable('cluster').set(toRow(this.conn, 'cluster', { ...fin.cluster.changes, updated_at: new Date() })).where('uuid', '=', fin.cluster.uuid).execute();
+      }
+      for (const [uuid, changes] of Object.entries(fin.nodegroups ?? {})) {
+        await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
+      }
+      for (const uuid of fin.destroyNodeGroups ?? []) await tx.deleteFrom('nodegroup').where('uuid', '=', uuid).execute();
+      return true;
+    });
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  async appendEvent(ev: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<void> {
+    await this.#db.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...ev, created_at: new Date() })).execute();
+  }
+
+  async listEvents(clusterUuid: string, opts: { limit: number; afterId?: number }): Promise<ClusterEvent[]> {
+    let q = this.#db.selectFrom('cluster_event').selectAll().where('cluster_id', '=', clusterUuid);
+    if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
+    return this.#rows('cluster_event', await q.orderBy('id').limit(opts.limit).execute());
+  }
+
+  /** For tests and the sample data loader: how many rows each table has. */
+  async tableCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const t of ['cluster_template', 'cluster', 'nodegroup', 'quotas', 'operation', 'cluster_event', 'x509keypair', 'federation']) {
+      const r = await this.#db.selectFrom(t).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      out[t] = Number(r?.n ?? 0);
+    }
+    return out;
+  }
+}
+
+export type { ClusterStatus };
