@@ -15,10 +15,15 @@ export interface OptionSpec {
 
 export type SectionSpec = Record<string, OptionSpec>;
 
-const str = (d: string | null, help: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'string', default: d, help, ...extra });
-const int = (d: number | null, help: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'int', default: d, help, ...extra });
-const bool = (d: boolean, help: string): OptionSpec => ({ type: 'bool', default: d, help });
-const list = (d: string[], help: string): OptionSpec => ({ type: 'list', default: d, help });
+type Extra = Partial<Omit<OptionSpec, 'type' | 'default'>>;
+function str(d: string, help: string, extra?: Extra): OptionSpec & { type: 'string'; default: string };
+function str(d: null, help: string, extra?: Extra): OptionSpec & { type: 'string'; default: null };
+function str(d: string | null, help: string, extra: Extra = {}): OptionSpec {
+  return { type: 'string', default: d, help, ...extra };
+}
+const int = (d: number, help: string, extra: Extra = {}): OptionSpec & { type: 'int' } => ({ type: 'int', default: d, help, ...extra });
+const bool = (d: boolean, help: string): OptionSpec & { type: 'bool' } => ({ type: 'bool', default: d, help });
+const list = (d: string[], help: string): OptionSpec & { type: 'list' } => ({ type: 'list', default: d, help });
 
 export const SCHEMA = {
   DEFAULT: {
@@ -56,6 +61,7 @@ export const SCHEMA = {
     token_cache_time: int(300, 'Seconds a validated token is cached in memory (bounded by the token expiry).', { min: 0 }),
     token_cache_size: int(10000, 'Most tokens kept in the validation cache.', { min: 1 }),
     http_request_max_retries: int(3, 'Retries of a Keystone request that failed to connect.', { min: 0 }),
+    http_connect_timeout: int(10, 'Seconds a Keystone request (connecting included) may take before the API answers 503.', { min: 1 }),
   },
   noauth: {
     default_project_id: str('admin', 'Project used under auth_strategy=noauth when a request carries no X-Project-Id.'),

@@ -19,6 +19,8 @@ export interface OperationStart {
   nodegroupInserts?: Partial<NodeGroup>[];
   nodegroupChanges?: Record<string, Partial<NodeGroup>>;
   operation: NewOperation;
+  /** When set, operations still active on the cluster are ended (failed, with this reason) instead of refusing. */
+  supersede?: string;
 }
 
 export type { PageRequest } from './sql/paginate.ts';

@@ -6,7 +6,7 @@ export interface PageRequest {
   sortKey: string;
   sortDir: 'asc' | 'desc';
   /** The marker row itself (already resolved and visible to the caller), or none. */
-  marker?: Record<string, unknown> | null;
+  marker?: object | null;
 }
 
 /**
@@ -20,11 +20,12 @@ export function paginate<QB extends SelectQueryBuilder<any, any, any>>(conn: Con
   const asc = sortDir === 'asc';
   let q = qb as SelectQueryBuilder<any, any, any>;
   if (page.marker) {
-    const mid = page.marker.id as number;
+    const m = page.marker as Record<string, unknown>;
+    const mid = m.id as number;
     if (sortKey === 'id') {
       q = q.where(id as any, asc ? '>' : '<', mid);
     } else {
-      const raw = page.marker[sortKey];
+      const raw = m[sortKey];
       const mv = raw instanceof Date ? conn.time(raw) : typeof raw === 'boolean' ? conn.bool(raw) : raw !== null && typeof raw === 'object' ? JSON.stringify(raw) : raw;
       let cond: Expression<SqlBool>;
       if (mv === null || mv === undefined) {

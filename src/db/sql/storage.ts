@@ -206,9 +206,15 @@ export class SqlStorage implements Storage {
    */
   async startOperation(start: OperationStart): Promise<boolean> {
     return this.#db.transaction().execute(async (tx) => {
-      const active = await tx.selectFrom('operation').select('uuid')
-        .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
-      if (active.length) return false;
+      if (start.supersede) {
+        await tx.updateTable('operation')
+          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
+          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
+      } else {
+        const active = await tx.selectFrom('operation').select('uuid')
+          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
+        if (active.length) return false;
+      }
       const res = await tx.updateTable('cluster')
         .set(toRow(this.conn, 'cluster', { ...(start.clusterChanges ?? {}), status: start.clusterStatus, status_reason: null, updated_at: new Date() }))
         .where('uuid', '=', start.clusterUuid)

@@ -1,0 +1,60 @@
+import { E } from '../../../common/errors.ts';
+import type { ApiDeps, Router } from '../../app.ts';
+import { resourceLinks } from '../../common.ts';
+import { checkQuery, parseBody } from '../../validation.ts';
+import { findCluster, ownScope } from './lookup.ts';
+
+export function registerCertificates(router: Router, deps: ApiDeps): void {
+  const { storage, policy } = deps;
+  const links = (host: string, uuid: string) => resourceLinks(host, `certificates/${uuid}`);
+
+  router.get('/v1/certificates/:cluster', async (r) => {
+    checkQuery(r.query, ['ca_cert_type']);
+    // Magnum's certificate controller never switches admins to all projects.
+    const c = await findCluster(storage, ownScope(r.ctx), r.params.cluster);
+    policy.enforce(r.ctx, 'certificate:get', { ...c });
+    const caType = r.query.ca_cert_type === undefined ? null : String(r.query.ca_cert_type);
+    const cert = await deps.conductor.getCaCertificate(r.ctx, c, caType);
+    return { status: 200, body: { cluster_uuid: c.uuid, bay_uuid: c.uuid, pem: cert.pem, links: links(r.host, c.uuid) } };
+  });
+
+  router.post('/v1/certificates', async (r) => {
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const input = parseBody('certificate', {
+      cluster_uuid: { type: { kind: 'string', min: 1, max: 255 } },
+      bay_uuid: { type: { kind: 'string', min: 1, max: 255 } },
+      csr: { type: { kind: 'string', min: 1 } },
+      ca_cert_type: { type: { kind: 'string', min: 1, max: 255 } },
+      pem: { type: { kind: 'any' }, readonly: true },
+      links: { type: { kind: 'any' }, readonly: true },
+      created_at: { type: { kind: 'any' }, readonly: true },
+      updated_at: { type: { kind: 'any' }, readonly: true },
+    }, r.json());
+    const ident = (input.cluster_uuid ?? input.bay_uuid) as string | null | undefined;
+    if (!ident) throw E.InvalidInput('cluster_uuid', null, 'Mandatory field missing.');
+    if (!input.csr) throw E.InvalidInput('csr', null, 'Mandatory field missing.');
+    let c;
+    try {
+      c = await findCluster(storage, ownScope(r.ctx), ident);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ClusterNotFound') throw E.InvalidParameterValue(`Cluster ${ident} could not be found.`);
+      throw e;
+    }
+    policy.enforce(r.ctx, 'certificate:create', { ...c });
+    const caType = (input.ca_cert_type as string | null | undefined) ?? null;
+    const cert = await deps.conductor.signCertificate(r.ctx, c, String(input.csr), caType);
+    const body: Record<string, unknown> = { cluster_uuid: c.uuid, bay_uuid: c.uuid, csr: input.csr, pem: cert.pem, links: links(r.host, c.uuid) };
+    if (caType !== null) body.ca_cert_type = caType;
+    return { status: 201, body };
+  });
+
+  router.patch('/v1/certificates/:cluster', async (r) => {
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const c = await findCluster(storage, ownScope(r.ctx), r.params.cluster);
+    policy.enforce(r.ctx, 'certificate:rotate_ca', { ...c });
+    const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+    if (template?.tls_disabled) throw E.NotSupported('Rotating the CA certificate on a non-TLS cluster is not supported');
+    await deps.conductor.rotateCa(r.ctx, c);
+    return { status: 202, body: { uuid: c.uuid } };
+  });
+}

@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import { E } from '../../../common/errors.ts';
+import { HEALTH_STATUSES } from '../../../objects/fields.ts';
+import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
+import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
+import { atLeast, generateName, listQuery, nextLink, pageParams } from '../../common.ts';
+import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
+import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
+import { clusterBrief, clusterFull } from '../../views.ts';
+import { adminScope, findCluster, findNodeGroup, findTemplate, ownScope } from './lookup.ts';
+
+const s255 = { kind: 'string', min: 1, max: 255 } as const;
+const ro = { type: { kind: 'any' }, readonly: true } as const;
+
+export const CLUSTER_INPUT: Fields = {
+  uuid: { type: { kind: 'uuid' } },
+  name: { type: { kind: 'string', min: 1, max: 242, pattern: /^[a-zA-Z][a-zA-Z0-9_.-]*$/, patternText: '^[a-zA-Z][a-zA-Z0-9_.-]*$' } },
+  cluster_template_id: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true },
+  keypair: { type: s255 },
+  node_count: { type: { kind: 'int', min: 0 }, default: 1 },
+  master_count: { type: { kind: 'int', min: 1 }, default: 1 },
+  docker_volume_size: { type: { kind: 'int', min: 1 } },
+  labels: { type: { kind: 'labels' } },
+  merge_labels: { type: { kind: 'bool' }, default: false },
+  master_flavor_id: { type: s255 },
+  flavor_id: { type: s255 },
+  create_timeout: { type: { kind: 'int', min: 0 }, default: 60 },
+  discovery_url: { type: { kind: 'string', max: 255 } },
+  fixed_network: { type: s255 },
+  fixed_subnet: { type: s255 },
+  floating_ip_enabled: { type: { kind: 'bool' } },
+  master_lb_enabled: { type: { kind: 'bool' } },
+  status: { type: { kind: 'any' } },
+  status_reason: { type: { kind: 'any' } },
+  health_status: { type: { kind: 'enum', values: HEALTH_STATUSES } },
+  health_status_reason: { type: { kind: 'labels' } },
+  faults: ro, stack_id: ro, api_address: ro, coe_version: ro, container_version: ro, project_id: ro, user_id: ro,
+  node_addresses: ro, master_addresses: ro, links: ro, created_at: ro, updated_at: ro,
+  labels_overridden: ro, labels_added: ro, labels_skipped: ro,
+};
+
+const CLUSTER_INTERNAL = [
+  ...COMMON_INTERNAL, '/api_address', '/node_addresses', '/master_addresses', '/stack_id', '/ca_cert_ref', '/magnum_cert_ref',
+  '/trust_id', '/trustee_user_name', '/trustee_password', '/trustee_user_id', '/etcd_ca_cert_ref', '/front_proxy_ca_cert_ref',
+];
+
+/** The nodegroups of each cluster, fetched in one query. */
+export async function nodegroupsByCluster(deps: ApiDeps, clusters: Cluster[]): Promise<Map<string, NodeGroup[]>> {
+  const all = await deps.storage.listNodeGroupsOf(clusters.map((c) => c.uuid));
+  const map = new Map<string, NodeGroup[]>();
+  for (const ng of all) {
+    const list = map.get(ng.cluster_id);
+    if (list) list.push(ng);
+    else map.set(ng.cluster_id, [ng]);
+  }
+  return map;
+}
+
+export function defaultWorker(ngs: NodeGroup[]): NodeGroup | undefined {
+  return ngs.find((n) => n.is_default && n.role !== 'master');
+}
+
+/** Cluster create: Magnum's checks in Magnum's order, then one transaction and a cast. */
+export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<string, unknown>, opts: { quota: boolean; templateNotFoundStatus: number }) {
+  const { storage, policy, conf } = deps;
+  if (!atLeast(r.mv, 10) && input.node_count === 0) throw E.ZeroNodeCountNotSupported();
+  let template: ClusterTemplate;
+  try {
+    template = await findTemplate(storage, adminScope(r.ctx), String(input.cluster_template_id), { allowId: true });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ClusterTemplateNotFound' && opts.templateNotFoundStatus === 400) {
+      throw E.InvalidParameterValue(`ClusterTemplate ${input.cluster_template_id} could not be found.`);
+    }
+    throw e;
+  }
+  if (!deps.catalog.driverSupports(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '')) {
+    throw E.ClusterTypeNotSupported(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
+  }
+  const dvs = (input.docker_volume_size as number | null | undefined) ?? template.docker_volume_size;
+  if (template.docker_storage_driver === 'devicemapper' && dvs !== null && dvs !== undefined && dvs < 3) {
+    throw E.InvalidParameterValue(`docker volume size ${dvs} GB is not valid, expecting minimum value 3GB for devicemapper storage driver.`);
+  }
+  policy.enforce(r.ctx, 'cluster:create');
+  if (opts.quota && r.ctx.projectId) {
+    const q = await storage.getQuota(r.ctx.projectId, 'Cluster');
+    const limit = q ? q.hard_limit : conf.quotas.max_clusters_per_project;
+    if ((await storage.countClusters(r.ctx.projectId)) >= limit) {
+      throw E.ResourceLimitExceeded(`You have reached the maximum clusters per project, ${limit}. You may delete a cluster to make room for a new one.`);
+    }
+  }
+  let labels = input.labels as Record<string, string> | null | undefined;
+  if (!labels || Object.keys(labels).length === 0) labels = { ...template.labels };
+  else if (input.merge_labels === true) labels = { ...template.labels, ...labels };
+  const pick = <K extends keyof ClusterTemplate>(v: unknown, k: K) => (v === undefined || v === null || v === '' ? template[k] : v);
+  const masterLb = (input.master_lb_enabled ?? template.master_lb_enabled) as boolean;
+  const masterCount = (input.master_count as number | null) ?? 1;
+  const nodeCount = (input.node_count as number | null) ?? 1;
+  if (masterCount > 1 && !masterLb) throw E.InvalidParameterValue('master_count must be 1 when master_lb_enabled is False');
+  const uuid = randomUUID();
+  const cluster: Partial<Cluster> & { uuid: string } = {
+    uuid,
+    name: (input.name as string | null | undefined) ?? generateName('cluster'),
+    project_id: r.ctx.projectId,
+    user_id: r.ctx.userId,
+    cluster_template_id: template.uuid,
+    keypair: pick(input.keypair, 'keypair_id') as string | null,
+    docker_volume_size: dvs ?? null,
+    labels,
+    master_flavor_id: pick(input.master_flavor_id, 'master_flavor_id') as string | null,
+    flavor_id: pick(input.flavor_id, 'flavor_id') as string | null,
+    create_timeout: (input.create_timeout as number | null) ?? null,
+    discovery_url: (input.discovery_url as string | null | undefined) ?? null,
+    fixed_network: pick(input.fixed_network, 'fixed_network') as string | null,
+    fixed_subnet: pick(input.fixed_subnet, 'fixed_subnet') as string | null,
+    floating_ip_enabled: (input.floating_ip_enabled ?? template.floating_ip_enabled) as boolean,
+    master_lb_enabled: masterLb,
+    status: 'CREATE_IN_PROGRESS',
+    status_reason: null,
+    health_status: null,
+    health_status_reason: {},
+  };
+  const minNodes = labels.min_node_count !== undefined && /^\d+$/.test(labels.min_node_count) ? Number(labels.min_node_count) : 0;
+  const ng = (name: string, role: string, count: number, flavor: string | null): Partial<NodeGroup> => ({
+    uuid: randomUUID(), name, cluster_id: uuid, project_id: r.ctx.projectId, docker_volume_size: cluster.docker_volume_size,
+    labels, flavor_id: flavor, image_id: template.image_id, node_addresses: [], node_count: count, role,
+    max_node_count: null, min_node_count: role === 'master' ? 0 : minNodes, is_default: true, status: 'CREATE_IN_PROGRESS',
+  });
+  await deps.conductor.clusterCreate(r.ctx, cluster, [
+    ng('default-master', 'master', masterCount, cluster.master_flavor_id ?? null),
+    ng('default-worker', 'worker', nodeCount, cluster.flavor_id ?? null),
+  ]);
+  return uuid;
+}
+
+export function registerClusters(router: Router, deps: ApiDeps): void {
+  const { storage, policy, conf } = deps;
+
+  const list = (detail: boolean) => async (r: ApiRequest) => {
+    listQuery(r.query);
+    policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}`);
+    if (r.ctx.isAdmin) policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}_all_projects`);
+    const p = pageParams(r.query, 'cluster', conf.api.max_limit);
+    const scope = adminScope(r.ctx);
+    const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
+    if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
+    const page = { ...p, marker };
+    const items = await storage.listClusters(scope, page);
+    const ngs = await nodegroupsByCluster(deps, items);
+    let body: Record<string, unknown>;
+    if (detail) {
+      const templates = new Map((await storage.getClusterTemplatesByUuids([...new Set(items.map((c) => c.cluster_template_id ?? ''))])).map((t) => [t.uuid, t]));
+      body = { clusters: items.map((c) => clusterFull(c, ngs.get(c.uuid) ?? [], templates.get(c.cluster_template_id ?? '') ?? null, r.host)) };
+    } else {
+      body = { clusters: items.map((c) => clusterBrief(c, ngs.get(c.uuid) ?? [], r.host)) };
+    }
+    const next = nextLink(r.host, detail ? 'clusters/detail' : 'clusters', page, items);
+    if (next) body.next = next;
+    return { status: 200, body };
+  };
+  router.get('/v1/clusters', list(false));
+  router.get('/v1/clusters/detail', list(true));
+
+  router.get('/v1/clusters/:ident', async (r) => {
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:get_one_all_projects');
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    policy.enforce(r.ctx, 'cluster:get', { ...c });
+    const [ngs, template] = await Promise.all([storage.listNodeGroupsOf([c.uuid]), storage.getClusterTemplateByUuid(c.cluster_template_id ?? '')]);
+    return { status: 200, body: clusterFull(c, ngs, template, r.host, { faults: true }) };
+  });
+
+  router.post('/v1/clusters', async (r) => {
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const input = parseBody('cluster', CLUSTER_INPUT, r.json());
+    for (const f of ['status', 'status_reason', 'health_status', 'health_status_reason']) {
+      if (f in (r.json() as object)) throw E.InvalidInput(f, (r.json() as Record<string, unknown>)[f], 'Cannot set read only field.');
+    }
+    const uuid = await createCluster(deps, r, input, { quota: true, templateNotFoundStatus: atLeast(r.mv, 10) ? 404 : 400 });
+    return { status: 202, body: { uuid } };
+  });
+
+  router.patch('/v1/clusters/:ident', async (r) => {
+    const allowedQuery = atLeast(r.mv, 3) ? ['rollback'] : [];
+    for (const k of Object.keys(r.query)) if (!allowedQuery.includes(k)) throw E.UnknownArgument(k);
+    const rollback = r.query.rollback === undefined ? false : parseBool(r.query.rollback);
+    const ops = parsePatchBody(r.json(), { internal: CLUSTER_INTERNAL, nonRemovable: ['/cluster_template_id'] });
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    policy.enforce(r.ctx, 'cluster:update', { ...c });
+    policy.enforce(r.ctx, 'cluster:update_health_status', { ...c });
+    if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:update_all_projects');
+    const ngs = await storage.listNodeGroupsOf([c.uuid]);
+    const worker = defaultWorker(ngs);
+    const current: Record<string, unknown> = { ...clusterFull(c, ngs, null, r.host), node_count: worker?.node_count ?? 0 };
+    for (const k of ['labels_overridden', 'labels_added', 'labels_skipped', 'links', 'faults']) delete current[k];
+    const patched = applyPatch(current, ops);
+    const updatable = ['node_count', 'health_status', 'health_status_reason'];
+    const changed: string[] = [];
+    for (const [k, v] of Object.entries(patched)) {
+      if (!(k in CLUSTER_INPUT)) throw E.UnknownAttribute('cluster', [k]);
+      if (JSON.stringify(v ?? null) !== JSON.stringify(current[k] ?? null) && !updatable.includes(k)) changed.push(k);
+    }
+    for (const k of Object.keys(current)) if (!(k in patched) && !updatable.includes(k) && current[k] !== null) changed.push(k);
+    if (changed.length) throw E.InvalidParameterValue(`cannot change cluster property(ies) ${changed.join(', ')}.`);
+    const nodeCount = patched.node_count === undefined || patched.node_count === null ? 0 : (coerceField('node_count', CLUSTER_INPUT.node_count, patched.node_count) as number);
+    const health = patched.health_status === null || patched.health_status === undefined ? null : coerceField('health_status', CLUSTER_INPUT.health_status, patched.health_status);
+    const healthReason = patched.health_status_reason === null || patched.health_status_reason === undefined ? {} : coerceField('health_status_reason', CLUSTER_INPUT.health_status_reason, patched.health_status_reason);
+    if (nodeCount === 0 && !atLeast(r.mv, 10)) throw E.ZeroNodeCountNotSupported();
+    if (!worker) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} has no default worker nodegroup.`);
+    const healthChanged = health !== c.health_status || JSON.stringify(healthReason) !== JSON.stringify(c.health_status_reason);
+    if (healthChanged) await storage.updateCluster(c.uuid, { health_status: health as Cluster['health_status'], health_status_reason: healthReason as Record<string, string> });
+    if (nodeCount !== worker.node_count) await deps.conductor.clusterUpdate(r.ctx, c, worker, nodeCount, rollback);
+    return { status: 202, body: { uuid: c.uuid } };
+  });
+
+  router.delete('/v1/clusters/:ident', async (r) => {
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    policy.enforce(r.ctx, 'cluster:delete', { ...c });
+    if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:delete_all_projects');
+    await deps.conductor.clusterDelete(r.ctx, c);
+    return { status: 204 };
+  });
+
+  router.post('/v1/clusters/:ident/actions/resize', async (r) => {
+    if (!atLeast(r.mv, 7)) throw E.NotAcceptable(`Version ${r.mv.major}.${r.mv.minor} was requested but the requested API resize is not supported for this version.`);
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const input = parseBody('cluster_resize_req', {
+      node_count: { type: { kind: 'int', min: 0 }, mandatory: true },
+      nodes_to_remove: { type: { kind: 'strlist' }, default: [] },
+      nodegroup: { type: { kind: 'string', min: 1, max: 255 } },
+    }, r.json());
+    const nodeCount = input.node_count as number;
+    if (nodeCount === 0 && !atLeast(r.mv, 10)) throw E.ZeroNodeCountNotSupported();
+    // Magnum's resize action never switches admins to all projects.
+    const c = await findCluster(storage, ownScope(r.ctx), r.params.ident);
+    const ngs = await storage.listNodeGroupsOf([c.uuid]);
+    const ng = input.nodegroup ? await findNodeGroup(storage, adminScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
+    if (!ng) throw E.NodeGroupNotFound('default-worker');
+    if (ng.role === 'master') throw E.MasterNGResizeNotSupported();
+    if (nodeCount < ng.min_node_count || (ng.max_node_count !== null && nodeCount > ng.max_node_count)) {
+      throw E.NGResizeOutBounds(ng.name, ng.min_node_count, ng.max_node_count);
+    }
+    policy.enforce(r.ctx, 'cluster:resize', { ...c });
+    await deps.conductor.clusterResize(r.ctx, c, ng, nodeCount, (input.nodes_to_remove as string[] | null) ?? []);
+    return { status: 202, body: { uuid: c.uuid } };
+  });
+
+  router.post('/v1/clusters/:ident/actions/upgrade', async (r) => {
+    if (!atLeast(r.mv, 7)) throw E.NotAcceptable(`Version ${r.mv.major}.${r.mv.minor} was requested but the requested API upgrade is not supported for this version.`);
+    if (!atLeast(r.mv, 8)) throw E.ClusterUpgradeNotSupported();
+    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    const input = parseBody('cluster_upgrade_req', {
+      cluster_template: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true },
+      max_batch_size: { type: { kind: 'int', min: 1 } },
+      nodegroup: { type: { kind: 'string', min: 1, max: 255 } },
+    }, r.json());
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const template = await findTemplate(storage, adminScope(r.ctx), String(input.cluster_template));
+    const ngs = await storage.listNodeGroupsOf([c.uuid]);
+    const ng = input.nodegroup ? await findNodeGroup(storage, adminScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
+    if (!ng) throw E.NodeGroupNotFound('default-worker');
+    if (!ng.is_default && template.uuid !== c.cluster_template_id) {
+      const current = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+      throw E.InvalidClusterTemplateForUpgrade(`Nodegroup ${ng.name} can be upgraded only to match cluster's template (${current?.name ?? c.cluster_template_id}).`);
+    }
+    policy.enforce(r.ctx, 'cluster:upgrade', { ...c });
+    if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:upgrade_all_projects');
+    await deps.conductor.clusterUpgrade(r.ctx, c, template, (input.max_batch_size as number | null) ?? null, ng);
+    return { status: 202, body: { uuid: c.uuid } };
+  });
+
+  router.get('/v1/clusters/:ident/events', async (r) => {
+    for (const k of Object.keys(r.query)) if (!['limit', 'marker'].includes(k)) throw E.UnknownArgument(k);
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    policy.enforce(r.ctx, 'cluster:get', { ...c });
+    const limit = r.query.limit === undefined ? conf.api.max_limit : Math.min(coerceField('limit', { type: { kind: 'int', min: 1 } }, r.query.limit) as number, conf.api.max_limit);
+    const afterId = r.query.marker === undefined ? undefined : (coerceField('marker', { type: { kind: 'int', min: 0 } }, r.query.marker) as number);
+    const events = await storage.listEvents(c.uuid, { limit, afterId });
+    const body: Record<string, unknown> = {
+      events: events.map((e) => ({ id: e.id, operation_id: e.operation_id, step: e.step, outcome: e.outcome, message: e.message, created_at: e.created_at.toISOString() })),
+    };
+    if (events.length === limit) body.next = `${r.host}/v1/clusters/${c.uuid}/events?limit=${limit}&marker=${events[events.length - 1].id}`;
+    return { status: 200, body };
+  });
+}

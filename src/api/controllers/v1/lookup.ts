@@ -1,0 +1,34 @@
+// Finding resources by ident with Magnum's tenant scoping: another project's resource is a 404.
+import type { RequestContext } from '../../../common/context.ts';
+import { E } from '../../../common/errors.ts';
+import type { Scope, Storage } from '../../../db/api.ts';
+import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
+import { identLookup } from '../../common.ts';
+
+export const ownScope = (ctx: RequestContext): Scope => ({ projectId: ctx.projectId });
+export const adminScope = (ctx: RequestContext): Scope => (ctx.isAdmin ? { projectId: null } : { projectId: ctx.projectId });
+
+export async function findTemplate(storage: Storage, scope: Scope, ident: string, opts: { allowId?: boolean } = {}): Promise<ClusterTemplate> {
+  const by = identLookup(ident, opts.allowId);
+  const found = await storage.findClusterTemplates(scope, by);
+  if (found.length === 0) throw E.ClusterTemplateNotFound(ident);
+  if (found.length > 1) throw E.Conflict('Multiple ClusterTemplates exist with same name. Please use the ClusterTemplate uuid instead.');
+  return found[0];
+}
+
+export async function findCluster(storage: Storage, scope: Scope, ident: string): Promise<Cluster> {
+  const found = await storage.findClusters(scope, identLookup(ident));
+  if (found.length === 0) throw E.ClusterNotFound(ident);
+  if (found.length > 1) throw E.Conflict('Multiple clusters exist with same name. Please use the cluster uuid instead.');
+  return found[0];
+}
+
+export async function findNodeGroup(storage: Storage, scope: Scope, cluster: Cluster, ident: string): Promise<NodeGroup> {
+  const found = await storage.findNodeGroups(cluster.uuid, scope, identLookup(ident, true));
+  if (found.length === 0) throw E.NodeGroupNotFound(ident);
+  if (found.length > 1) throw E.Conflict('Multiple nodegroups exist with same name. Please use the nodegroup uuid instead.');
+  return found[0];
+}
+
+/** The policy target of a resource: its dict, as Magnum passes `as_dict()`. */
+export const target = (r: { project_id?: string | null; user_id?: string | null; [k: string]: unknown }): Record<string, unknown> => r;

@@ -1,0 +1,14 @@
+import type { MagnumError } from '../../common/errors.ts';
+
+/** Magnum's error body: one element; title = detail up to its first '.'; webob errors are bare. */
+export function renderError(e: MagnumError) {
+  if (e.bare) {
+    return { errors: [{ request_id: '', code: '', status: e.status, title: '', detail: '', links: [] }] };
+  }
+  const detail = e.message;
+  const dot = detail.indexOf('.');
+  const title = dot === -1 ? detail : detail.slice(0, dot);
+  return {
+    errors: [{ request_id: '', code: e.status >= 500 ? 'server' : 'client', status: e.status, title, detail, links: [] }],
+  };
+}

@@ -1,0 +1,166 @@
+// The API's only door to the conductor. Lifecycle requests are written to the database as an
+// operation in the same transaction as the status change (the database is the source of truth),
+// then a cast wakes a conductor. A lost message or a dead conductor costs only time: every
+// conductor's sweep claims orphaned operations. Certificate reads and signing are RPC calls.
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../common/context.ts';
+import { E } from '../common/errors.ts';
+import type { Config } from '../conf/index.ts';
+import type { OperationStart, Storage } from '../db/api.ts';
+import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
+import type { Cluster, ClusterTemplate, NodeGroup, OperationKind } from '../objects/models.ts';
+import type { RpcTransport } from '../rpc/transport.ts';
+
+export const RUN_OPERATION = 'run_operation';
+
+export function contextToWire(ctx: RequestContext): Record<string, unknown> {
+  return {
+    request_id: ctx.requestId, user_id: ctx.userId, user_name: ctx.userName, project_id: ctx.projectId,
+    project_name: ctx.projectName, domain_id: ctx.domainId, domain_name: ctx.domainName, roles: ctx.roles,
+    is_admin: ctx.isAdmin,
+  };
+}
+
+export interface CertificateReply {
+  cluster_uuid: string;
+  pem: string;
+  csr?: string;
+  ca_cert_type?: string | null;
+}
+
+export class ConductorAPI {
+  readonly #storage: Storage;
+  readonly #transport: RpcTransport;
+  readonly #conf: Config;
+
+  constructor(opts: { storage: Storage; transport: RpcTransport; conf: Config }) {
+    this.#storage = opts.storage;
+    this.#transport = opts.transport;
+    this.#conf = opts.conf;
+  }
+
+  get #topic() {
+    return this.#conf.conductor.topic;
+  }
+
+  #deadline(minutes: number | null | undefined): Date {
+    const m = minutes && minutes > 0 ? minutes : this.#conf.conductor.default_operation_timeout;
+    return new Date(Date.now() + m * 60_000);
+  }
+
+  async #wake(ctx: RequestContext, operation: string): Promise<void> {
+    try {
+      await this.#transport.cast(this.#topic, { method: RUN_OPERATION, context: contextToWire(ctx), args: { operation } });
+    } catch {
+      // The operation is already saved; a conductor's sweep takes it over when the bus is back.
+    }
+  }
+
+  #operation(ctx: RequestContext, clusterUuid: string, kind: OperationKind, params: Record<string, unknown>, deadline: Date, nodegroup: string | null = null) {
+    return { uuid: randomUUID(), cluster_id: clusterUuid, nodegroup_id: nodegroup, kind, params, deadline_at: deadline, request_id: ctx.requestId };
+  }
+
+  async clusterCreate(ctx: RequestContext, cluster: Partial<Cluster> & { uuid: string }, nodegroups: Partial<NodeGroup>[]): Promise<void> {
+    const timeout = cluster.create_timeout && cluster.create_timeout > 0 ? cluster.create_timeout : this.#conf.cluster_heat.create_timeout;
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_create', {}, this.#deadline(timeout));
+    await this.#storage.createClusterWithOperation(cluster, nodegroups, op);
+    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' });
+    await this.#wake(ctx, op.uuid);
+  }
+
+  async #start(ctx: RequestContext, cluster: Cluster, verb: string, start: Omit<OperationStart, 'clusterUuid'>): Promise<void> {
+    const ok = await this.#storage.startOperation({ ...start, clusterUuid: cluster.uuid });
+    if (!ok) {
+      const now = await this.#storage.getClusterByUuid(cluster.uuid);
+      if (!now) throw E.ClusterNotFound(cluster.uuid);
+      if (now.status && (IN_PROGRESS_STATUSES as string[]).includes(now.status)) throw E.OperationInProgress(now.name ?? now.uuid);
+      throw E.NotSupported(`${verb} a cluster when status is "${now.status}" is not supported.`);
+    }
+    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: start.operation.uuid, step: start.operation.kind, outcome: 'info', message: `${start.operation.kind.replace('_', ' ')} requested.` });
+    await this.#wake(ctx, start.operation.uuid);
+  }
+
+  /** PATCH /clusters: node_count of the default worker group. */
+  async clusterUpdate(ctx: RequestContext, cluster: Cluster, worker: NodeGroup, nodeCount: number, rollback: boolean): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_update', { node_count: nodeCount, previous_node_count: worker.node_count, nodegroup: worker.uuid, rollback }, this.#deadline(null), worker.uuid);
+    await this.#start(ctx, cluster, 'Updating', {
+      allowed: UPDATE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      nodegroupChanges: { [worker.uuid]: { node_count: nodeCount, status: 'UPDATE_IN_PROGRESS', status_reason: null } },
+      operation: op,
+    });
+  }
+
+  async clusterResize(ctx: RequestContext, cluster: Cluster, ng: NodeGroup, nodeCount: number, nodesToRemove: string[]): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_resize', { node_count: nodeCount, previous_node_count: ng.node_count, nodegroup: ng.uuid, nodes_to_remove: nodesToRemove }, this.#deadline(null), ng.uuid);
+    await this.#start(ctx, cluster, 'Resizing', {
+      allowed: RESIZE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      nodegroupChanges: { [ng.uuid]: { node_count: nodeCount, status: 'UPDATE_IN_PROGRESS', status_reason: null } },
+      operation: op,
+    });
+  }
+
+  async clusterUpgrade(ctx: RequestContext, cluster: Cluster, template: ClusterTemplate, maxBatchSize: number | null, ng: NodeGroup): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_upgrade', { cluster_template: template.uuid, max_batch_size: maxBatchSize ?? 1, nodegroup: ng.uuid, previous_template: cluster.cluster_template_id }, this.#deadline(null), ng.uuid);
+    await this.#start(ctx, cluster, 'Upgrading', {
+      allowed: UPDATE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      nodegroupChanges: { [ng.uuid]: { status: 'UPDATE_IN_PROGRESS', status_reason: null } },
+      operation: op,
+    });
+  }
+
+  async rotateCa(ctx: RequestContext, cluster: Cluster): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'rotate_ca', {}, this.#deadline(null));
+    await this.#start(ctx, cluster, 'Updating', { allowed: UPDATE_ALLOWED, clusterStatus: 'UPDATE_IN_PROGRESS', operation: op });
+  }
+
+  /** Delete is accepted from any state; it supersedes an operation still running on the cluster. */
+  async clusterDelete(ctx: RequestContext, cluster: Cluster): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_delete', {}, this.#deadline(null));
+    const allowed = CLUSTER_STATUSES.filter((s) => s !== 'DELETE_IN_PROGRESS');
+    const ok = await this.#storage.startOperation({
+      clusterUuid: cluster.uuid, allowed, clusterStatus: 'DELETE_IN_PROGRESS', operation: op, supersede: 'Cancelled: the cluster is being deleted.',
+    });
+    if (!ok) {
+      const now = await this.#storage.getClusterByUuid(cluster.uuid);
+      if (!now) throw E.ClusterNotFound(cluster.uuid);
+      return; // a delete is already under way: DELETE is idempotent
+    }
+    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_delete', outcome: 'info', message: 'Delete requested.' });
+    await this.#wake(ctx, op.uuid);
+  }
+
+  async nodegroupCreate(ctx: RequestContext, cluster: Cluster, ng: Partial<NodeGroup> & { uuid: string }): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'nodegroup_create', { nodegroup: ng.uuid }, this.#deadline(null), ng.uuid);
+    await this.#start(ctx, cluster, 'Updating', {
+      allowed: RESIZE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      nodegroupInserts: [{ ...ng, status: 'CREATE_IN_PROGRESS' }],
+      operation: op,
+    });
+  }
+
+  async nodegroupDelete(ctx: RequestContext, cluster: Cluster, ng: NodeGroup): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'nodegroup_delete', { nodegroup: ng.uuid }, this.#deadline(null), ng.uuid);
+    await this.#start(ctx, cluster, 'Updating', {
+      allowed: RESIZE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      nodegroupChanges: { [ng.uuid]: { status: 'DELETE_IN_PROGRESS', status_reason: null } },
+      operation: op,
+    });
+  }
+
+  getCaCertificate(ctx: RequestContext, cluster: Cluster, caCertType: string | null): Promise<CertificateReply> {
+    return this.#call(ctx, 'get_ca_certificate', { cluster: cluster.uuid, ca_cert_type: caCertType });
+  }
+
+  signCertificate(ctx: RequestContext, cluster: Cluster, csr: string, caCertType: string | null): Promise<CertificateReply> {
+    return this.#call(ctx, 'sign_certificate', { cluster: cluster.uuid, csr, ca_cert_type: caCertType });
+  }
+
+  #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>): Promise<T> {
+    return this.#transport.call<T>(this.#topic, { method, context: contextToWire(ctx), args }, { timeoutMs: this.#conf.DEFAULT.rpc_response_timeout * 1000 });
+  }
+}
