@@ -71,9 +71,9 @@ export function loadConfig(opts: { files?: string[]; env?: NodeJS.ProcessEnv; de
       }
       values[name] = raw === undefined ? spec.default : coerce(section, name, spec, raw);
     }
+    if (section === 'DEFAULT' && !values.host) values.host = hostname();
     out[section] = Object.freeze(values);
   }
-  if (!out.DEFAULT.host) (out.DEFAULT as Record<string, unknown>).host = hostname();
   return Object.freeze(out) as unknown as Config;
 }
 

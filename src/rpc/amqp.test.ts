@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Connection } from 'rabbitmq-client';
+import type { ConnectionOptions } from 'rabbitmq-client';
 import { E, MagnumError } from '../common/errors.ts';
 import { AmqpTransport, parseTransportUrl, redactUrl } from './amqp.ts';
 import type { AmqpTransportOptions, RpcLogger } from './amqp.ts';
@@ -79,6 +81,12 @@ const logger: RpcLogger = {
 
 function transport(opts: Partial<AmqpTransportOptions> = {}): AmqpTransport {
   return new AmqpTransport({ url, logger, ...opts });
+}
+
+/** A plain rabbitmq-client connection to this run's vhost, for test-side admin actions. */
+function connectionOptions(): ConnectionOptions {
+  const ep = parseTransportUrl(url);
+  return { hostname: ep.hosts[0].hostname, port: ep.hosts[0].port, username: ep.username, password: ep.password, vhost: ep.vhost };
 }
 
 function topicName(what: string): string {
@@ -364,6 +372,29 @@ describe('AmqpTransport against RabbitMQ', () => {
     await exited;
     await waitFor(() => got.length === 1, 10_000, 'redelivery after the kill');
     assert.deepEqual(got, ['c-killed']);
+  });
+
+  test('cast with no server waits in the durable queue, even if the queue was deleted under the publisher', async (t) => {
+    const topic = topicName('queued');
+    const client = transport();
+    const server = transport();
+    const admin = new Connection({ ...connectionOptions(), connectionName: 'amqp.test admin' });
+    admin.on('error', () => undefined);
+    t.after(() => Promise.all([client.close(), server.close(), admin.close()]));
+    await client.cast(topic, req('cluster_create', { n: 1 }));
+    // An operator deletes the queue (message 1 goes with it); the publisher's declaration cache is
+    // now stale: the next cast comes back unroutable, the queue is declared again, the cast retried.
+    await admin.queueDelete({ queue: topic });
+    await client.cast(topic, req('cluster_create', { n: 2 }));
+    assert.ok(
+      logs.some((l) => l.msg?.startsWith('Retrying an RPC publish') && (l.obj as { topic?: string }).topic === topic),
+      'the unroutable cast was retried after declaring the queue again',
+    );
+    await client.cast(topic, req('cluster_create', { n: 3 }));
+    const got: unknown[] = [];
+    await server.serve(async (r) => void got.push(r.args.n), { topic, concurrency: 1 });
+    await waitFor(() => got.length === 2, 5000, 'the queued casts');
+    assert.deepEqual(got, [2, 3]);
   });
 
   test('stop() waits for running handlers, and nothing is lost', async (t) => {

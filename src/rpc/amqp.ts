@@ -224,17 +224,20 @@ export class AmqpTransport implements RpcTransport {
       await this.#declare(topic);
       const ch = await this.#castChannel.get();
       if (cancelled()) return;
+      const id = randomUUID();
       await ch.basicPublish(
         {
           exchange: this.exchange,
           routingKey: topic,
+          mandatory: true, // a vanished queue comes back as basic.return, not as silence
           durable: true, // persistent: survives a broker restart in the durable queue
-          messageId: randomUUID(),
+          messageId: id,
           timestamp: Math.floor(Date.now() / 1000),
           type: req.method,
         },
         req,
       );
+      await this.#checkRouted(this.#castChannel, id, topic);
     });
   }
 
@@ -261,6 +264,7 @@ export class AmqpTransport implements RpcTransport {
           {
             exchange: this.exchange,
             routingKey: topic,
+            mandatory: true,
             replyTo: DIRECT_REPLY_TO,
             correlationId: id,
             // The broker drops the request if it is still queued when the caller stops waiting.
@@ -271,6 +275,7 @@ export class AmqpTransport implements RpcTransport {
           },
           req,
         );
+        await this.#checkRouted(this.#callChannel, id, topic);
       });
     } catch (err) {
       this.#pending.delete(id);
@@ -485,7 +490,8 @@ export class AmqpTransport implements RpcTransport {
         try {
           return await step(cancelled);
         } catch (err) {
-          if (attempt >= 2 || cancelled() || !(err instanceof AMQPChannelError)) throw err;
+          const retriable = err instanceof AMQPChannelError || err instanceof UnroutableError;
+          if (attempt >= 2 || cancelled() || !retriable) throw err;
           this.#log.debug({ err: errText(err), method, topic }, 'Retrying an RPC publish on a new channel');
         }
       }
@@ -511,6 +517,13 @@ export class AmqpTransport implements RpcTransport {
     }
   }
 
+  /** A message the broker returned as unroutable: the topic queue is gone; declare it again and retry. */
+  async #checkRouted(lc: LazyChannel, messageId: string, topic: string): Promise<void> {
+    if (!(await lc.wasReturned(messageId))) return;
+    this.#declared.delete(topic);
+    throw new UnroutableError(`no queue is bound for topic ${topic} on exchange ${this.exchange}`);
+  }
+
   #assertOpen(method: string): void {
     if (this.#closed) throw E.ServiceUnavailable(`The RPC transport is closed; cannot send ${method}.`);
   }
@@ -527,8 +540,11 @@ export class AmqpTransport implements RpcTransport {
  * A channel opened on first use and re-opened on the first use after it closed (connection loss,
  * broker restart, channel error). `init` runs on every new channel; `onClose` when one closes.
  */
+class UnroutableError extends Error {}
+
 class LazyChannel {
   #ch?: Channel;
+  #returned = new Set<string>();
   #setup?: Promise<Channel>;
   #closed = false;
 
@@ -552,6 +568,9 @@ class LazyChannel {
   async #open(): Promise<Channel> {
     const ch = await this.conn.acquire({ emitErrorsFromChannel: true });
     ch.on('error', (err: unknown) => this.log.warn({ err: errText(err) }, `RPC ${this.name} channel error`));
+    ch.on('basic.return', (m) => {
+      if (m.messageId) this.#returned.add(m.messageId);
+    });
     ch.once('close', () => {
       if (this.#ch === ch) this.#ch = undefined;
       this.onClose?.(ch);
@@ -565,6 +584,16 @@ class LazyChannel {
     }
     this.#ch = ch;
     return ch;
+  }
+
+  /**
+   * Whether the broker returned this mandatory message as unroutable. Call after the publish was
+   * confirmed: the broker sends basic.return before the ack, and rabbitmq-client emits the return on
+   * setImmediate, so one more turn of the event loop lets it land first.
+   */
+  async wasReturned(messageId: string): Promise<boolean> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return this.#returned.delete(messageId);
   }
 
   async close(): Promise<void> {

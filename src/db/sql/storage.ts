@@ -382,6 +382,17 @@ export class SqlStorage implements Storage {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  /** Give an operation back (this owner stopped working on it). */
+  async releaseOperation(uuid: string, owner: string): Promise<void> {
+    await this.#db.updateTable('operation').set({ owner: null, lease_expires_at: null })
+      .where('uuid', '=', uuid).where('owner', '=', owner).execute();
+  }
+
+  async listClustersInStatus(statuses: readonly string[], limit: number): Promise<Cluster[]> {
+    const rows = await this.#db.selectFrom('cluster').selectAll().where('status', 'in', statuses as string[]).orderBy('id').limit(limit).execute();
+    return this.#rows('cluster', rows);
+  }
+
   /** Operations a sweep should look at: unowned or lease expired, or past their deadline. */
   async listStaleOperations(now: Date, limit = 100): Promise<Operation[]> {
     const t = this.conn.time(now);

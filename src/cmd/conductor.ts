@@ -1,0 +1,20 @@
+// magnum-conductor: consumes the conductor topic; run as many as you like.
+import { createTransport } from '../rpc/index.ts';
+import { boot, fatal, onSignals, openStorage } from './common.ts';
+import { buildConductor } from './wiring.ts';
+
+const { conf, logger } = boot('magnum-conductor', process.argv.slice(2));
+
+try {
+  const storage = await openStorage(conf, { migrate: false });
+  const transport = createTransport(conf.DEFAULT.transport_url, logger);
+  const conductor = buildConductor({ conf, storage, transport, logger });
+  await conductor.start();
+  onSignals(async () => {
+    await conductor.stop();
+    await transport.close();
+    await storage.close();
+  });
+} catch (err) {
+  fatal(logger, err);
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import { buildApp } from '../api/app.ts';
+import { createAuthenticator, wwwAuthenticateHeader } from '../api/hooks/authenticator.ts';
+import { KeystoneClient } from '../common/keystone.ts';
+import { Policy } from '../common/policy.ts';
+import type { Config } from '../conf/index.ts';
+import { ConductorAPI } from '../conductor/api.ts';
+import { ConductorService } from '../conductor/service.ts';
+import type { SqlStorage } from '../db/sql/storage.ts';
+import { DriverRegistry } from '../drivers/registry.ts';
+import type { RpcTransport } from '../rpc/transport.ts';
+import { catalog } from './common.ts';
+
+export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; configDir: string; drivers?: DriverRegistry }) {
+  const { conf, storage, transport } = opts;
+  const drivers = opts.drivers ?? DriverRegistry.fromConfig(conf);
+  const policy = Policy.fromConfig(conf, { configDir: opts.configDir });
+  const keystoneMode = conf.DEFAULT.auth_strategy === 'keystone';
+  const keystone = keystoneMode ? KeystoneClient.fromConfig(conf) : undefined;
+  const authenticator = createAuthenticator(conf, { keystone, policy });
+  const app = buildApp({
+    conf,
+    storage,
+    catalog: catalog(conf, drivers),
+    conductor: new ConductorAPI({ storage, transport, conf }),
+    policy,
+    authenticator,
+    projects: keystone ? { exists: async (id) => (await keystone.getProject(id)) !== null } : undefined,
+    wwwAuthenticate: keystoneMode ? wwwAuthenticateHeader(conf) : undefined,
+    logger: opts.logger,
+  });
+  app.addHook('onClose', async () => {
+    await authenticator.close();
+    await keystone?.close();
+  });
+  return app;
+}
+
+export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
+  return new ConductorService({ ...opts, drivers: opts.drivers ?? DriverRegistry.fromConfig(opts.conf) });
+}

@@ -1,0 +1,125 @@
+// The conductor process: consumes the RPC topic, runs operations, and runs the periodic tasks
+// (sweep of orphaned and overdue operations, health polling, the magnum_service heartbeat).
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { E } from '../common/errors.ts';
+import type { Config } from '../conf/index.ts';
+import type { Storage } from '../db/api.ts';
+import type { DriverRegistry } from '../drivers/registry.ts';
+import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
+import { RUN_OPERATION } from './api.ts';
+import { OperationRunner } from './operation-runner.ts';
+
+export const BINARY = 'magnum-conductor';
+
+export class ConductorService {
+  readonly #conf: Config;
+  readonly #storage: Storage;
+  readonly #transport: RpcTransport;
+  readonly #drivers: DriverRegistry;
+  readonly #log: Logger | undefined;
+  readonly runner: OperationRunner;
+  #server: RpcServer | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #sweeping = false;
+  #stopped = false;
+
+  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger }) {
+    this.#conf = opts.conf;
+    this.#storage = opts.storage;
+    this.#transport = opts.transport;
+    this.#drivers = opts.drivers;
+    this.#log = opts.logger;
+    const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger });
+  }
+
+  async start(): Promise<void> {
+    const c = this.#conf;
+    this.#server = await this.#transport.serve((req) => this.#handle(req.method, req.args), {
+      topic: c.conductor.topic,
+      concurrency: c.conductor.max_concurrent_operations,
+    });
+    await this.#heartbeat();
+    if (c.DEFAULT.periodic_enable) {
+      void this.sweep();
+      this.#every(c.conductor.sweep_interval * 1000, () => this.sweep());
+      this.#every(c.DEFAULT.periodic_interval_max * 1000, () => this.#heartbeat());
+      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth());
+    }
+    this.#log?.info({ owner: this.runner.owner, drivers: this.#drivers.names }, 'conductor started');
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.#server?.stop();
+    await this.runner.drain();
+  }
+
+  #every(ms: number, fn: () => Promise<void>) {
+    const t = setInterval(() => void fn().catch((err) => this.#log?.error({ err }, 'periodic task failed')), ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  async #heartbeat(): Promise<void> {
+    await this.#storage.reportServiceUp(this.#conf.DEFAULT.host!, BINARY);
+  }
+
+  async #handle(method: string, args: Record<string, unknown>): Promise<unknown> {
+    switch (method) {
+      case RUN_OPERATION:
+        await this.runner.run(String(args.operation));
+        return null;
+      case 'get_ca_certificate':
+      case 'sign_certificate': {
+        const cluster = await this.#storage.getClusterByUuid(String(args.cluster));
+        if (!cluster) throw E.ClusterNotFound(String(args.cluster));
+        throw E.NotSupported(`Cluster ${cluster.name ?? cluster.uuid} has no certificate authority: its driver manages no certificates.`);
+      }
+      case 'ping_conductor':
+        return true;
+      default:
+        throw E.NotSupported(`RPC method ${method} is not supported.`);
+    }
+  }
+
+  /** Take over operations whose holder died; fail those past their deadline. */
+  async sweep(): Promise<void> {
+    if (this.#sweeping || this.#stopped) return;
+    this.#sweeping = true;
+    try {
+      const now = Date.now();
+      const stale = await this.#storage.listStaleOperations(new Date(now));
+      for (const op of stale) {
+        const leaseLive = op.owner !== null && op.lease_expires_at !== null && op.lease_expires_at.getTime() > now;
+        const overdue = op.deadline_at.getTime() <= now;
+        if (overdue && !leaseLive) await this.runner.expire(op);
+        else if (overdue && now - op.deadline_at.getTime() > 2 * this.#conf.conductor.operation_lease * 1000) await this.runner.expire(op);
+        else if (!leaseLive && this.runner.active < this.#conf.conductor.max_concurrent_operations) void this.runner.run(op.uuid);
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  async pollHealth(): Promise<void> {
+    const clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
+    for (const c of clusters) {
+      const template = await this.#storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+      if (!template) continue;
+      const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
+      if (!driver?.health) continue;
+      try {
+        const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]));
+        if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
+          await this.#storage.updateCluster(c.uuid, { health_status: report.status, health_status_reason: report.reason });
+        }
+      } catch (err) {
+        this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { E } from '../common/errors.ts';
+import type { Config } from '../conf/index.ts';
+import type { ClusterTemplate } from '../objects/models.ts';
+import type { Driver } from './driver.ts';
+import { FakeDriver } from './fake/driver.ts';
+
+/** Drivers a deployment can enable, by name. Test-only drivers are listed apart. */
+const TEST_DRIVERS: Record<string, (conf: Config) => Driver> = {
+  fake: (conf) => new FakeDriver(conf),
+};
+const DRIVERS: Record<string, (conf: Config) => Driver> = {};
+
+/** Picks a driver from (server_type, cluster_distro, coe), as Magnum does. */
+export class DriverRegistry {
+  readonly #drivers: Driver[];
+
+  constructor(drivers: Driver[]) {
+    this.#drivers = drivers;
+  }
+
+  static fromConfig(conf: Config): DriverRegistry {
+    const disabled = new Set(conf.drivers.disabled_drivers);
+    const drivers: Driver[] = [];
+    for (const [name, make] of Object.entries(DRIVERS)) if (!disabled.has(name)) drivers.push(make(conf));
+    for (const name of conf.drivers.test_drivers) {
+      const make = TEST_DRIVERS[name];
+      if (!make) throw new Error(`[drivers] test_drivers: unknown test driver ${name}`);
+      drivers.push(make(conf));
+    }
+    return new DriverRegistry(drivers);
+  }
+
+  find(serverType: string, os: string | null, coe: string): Driver | undefined {
+    return this.#drivers.find((d) => d.provides.some((p) => p.server_type === serverType && p.os === os && p.coe === coe));
+  }
+
+  supports(serverType: string, os: string | null, coe: string): boolean {
+    return this.find(serverType, os, coe) !== undefined;
+  }
+
+  forTemplate(t: ClusterTemplate): Driver {
+    const d = this.find(t.server_type ?? 'vm', t.cluster_distro, t.coe ?? '');
+    if (!d) throw E.ClusterTypeNotSupported(t.server_type ?? 'vm', t.cluster_distro, t.coe ?? '');
+    return d;
+  }
+
+  get names(): string[] {
+    return this.#drivers.map((d) => d.name);
+  }
+}
