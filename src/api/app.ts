@@ -2,7 +2,7 @@
 // Magnum's behaviour: paths without /v1 are prefixed, trailing slashes ignored, request ids,
 // microversion negotiation, authentication, Magnum's error bodies, 405 for known paths.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../common/context.ts';
 import { E, MagnumError } from '../common/errors.ts';
@@ -97,7 +97,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
     ...logger,
     bodyLimit: maxBody,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
     // Pecan's quirk: a first segment that is not v1 is served as if it were under /v1.
     rewriteUrl: (req) => {

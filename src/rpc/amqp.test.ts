@@ -487,6 +487,7 @@ describe('AmqpTransport against RabbitMQ', () => {
     assert.deepEqual(casts, [0, 1]);
     assert.deepEqual(await client.call(topic, req('ping_conductor', { n: 2 }), { timeoutMs: 15_000 }), { pong: 2 });
     t.diagnostic(`broker restart took ${restartMs} ms; cast+call worked ${Date.now() - t1} ms after it`);
+    assert.ok(logs.some((l) => l.msg === 'Reconnected to RabbitMQ'), 'the connections reconnected');
     assert.ok(logs.some((l) => l.msg === 'RPC server consuming again'), 'the consumer re-subscribed');
   });
 });

@@ -185,11 +185,13 @@ export class AmqpTransport implements RpcTransport {
     this.#conn.on('error', (err: unknown) => {
       if (!this.#closed) this.#log.warn({ err: errText(err), broker: this.#where }, 'RabbitMQ connection error; reconnecting');
     });
+    let connections = 0;
     this.#conn.on('connection', () => {
-      // Re-declare topic queues on first use after each (re)connection: cheap, and it survives a
-      // broker that lost its definitions.
-      this.#declared.clear();
-      this.#log.info({ broker: this.#where }, 'Connected to RabbitMQ');
+      // After a reconnection, declare topic queues again on first use: cheap, and it survives a
+      // broker that lost its definitions. (Not on the first connection: declarations made while
+      // it was being established are fine.)
+      if (++connections > 1) this.#declared.clear();
+      this.#log.info({ broker: this.#where }, connections > 1 ? 'Reconnected to RabbitMQ' : 'Connected to RabbitMQ');
     });
     this.#conn.on('connection.blocked', (reason: string) =>
       this.#log.warn({ reason, broker: this.#where }, 'RabbitMQ blocked publishing'));
@@ -492,7 +494,7 @@ export class AmqpTransport implements RpcTransport {
         } catch (err) {
           const retriable = err instanceof AMQPChannelError || err instanceof UnroutableError;
           if (attempt >= 2 || cancelled() || !retriable) throw err;
-          this.#log.debug({ err: errText(err), method, topic }, 'Retrying an RPC publish on a new channel');
+          this.#log.debug({ err: errText(err), method, topic }, 'Retrying an RPC publish');
         }
       }
     })();
