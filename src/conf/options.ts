@@ -30,7 +30,6 @@ export const SCHEMA = {
     transport_url: str('inprocess://', 'Where RPC messages go: rabbit://user:pass@host:port/vhost for RabbitMQ, or inprocess:// when API and conductor share one process (magnum-all-in-one).'),
     auth_strategy: str('keystone', 'How API requests are authenticated: keystone (validate X-Auth-Token) or noauth (trust the X-User-Id, X-Project-Id and X-Roles headers; for the all-in-one and tests only).', { choices: ['keystone', 'noauth'] }),
     host: str(null, 'Name of this host as recorded in the magnum_service table (default: the machine hostname).'),
-    state_path: str('var', 'Directory for local state (SQLite file, certificates).'),
     periodic_enable: bool(true, 'Run the conductor periodic tasks (status sweep, health polling, service heartbeat).'),
     periodic_interval_max: int(60, 'Seconds between service heartbeats.', { min: 1 }),
     service_down_time: int(180, 'Seconds without a heartbeat after which a service is reported down.', { min: 1 }),
@@ -64,9 +63,9 @@ export const SCHEMA = {
     http_connect_timeout: int(10, 'Seconds a Keystone request (connecting included) may take before the API answers 503.', { min: 1 }),
   },
   noauth: {
-    default_project_id: str('admin', 'Project used under auth_strategy=noauth when a request carries no X-Project-Id.'),
-    default_user_id: str('admin', 'User used under auth_strategy=noauth when a request carries no X-User-Id.'),
-    default_roles: list(['admin'], 'Roles used under auth_strategy=noauth when a request carries no X-Roles.'),
+    default_project_id: str('admin', 'Project of a request that carries no identity headers at all, under auth_strategy=noauth (how `openstack --os-auth-type none` reaches the all-in-one).'),
+    default_user_id: str('admin', 'User of a request that carries no identity headers at all, under auth_strategy=noauth.'),
+    default_roles: list(['admin'], 'Roles of a request that carries no identity headers at all, under auth_strategy=noauth.'),
   },
   conductor: {
     topic: str('magnum-conductor', 'RPC topic the conductors consume.'),
