@@ -191,7 +191,17 @@ describe('AmqpTransport against RabbitMQ', () => {
   });
 
   after(async () => {
-    if (vhostCreated) await rabbitmqctl('delete_vhost', vhost);
+    if (!vhostCreated) return;
+    // The broker may still be coming back from the restart test (or someone else's): retry a while.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await rabbitmqctl('delete_vhost', vhost);
+        return;
+      } catch (err) {
+        if (attempt >= 12) throw err;
+        await sleep(5000);
+      }
+    }
   });
 
 

@@ -3,24 +3,27 @@
 // Layout on the broker (per vhost):
 // - exchange `magnum` (option `exchange`; oslo.messaging's control_exchange): durable, type topic.
 // - one durable queue per topic, named after the topic (`magnum-conductor`), bound to that exchange
-//   with routing key = topic. Both the publishers (before their first publish to a topic, and again
-//   after each reconnection) and the servers declare it, so a cast sent while no conductor runs
-//   waits in the queue instead of being dropped as unroutable.
+//   with routing key = topic. Publishers declare it before their first publish to a topic (again
+//   after a reconnection, or when the broker returns a message as unroutable because the queue was
+//   deleted) and servers declare it when they subscribe, so a cast sent while no conductor runs
+//   waits in the queue instead of being dropped.
 // - casts: published to the exchange with routing key = topic, persistent (delivery mode 2),
-//   publisher-confirmed. Servers on the same topic are competing consumers of that one queue.
+//   mandatory, publisher-confirmed. Servers on the same topic are competing consumers of the queue.
 // - calls: same route, transient, with `expiration` = the call's timeout (the broker drops a request
-//   that sat in the queue past the caller's deadline, so no server works on it), `replyTo` =
-//   RabbitMQ direct reply-to (`amq.rabbitmq.reply-to`, one reply channel per transport) and a random
+//   still queued past the caller's deadline, so no server works on it), `replyTo` = RabbitMQ direct
+//   reply-to (`amq.rabbitmq.reply-to`, consumed on the transport's one call channel) and a random
 //   `correlationId`. The server answers an RpcReply JSON to that address on the default exchange.
 // - servers: prefetch = concurrency, manual ack, sent only after the handler settles (resolved or
 //   rejected: a failed cast is logged, not requeued forever). A server whose connection dies while
-//   handling leaves its unacked messages to the broker, which redelivers them to another server.
+//   handling (crash, kill, network) leaves its unacked messages to the broker, which redelivers them
+//   to another server. Delivery is therefore at least once: handlers must tolerate a repeat.
 //
-// Reconnection is rabbitmq-client's: the Connection reconnects with exponential backoff (capped by
-// `reconnectMaxDelayMs`), Consumers re-declare and re-subscribe (after their running handlers have
-// settled), the Publisher re-opens its channel on the next publish, and the reply channel is
-// re-opened lazily by the next call. Publishing waits at most `publishTimeoutMs` for the broker
-// (then 503); a call waits at most its timeout for the reply (then 504).
+// Reconnection: rabbitmq-client's Connection reconnects with exponential backoff (capped by
+// `reconnectMaxDelayMs`); its Consumers re-declare and re-subscribe (once their running handlers
+// have settled); the cast and call channels here are re-opened by the next publish. A publish waits
+// at most `publishTimeoutMs` for the broker (then 503); a call waits at most its timeout for the
+// reply (then 504), or fails at once with 503 if the connection drops while it waits, since a direct
+// reply-to answer cannot arrive on another channel.
 
 import { randomUUID } from 'node:crypto';
 import { AMQPChannelError, Connection } from 'rabbitmq-client';

@@ -61,7 +61,22 @@ export function connect(url: string, opts: { poolSize?: number; baseDir?: string
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    // Kysely prepares every query afresh; better-sqlite3 statements are reusable, so keep them.
+    const statements = new Map<string, SqliteDatabase.Statement>();
+    const prepare = sqlite.prepare.bind(sqlite);
+    const cached = Object.assign(Object.create(sqlite) as SqliteDatabase.Database, {
+      prepare: (source: string) => {
+        let st = statements.get(source);
+        if (!st) {
+          st = prepare(source);
+          if (statements.size > 500) statements.clear();
+          statements.set(source, st);
+        }
+        return st;
+      },
+      close: () => sqlite.close(),
+    });
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cached }) });
     return {
       db,
       dialect: 'sqlite',

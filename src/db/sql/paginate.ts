@@ -25,18 +25,13 @@ export function paginate<QB extends SelectQueryBuilder<any, any, any>>(conn: Con
     if (sortKey === 'id') {
       q = q.where(id as any, asc ? '>' : '<', mid);
     } else {
-      const raw = m[sortKey];
-      const mv = raw instanceof Date ? conn.time(raw) : typeof raw === 'boolean' ? conn.bool(raw) : raw !== null && typeof raw === 'object' ? JSON.stringify(raw) : raw;
-      let cond: Expression<SqlBool>;
-      if (mv === null || mv === undefined) {
-        cond = asc
-          ? sql<SqlBool>`(${col} is null and ${id} > ${mid}) or ${col} is not null`
-          : sql<SqlBool>`${col} is null and ${id} < ${mid}`;
-      } else {
-        cond = asc
-          ? sql<SqlBool>`${col} > ${mv} or (${col} = ${mv} and ${id} > ${mid})`
-          : sql<SqlBool>`${col} < ${mv} or (${col} = ${mv} and ${id} < ${mid}) or ${col} is null`;
-      }
+      // The marker's sort value as stored, read by id: the record's value may not round-trip
+      // (a JSON column reads NULL back as {} / []).
+      const mv = sql`(select ${sql.ref(`m.${sortKey}`)} from ${sql.table(table)} as m where m.id = ${mid})`;
+      // Parenthesized as a whole: it is ANDed onto the caller's filters (project scope, cluster).
+      const cond: Expression<SqlBool> = asc
+        ? sql<SqlBool>`(${col} > ${mv} or (${col} = ${mv} and ${id} > ${mid}) or (${mv} is null and (${col} is not null or ${id} > ${mid})))`
+        : sql<SqlBool>`(${col} < ${mv} or (${col} = ${mv} and ${id} < ${mid}) or (${col} is null and (${mv} is not null or ${id} < ${mid})))`;
       q = q.where(cond);
     }
   }

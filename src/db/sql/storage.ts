@@ -106,7 +106,7 @@ export class SqlStorage implements Storage {
 
   async findClusterTemplates(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<ClusterTemplate[]> {
     let q = this.#db.selectFrom('cluster_template').selectAll();
-    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.id !== undefined) q = q.where('id', '=', by.id);
     q = this.#templateVisible(scope, false)(q);
@@ -155,7 +155,7 @@ export class SqlStorage implements Storage {
 
   async findClusters(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<Cluster[]> {
     let q = this.#db.selectFrom('cluster').selectAll();
-    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.id !== undefined) q = q.where('id', '=', by.id);
     q = this.#clusterScope(scope)(q);
@@ -206,11 +206,8 @@ export class SqlStorage implements Storage {
    */
   async startOperation(start: OperationStart): Promise<boolean> {
     return this.#db.transaction().execute(async (tx) => {
-      if (start.supersede) {
-        await tx.updateTable('operation')
-          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
-          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
-      } else {
+      // Returning false commits: every refusal must come before the first write.
+      if (!start.supersede) {
         const active = await tx.selectFrom('operation').select('uuid')
           .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
         if (active.length) return false;
@@ -221,6 +218,11 @@ export class SqlStorage implements Storage {
         .where('status', 'in', start.allowed as string[])
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
+      if (start.supersede) {
+        await tx.updateTable('operation')
+          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
+          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
+      }
       for (const ng of start.nodegroupInserts ?? []) await this.#insert(tx, 'nodegroup', ng);
       for (const [uuid, changes] of Object.entries(start.nodegroupChanges ?? {})) {
         await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
@@ -262,7 +264,7 @@ export class SqlStorage implements Storage {
   async findNodeGroups(clusterUuid: string, scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<NodeGroup[]> {
     let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
     if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
-    if (by.uuid !== undefined) q = q.where(sql`lower(uuid)`, '=', by.uuid.toLowerCase());
+    if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.id !== undefined) q = q.where('id', '=', by.id);
     return this.#rows('nodegroup', await q.limit(2).execute());
@@ -318,6 +320,10 @@ export class SqlStorage implements Storage {
       await this.#insert(this.#db, 'magnum_service', { host, binary, report_count: 1, last_seen_up: now, disabled: false, forced_down: false });
     } catch (e) {
       if (!(e instanceof UniqueViolation)) throw e;
+      // Another caller inserted the row first: count this report on it.
+      await this.#db.updateTable('magnum_service')
+        .set({ report_count: sql`report_count + 1`, last_seen_up: this.conn.time(now), updated_at: this.conn.time(now) })
+        .where('host', '=', host).where('binary', '=', binary).execute();
     }
   }
 

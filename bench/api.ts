@@ -1,0 +1,204 @@
+// bench/api: requests/s and latency of the API against a floor measured in the same run: a bare
+// Fastify route serving the same JSON from memory. Prints each figure and its ratio to the floor,
+// and the resident memory of the API and conductor processes. A bench reports; it never fails CI.
+//
+//   node --import tsx bench/api.ts [--duration 10] [--clusters 1000]
+// Needs PostgreSQL, RabbitMQ and Keystone from scripts/setup-services.sh (var/services.env).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { SqlStorage } from '../src/db/sql/storage.ts';
+import { createTempDatabase } from '../test/helpers/databases.ts';
+import { ROOT, need } from '../test/helpers/env.ts';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : Number(process.argv[i + 1]);
+};
+const DURATION = arg('duration', 10);
+const CLUSTERS = arg('clusters', 1000);
+const CONNECTIONS = 8;
+const children: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-'));
+  const log = join(dir, 'out.log');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => chunks.push(d));
+  child.stderr!.on('data', (d: Buffer) => chunks.push(d));
+  child.on('exit', () => writeFileSync(log, Buffer.concat(chunks)));
+  children.push(child);
+  return child;
+}
+
+async function waitHttp(url: string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${ms} ms`);
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+async function load(url: string, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, method: opts.method ?? 'GET', headers: opts.headers, body: opts.body });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+async function keystoneToken(): Promise<string> {
+  const r = await fetch(`${need('KEYSTONE_URL')}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: need('KEYSTONE_ADMIN_PASSWORD') } } },
+        scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+      },
+    }),
+  });
+  if (r.status !== 201) throw new Error(`Keystone login failed: ${r.status}`);
+  return r.headers.get('x-subject-token')!;
+}
+
+async function seed(storage: SqlStorage, project: string): Promise<{ template: string; cluster: string }> {
+  const t = await storage.createClusterTemplate({ uuid: randomUUID(), name: 'bench', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm', network_driver: 'docker', labels: { a: 'b' }, project_id: project, user_id: 'bench' });
+  let first = '';
+  for (let i = 0; i < CLUSTERS; i++) {
+    const uuid = randomUUID();
+    if (!first) first = uuid;
+    const ng = (name: string, role: string, count: number) => ({ uuid: randomUUID(), name, cluster_id: uuid, project_id: project, labels: { a: 'b' }, image_id: 'fake-image', node_addresses: Array.from({ length: count }, (_, k) => `192.0.2.${k + 1}`), node_count: count, role, min_node_count: 0, is_default: true, status: 'CREATE_COMPLETE' as const });
+    await storage.createClusterWithOperation(
+      { uuid, name: `bench-${i}`, project_id: project, user_id: 'bench', cluster_template_id: t.uuid, labels: { a: 'b' }, status: 'CREATE_COMPLETE', create_timeout: 60, api_address: 'tcp://192.0.2.250:2376', health_status_reason: {} },
+      [ng('default-master', 'master', 1), ng('default-worker', 'worker', 2)],
+      { uuid: randomUUID(), cluster_id: uuid, nodegroup_id: null, kind: 'cluster_create', params: {}, deadline_at: new Date(Date.now() + 3600_000), request_id: null },
+    );
+  }
+  // The seeded create operations are finished: they stand for clusters that already exist.
+  await storage.conn.db.updateTable('operation').set({ state: 'complete' }).execute();
+  return { template: t.uuid, cluster: first };
+}
+
+async function main() {
+  const db = await createTempDatabase('postgres');
+  const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
+  const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
+  await rabbit(['add_vhost', vhost]);
+  await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
+  try {
+    const storage = SqlStorage.open(db.url);
+    await storage.migrate();
+    const project = 'bench-project';
+    console.log(`seeding ${CLUSTERS} clusters ...`);
+    const { cluster } = await seed(storage, project);
+    await storage.createQuota({ project_id: project, resource: 'Cluster', hard_limit: 1_000_000 });
+    await storage.close();
+
+    const amqp = `${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-conf-'));
+    const conf = (port: number, auth: string) => {
+      const f = join(dir, `${auth}.conf`);
+      writeFileSync(f, [
+        '[DEFAULT]', `transport_url = ${amqp}`, `auth_strategy = ${auth}`, 'host = bench',
+        '[api]', `port = ${port}`, '[database]', `connection = ${db.url}`,
+        '[drivers]', 'test_drivers = fake', '[fake_driver]', 'step_delay_ms = 1',
+        '[keystone_authtoken]', `auth_url = ${need('KEYSTONE_URL')}`, `www_authenticate_uri = ${need('KEYSTONE_URL')}`,
+        'username = magnum', `password = ${need('MAGNUM_SERVICE_PASSWORD')}`, 'project_name = service',
+        '[oslo_policy]', 'policy_file = /nonexistent/policy.yaml',
+      ].join('\n'));
+      return f;
+    };
+    const noauthPort = await freePort();
+    const ksPort = await freePort();
+    const floorPort = await freePort();
+    const conductor = start(`${ROOT}/bin/magnum-conductor`, ['--config-file', conf(0, 'noauth')]);
+    const apiNoauth = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf(noauthPort, 'noauth')]);
+    const apiKs = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf(ksPort, 'keystone')]);
+    await Promise.all([waitHttp(`http://127.0.0.1:${noauthPort}/`), waitHttp(`http://127.0.0.1:${ksPort}/`)]);
+
+    const noauth = { 'x-project-id': project, 'x-user-id': 'bench', 'x-roles': 'member', 'openstack-api-version': 'container-infra latest' };
+    const token = await keystoneToken();
+    const ks = { 'x-auth-token': token, 'openstack-api-version': 'container-infra latest' };
+    // Keystone's admin sees all projects; give it the same view by using the admin scope.
+    const base = (port: number) => `http://127.0.0.1:${port}`;
+    const endpoints = [
+      { name: 'GET /v1/clustertemplates', path: '/v1/clustertemplates' },
+      { name: 'GET /v1/clusters/{id}', path: `/v1/clusters/${cluster}` },
+      { name: `GET /v1/clusters/detail (${CLUSTERS} clusters)`, path: '/v1/clusters/detail' },
+    ];
+    // The floor serves each endpoint's own response body from memory.
+    const bodies: Record<string, string> = {};
+    for (const e of endpoints) bodies[e.path] = await (await fetch(base(noauthPort) + e.path, { headers: noauth })).text();
+    bodies['/v1/clusters'] = JSON.stringify({ uuid: randomUUID() });
+    const floorSrc = join(dir, 'floor.mjs');
+    writeFileSync(join(dir, 'bodies.json'), JSON.stringify(bodies));
+    writeFileSync(floorSrc, `
+      import Fastify from '${ROOT}/node_modules/fastify/fastify.js';
+      import { readFileSync } from 'node:fs';
+      const bodies = JSON.parse(readFileSync('${join(dir, 'bodies.json')}', 'utf8'));
+      const app = Fastify();
+      app.get('/*', async (req, reply) => reply.type('application/json').send(bodies[req.url]));
+      app.post('/v1/clusters', async (req, reply) => reply.code(202).type('application/json').send(bodies['/v1/clusters']));
+      await app.listen({ host: '127.0.0.1', port: ${floorPort} });`);
+    const floor = start('node', [floorSrc]);
+    await waitHttp(`${base(floorPort)}/v1/clustertemplates`);
+
+    const rows: string[][] = [];
+    const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 1) : '-');
+    const post = { method: 'POST' as const, body: JSON.stringify({ cluster_template_id: 'bench', node_count: 1 }) };
+    for (const e of [...endpoints, { name: 'POST /v1/clusters', path: '/v1/clusters' }]) {
+      const isPost = e.path === '/v1/clusters';
+      const f = await load(base(floorPort) + e.path, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
+      for (const [mode, port, headers] of [['noauth', noauthPort, noauth], ['keystone', ksPort, ks]] as const) {
+        const h = { ...headers, 'content-type': 'application/json' };
+        const m = await load(base(port) + e.path, isPost ? { ...post, headers: h } : { headers: h });
+        rows.push([e.name, mode, fmt(m.rps), fmt(f.rps), `${((m.rps / f.rps) * 100).toFixed(1)}%`, fmt(m.p50), fmt(f.p50), `${(m.p50 / Math.max(f.p50, 1)).toFixed(2)}x`, fmt(m.p99), fmt(f.p99), String(m.non2xx)]);
+      }
+    }
+    const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, PostgreSQL + RabbitMQ`);
+    console.log(line(header));
+    for (const r of rows) console.log(line(r));
+    const mem = { api_noauth: rssMb(apiNoauth.pid!), api_keystone: rssMb(apiKs.pid!), conductor: rssMb(conductor.pid!), floor: rssMb(floor.pid!) };
+    console.log(`\nresident memory (MB): magnum-api ${mem.api_noauth} (noauth), ${mem.api_keystone} (keystone); magnum-conductor ${mem.conductor}; API + conductor ${mem.api_noauth + mem.conductor}; floor process ${mem.floor}`);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await rabbit(['delete_vhost', vhost]).catch(() => undefined);
+    await db.drop();
+  }
+}
+
+await main();
