@@ -54,6 +54,7 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
     policy.enforce(r.ctx, 'certificate:rotate_ca', { ...c });
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
     if (template?.tls_disabled) throw E.NotSupported('Rotating the CA certificate on a non-TLS cluster is not supported');
+    if (!c.ca_cert_ref) throw E.NotSupported("'rotate_ca_certificate' is not supported by this driver.");
     await deps.conductor.rotateCa(r.ctx, c);
     return { status: 202, body: { uuid: c.uuid } };
   });
