@@ -7,6 +7,7 @@ import type { Catalog } from '../api/app.ts';
 import { ConfigError, configFilesFromArgv, loadConfig, type Config } from '../conf/index.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
+import { HEAD } from '../db/sql/migrations/index.ts';
 import { FAKE_OS } from '../drivers/fake/driver.ts';
 
 export interface Boot {
@@ -37,10 +38,9 @@ export async function openStorage(conf: Config, opts: { migrate: boolean }): Pro
     await storage.migrate();
   } else {
     const version = await storage.version();
-    const head = '002_operations';
-    if (version !== head) {
+    if (version !== HEAD) {
       await storage.close();
-      throw new Error(`database schema is at ${version ?? 'nothing'}, expected ${head}: run magnum-db-manage upgrade`);
+      throw new Error(`database schema is at ${version ?? 'nothing'}, expected ${HEAD}: run magnum-db-manage upgrade`);
     }
   }
   return storage;

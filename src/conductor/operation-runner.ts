@@ -6,9 +6,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { StepContext } from '../drivers/driver.ts';
-import type { Cluster, NodeGroup, Operation } from '../objects/models.ts';
+import type { ClusterPki, Ledger, StepContext } from '../drivers/driver.ts';
+import type { Cluster, ClusterTemplate, NodeGroup, Operation } from '../objects/models.ts';
 import { completion, failure, type Finish } from './outcome.ts';
+
+/** Builds the certificate access of one cluster (null: no TLS, or no certificate support). */
+export type PkiFactory = (cluster: Cluster, template: ClusterTemplate) => ClusterPki | null;
 
 class LeaseLost extends Error {}
 class DeadlinePassed extends Error {}
@@ -26,8 +29,10 @@ export class OperationRunner {
   readonly #leaseMs: number;
   readonly #log: Logger | undefined;
   readonly #running = new Map<string, Promise<void>>();
+  readonly #pki: PkiFactory;
 
-  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger }) {
+  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory }) {
+    this.#pki = opts.pki ?? (() => null);
     this.#storage = opts.storage;
     this.#drivers = opts.drivers;
     this.#owner = opts.owner;
@@ -86,6 +91,8 @@ export class OperationRunner {
       const driver = this.#drivers.forTemplate(template);
       if (op.kind === 'cluster_delete') await this.#waitForSuperseded(op, abort.signal);
       const steps = driver.steps(op.kind, op);
+      const ledger = this.#ledger(cluster.uuid);
+      const pki = this.#pki(cluster, template);
       const done = op.step ? steps.findIndex((s) => s.name === op.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
       if (resumed) await this.#event(op, currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
@@ -100,6 +107,8 @@ export class OperationRunner {
           setCluster: (c) => Object.assign(clusterChanges, c),
           setNodeGroup: (id, c) => { ngChanges[id] = { ...ngChanges[id], ...c }; },
           note: (m) => void this.#event(op, step.name, 'info', m),
+          ledger,
+          pki,
         };
         await step.run(ctx);
         if (!(await this.#storage.saveOperationStep(uuid, this.#owner, step.name, { ...op.params, state }))) throw new LeaseLost();
@@ -107,6 +116,10 @@ export class OperationRunner {
         for (const [id, c] of Object.entries(ngChanges)) await this.#storage.updateNodeGroup(id, c);
         if (Object.keys(ngChanges).length) ngs = await this.#storage.listNodeGroupsOf([cluster.uuid]);
         await this.#event(op, step.name, 'succeeded', null);
+      }
+      if (op.kind === 'cluster_delete') {
+        const left = await ledger.list();
+        if (left.length) throw new Error(`resources are left that could not be removed: ${left.map((r) => `${r.kind} ${r.name}`).join(', ')}`);
       }
       await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));
       await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`);
@@ -131,6 +144,16 @@ export class OperationRunner {
   async #finish(op: Operation, state: 'complete' | 'failed', error: string | null, f: Finish) {
     const ok = await this.#storage.finishOperation({ uuid: op.uuid, owner: this.#owner, state, error, ...f });
     if (!ok) throw new LeaseLost();
+  }
+
+  #ledger(clusterUuid: string): Ledger {
+    const st = this.#storage;
+    return {
+      intend: (kind, name, details) => st.intendResource(clusterUuid, kind, name, details),
+      present: (kind, name, externalId) => st.markResource(clusterUuid, kind, name, 'present', externalId),
+      removed: (kind, name) => st.markResource(clusterUuid, kind, name, 'removed'),
+      list: () => st.listResources(clusterUuid),
+    };
   }
 
   /** A delete waits until an operation it superseded has stopped touching the cluster. */

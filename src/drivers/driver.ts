@@ -2,12 +2,34 @@
 // is idempotent: it looks at the world first and does only what is missing, so a conductor that
 // takes over an orphaned operation simply runs again from the saved step. Drivers never touch the
 // database: they report changes through the StepContext and the conductor saves them.
-import type { Cluster, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../objects/models.ts';
+import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind, ResourceKind } from '../objects/models.ts';
 
 export interface DriverTuple {
   server_type: string;
   os: string;
   coe: string;
+}
+
+/** The cluster's ledger: record a resource before creating it, mark it after. */
+export interface Ledger {
+  intend(kind: ResourceKind, name: string, details?: Record<string, unknown>): Promise<void>;
+  present(kind: ResourceKind, name: string, externalId?: string | null): Promise<void>;
+  removed(kind: ResourceKind, name: string): Promise<void>;
+  list(): Promise<ClusterResource[]>;
+}
+
+export interface TlsMaterial {
+  caPem: string;
+  certificate: string;
+  privateKey: string;
+}
+
+/** The cluster's certificates, kept by the conductor (drivers never see the CA key). */
+export interface ClusterPki {
+  /** The CA and the conductor's own client certificate; made on first use. */
+  ensure(): Promise<TlsMaterial>;
+  /** A server certificate for one node's engine (not stored: the node gets it as files). */
+  issueNode(name: string, ips: string[], dnsNames: string[]): Promise<TlsMaterial>;
 }
 
 export interface StepContext {
@@ -25,6 +47,9 @@ export interface StepContext {
   setNodeGroup(uuid: string, changes: Partial<NodeGroup>): void;
   /** Adds an informational event to the cluster's timeline. */
   note(message: string): void;
+  readonly ledger: Ledger;
+  /** Null when the template has tls_disabled. */
+  readonly pki: ClusterPki | null;
 }
 
 export interface Step {

@@ -185,3 +185,17 @@ export interface ClusterEvent {
   message: string | null;
   created_at: Date;
 }
+
+/** Our addition: one external resource a cluster made, in the cluster's ledger. */
+export type ResourceKind = 'container' | 'network' | 'volume' | 'certificate' | 'image';
+export interface ClusterResource {
+  id: number;
+  cluster_id: string;
+  kind: ResourceKind;
+  name: string;
+  external_id: string | null;
+  state: 'intended' | 'present' | 'removed';
+  details: Record<string, unknown>;
+  created_at: Date | null;
+  updated_at: Date | null;
+}

@@ -21,6 +21,7 @@ export const SHAPES = {
   x509keypair: { bools: [], dicts: [], lists: [], times: TS },
   operation: { bools: [], dicts: ['params'], lists: [], times: [...TS, 'lease_expires_at', 'deadline_at'] },
   cluster_event: { bools: [], dicts: [], lists: [], times: ['created_at'] },
+  cluster_resource: { bools: [], dicts: ['details'], lists: [], times: TS },
 } satisfies Record<string, TableShape>;
 
 export type TableName = keyof typeof SHAPES;

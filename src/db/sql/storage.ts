@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
-  Cluster, ClusterEvent, ClusterTemplate, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
+  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
 import type { Scope, Storage, NewOperation, OperationStart } from '../api.ts';
@@ -16,6 +16,9 @@ const isUniqueViolation = (e: unknown): boolean => {
 };
 
 export class UniqueViolation extends Error {}
+
+/** Thrown inside a transaction to roll it back and report a refusal. */
+class Refused extends Error {}
 
 export class SqlStorage implements Storage {
   readonly conn: Connection;
@@ -205,9 +208,20 @@ export class SqlStorage implements Storage {
    * operation row. All or nothing. Returns false when the cluster was not in an allowed state.
    */
   async startOperation(start: OperationStart): Promise<boolean> {
+    return this.#startOperation(start).catch((e) => {
+      if (e instanceof Refused) return false;
+      throw e;
+    });
+  }
+
+  #startOperation(start: OperationStart): Promise<boolean> {
     return this.#db.transaction().execute(async (tx) => {
-      // Returning false commits: every refusal must come before the first write.
-      if (!start.supersede) {
+      await this.#lockCluster(tx, start.clusterUuid);
+      if (start.supersede) {
+        await tx.updateTable('operation')
+          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
+          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
+      } else {
         const active = await tx.selectFrom('operation').select('uuid')
           .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
         if (active.length) return false;
@@ -217,12 +231,8 @@ export class SqlStorage implements Storage {
         .where('uuid', '=', start.clusterUuid)
         .where('status', 'in', start.allowed as string[])
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      if (start.supersede) {
-        await tx.updateTable('operation')
-          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
-          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
-      }
+      // Refused after superseding: roll that back (returning false would commit it).
+      if (Number(res.numUpdatedRows) !== 1) throw new Refused();
       for (const ng of start.nodegroupInserts ?? []) await this.#insert(tx, 'nodegroup', ng);
       for (const [uuid, changes] of Object.entries(start.nodegroupChanges ?? {})) {
         await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
@@ -242,6 +252,7 @@ export class SqlStorage implements Storage {
       await tx.deleteFrom('nodegroup').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster_event').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('operation').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('cluster_resource').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster').where('uuid', '=', uuid).execute();
     });
   }
@@ -348,6 +359,17 @@ export class SqlStorage implements Storage {
 
   // ---- operations ------------------------------------------------------------------------------
 
+  /**
+   * Every transaction that writes a cluster's operations row-locks the cluster first: one lock
+   * order (cluster, then operations and nodegroups), so no deadlocks, and the statements after it
+   * see what the previous holder committed (PostgreSQL READ COMMITTED, InnoDB current reads).
+   * SQLite needs none: its transactions begin IMMEDIATE and so run one at a time.
+   */
+  async #lockCluster(tx: Transaction<any>, uuid: string): Promise<void> {
+    if (this.conn.dialect === 'sqlite') return;
+    await tx.selectFrom('cluster').select('id').where('uuid', '=', uuid).forUpdate().execute();
+  }
+
   async #insertOperation(tx: Transaction<any> | Kysely<any>, op: NewOperation): Promise<void> {
     await this.#insert(tx, 'operation', { ...op, state: 'pending', attempts: 0 });
   }
@@ -424,6 +446,8 @@ export class SqlStorage implements Storage {
     destroyCluster?: string;
   }): Promise<boolean> {
     return this.#db.transaction().execute(async (tx) => {
+      const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', fin.uuid).executeTakeFirst();
+      if (target) await this.#lockCluster(tx, target.cluster_id as string);
       let q = tx.updateTable('operation')
         .set(toRow(this.conn, 'operation', { state: fin.state, last_error: fin.error ?? null, updated_at: new Date(), lease_expires_at: null }))
         .where('uuid', '=', fin.uuid).where('state', 'in', ['pending', 'running']);
@@ -435,6 +459,7 @@ export class SqlStorage implements Storage {
         await tx.deleteFrom('nodegroup').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster_event').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('operation').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('cluster_resource').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster').where('uuid', '=', id).execute();
         return true;
       }
@@ -447,6 +472,37 @@ export class SqlStorage implements Storage {
       for (const uuid of fin.destroyNodeGroups ?? []) await tx.deleteFrom('nodegroup').where('uuid', '=', uuid).execute();
       return true;
     });
+  }
+
+  // ---- the ledger -----------------------------------------------------------------------------
+
+  /** Record (or re-record) a resource before creating it; a present one stays present. */
+  async intendResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, details: Record<string, unknown> = {}): Promise<void> {
+    const existing = await this.#db.selectFrom('cluster_resource').select(['id', 'state']).where('cluster_id', '=', clusterUuid).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
+    if (existing) {
+      if (existing.state === 'removed') {
+        await this.#db.updateTable('cluster_resource').set(toRow(this.conn, 'cluster_resource', { state: 'intended', details, updated_at: new Date() })).where('id', '=', existing.id).execute();
+      }
+      return;
+    }
+    try {
+      await this.#insert(this.#db, 'cluster_resource', { cluster_id: clusterUuid, kind, name, state: 'intended', details });
+    } catch (e) {
+      if (!(e instanceof UniqueViolation)) throw e;
+    }
+  }
+
+  async markResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, state: 'present' | 'removed', externalId?: string | null): Promise<void> {
+    const changes: Record<string, unknown> = { state, updated_at: new Date() };
+    if (externalId !== undefined) changes.external_id = externalId;
+    await this.#db.updateTable('cluster_resource').set(toRow(this.conn, 'cluster_resource', changes))
+      .where('cluster_id', '=', clusterUuid).where('kind', '=', kind).where('name', '=', name).execute();
+  }
+
+  async listResources(clusterUuid: string, opts: { includeRemoved?: boolean } = {}): Promise<ClusterResource[]> {
+    let q = this.#db.selectFrom('cluster_resource').selectAll().where('cluster_id', '=', clusterUuid);
+    if (!opts.includeRemoved) q = q.where('state', '!=', 'removed');
+    return this.#rows('cluster_resource', await q.orderBy('id').execute());
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -464,7 +520,7 @@ export class SqlStorage implements Storage {
   /** For tests and the sample data loader: how many rows each table has. */
   async tableCounts(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const t of ['cluster_template', 'cluster', 'nodegroup', 'quotas', 'operation', 'cluster_event', 'x509keypair', 'federation']) {
+    for (const t of ['cluster_template', 'cluster', 'nodegroup', 'quotas', 'operation', 'cluster_event', 'cluster_resource', 'x509keypair', 'federation']) {
       const r = await this.#db.selectFrom(t).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
       out[t] = Number(r?.n ?? 0);
     }

@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider, type Mig
 import type { DialectName } from '../connection.ts';
 import { initial } from './001-initial.ts';
 import { operations } from './002-operations.ts';
+import { ledger } from './003-ledger.ts';
 
 /** Column types that differ between the three databases. */
 export interface MigrationDialect {
@@ -20,9 +21,11 @@ function dialectTypes(name: DialectName): MigrationDialect {
 }
 
 /** Ordered by name; the name is the version `magnum-db-manage version` prints. */
+export const HEAD = '003_ledger';
+
 export function migrations(name: DialectName): Record<string, Migration> {
   const d = dialectTypes(name);
-  return { '001_initial': initial(d), '002_operations': operations(d) };
+  return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d) };
 }
 
 export function migrator(db: Kysely<any>, name: DialectName): Migrator {
