@@ -28,7 +28,9 @@ export interface PolicyEnforcer {
 export interface Catalog {
   driverSupports(serverType: string, clusterDistro: string | null, coe: string): boolean;
   /** os_distro of a known image, null for an image without one, undefined for an unknown image. */
-  imageOsDistro(image: string): string | null | undefined;
+  imageOsDistro(image: string): Promise<string | null | undefined>;
+  flavorExists(name: string): boolean;
+  externalNetworkExists(name: string): boolean;
 }
 
 export interface ApiDeps {
@@ -77,6 +79,7 @@ export class Router {
 }
 
 const PUBLIC_PATHS = new Set(['/', '/v1', '/healthcheck']);
+const JSON_MEDIA_TYPES = ['application/json', 'text/javascript', 'application/javascript'];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -107,6 +110,11 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       return `/v1${url}`;
     },
     genReqId: () => `req-${randomUUID()}`,
+    // Router-level failures (a bad percent escape, an over-long path segment) get Magnum's body too.
+    frameworkErrors: (err, req, reply) => {
+      void reply.header('x-openstack-request-id', String(req.id));
+      return sendError(deps, err, req, reply);
+    },
   });
 
   app.removeAllContentTypeParsers();
@@ -198,6 +206,9 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
     json() {
       if (!parsedOnce) {
         if (!hasBody) throw E.Invalid('The request body is empty; a JSON document is expected.');
+        // WSME reads JSON bodies only under a JSON media type (415 "Unknown mimetype" otherwise).
+        const mediaType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+        if (!JSON_MEDIA_TYPES.includes(mediaType)) throw E.UnsupportedMediaType(mediaType || 'None');
         try {
           parsed = JSON.parse(raw);
         } catch (err) {
@@ -218,7 +229,7 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
 }
 
 function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: FastifyReply) {
-  const e = toMagnumError(err);
+  const e = toMagnumError(err, deps.conf.oslo_middleware.max_request_body_size);
   if (e.status >= 500) req.log?.error?.({ err, requestId: req.id }, 'request failed');
   if (e.status === 401) {
     if (deps.wwwAuthenticate) void reply.header('WWW-Authenticate', deps.wwwAuthenticate);
@@ -230,10 +241,10 @@ function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: Fast
 }
 
 /** Anything that reaches the error handler becomes a MagnumError; Fastify's own 4xx keep their status. */
-function toMagnumError(err: unknown): MagnumError {
+function toMagnumError(err: unknown, maxBody: number): MagnumError {
   if (err instanceof MagnumError) return err;
   const f = err as { statusCode?: number; code?: string; message?: string };
-  if (f?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return E.RequestEntityTooLarge(Number.NaN);
+  if (f?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return E.RequestEntityTooLarge(maxBody);
   if (typeof f?.statusCode === 'number' && f.statusCode >= 400 && f.statusCode < 500) {
     return new MagnumError(f.code ?? 'ClientSideError', f.statusCode, f.message ?? 'Bad request.');
   }

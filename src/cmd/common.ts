@@ -9,6 +9,7 @@ import { DriverRegistry } from '../drivers/registry.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
 import { HEAD } from '../db/sql/migrations/index.ts';
 import { FAKE_OS } from '../drivers/fake/driver.ts';
+import type { InfraProvider } from '../infra/provider.ts';
 
 export interface Boot {
   conf: Config;
@@ -46,8 +47,9 @@ export async function openStorage(conf: Config, opts: { migrate: boolean }): Pro
   return storage;
 }
 
-/** Images and drivers as the API sees them; the static image list stands in until the docker provider. */
-export function catalog(conf: Config, drivers: DriverRegistry): Catalog {
+/** Images, flavors, networks and drivers as the API sees them: the static [infra] images (the fake
+ * driver's) first, then the infrastructure provider. */
+export function catalog(conf: Config, drivers: DriverRegistry, provider: InfraProvider): Catalog {
   const images = new Map<string, string | null>();
   for (const entry of conf.infra.images) {
     const [name, os] = entry.split(':');
@@ -56,7 +58,13 @@ export function catalog(conf: Config, drivers: DriverRegistry): Catalog {
   if (conf.drivers.test_drivers.includes('fake') && !images.has('fake-image')) images.set('fake-image', FAKE_OS);
   return {
     driverSupports: (serverType, os, coe) => drivers.supports(serverType, os, coe),
-    imageOsDistro: (image) => (images.has(image) ? images.get(image)! : undefined),
+    imageOsDistro: async (image) => {
+      if (images.has(image)) return images.get(image)!;
+      const info = await provider.image(image);
+      return info ? info.osDistro : undefined;
+    },
+    flavorExists: (name) => provider.flavor(name) !== null,
+    externalNetworkExists: (name) => provider.externalNetworkAddress(name) !== null,
   };
 }
 

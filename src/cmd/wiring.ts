@@ -10,6 +10,7 @@ import type { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 import { catalog } from './common.ts';
+import { DockerProvider } from '../infra/docker/provider.ts';
 
 export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; configDir: string; drivers?: DriverRegistry }) {
   const { conf, storage, transport } = opts;
@@ -21,7 +22,7 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   const app = buildApp({
     conf,
     storage,
-    catalog: catalog(conf, drivers),
+    catalog: catalog(conf, drivers, new DockerProvider(conf)),
     conductor: new ConductorAPI({ storage, transport, conf }),
     policy,
     authenticator,

@@ -20,6 +20,7 @@ const VERB: Record<string, string> = {
   cluster_create: 'Cluster create', cluster_update: 'Cluster update', cluster_resize: 'Cluster resize',
   cluster_upgrade: 'Cluster upgrade', cluster_delete: 'Cluster delete', nodegroup_create: 'Nodegroup create',
   nodegroup_update: 'Nodegroup update', nodegroup_delete: 'Nodegroup delete', rotate_ca: 'CA rotation',
+  cluster_heal: 'Auto-healing',
 };
 
 export class OperationRunner {

@@ -33,6 +33,7 @@ export function completion(op: Operation, cluster: Cluster, ngs: readonly NodeGr
       };
     }
     case 'rotate_ca':
+    case 'cluster_heal':
       return { cluster: c('UPDATE_COMPLETE') };
     case 'cluster_delete':
       return { destroyCluster: cluster.uuid };
@@ -65,6 +66,7 @@ export function failure(op: Operation, cluster: Cluster, ngs: readonly NodeGroup
     case 'nodegroup_update':
       return { cluster: c('UPDATE_FAILED'), nodegroups: { [ngUuid]: { status: 'UPDATE_FAILED', status_reason: reason } } };
     case 'rotate_ca':
+    case 'cluster_heal':
       return { cluster: c('UPDATE_FAILED') };
     case 'cluster_delete':
       return { cluster: c('DELETE_FAILED') };

@@ -1,10 +1,11 @@
 // The conductor process: consumes the RPC topic, runs operations, and runs the periodic tasks
 // (sweep of orphaned and overdue operations, health polling, the magnum_service heartbeat).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
+import { UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
 import { RUN_OPERATION } from './api.ts';
@@ -105,6 +106,20 @@ export class ConductorService {
     }
   }
 
+  /** Auto-healing: an operation that brings back the nodes that are gone, like any other. */
+  async #heal(c: { uuid: string; name: string | null }): Promise<void> {
+    const uuid = randomUUID();
+    const ok = await this.#storage.startOperation({
+      clusterUuid: c.uuid,
+      allowed: UPDATE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      operation: { uuid, cluster_id: c.uuid, nodegroup_id: null, kind: 'cluster_heal', params: {}, deadline_at: new Date(Date.now() + this.#conf.conductor.default_operation_timeout * 60_000), request_id: null },
+    });
+    if (!ok) return;
+    await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: uuid, step: 'cluster_heal', outcome: 'info', message: 'Auto-healing: replacing nodes that are down.' });
+    void this.runner.run(uuid);
+  }
+
   async pollHealth(): Promise<void> {
     const clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
     for (const c of clusters) {
@@ -113,10 +128,14 @@ export class ConductorService {
       const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
       if (!driver?.health) continue;
       try {
-        const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]));
+        const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]), await this.#storage.listResources(c.uuid));
         if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
           await this.#storage.updateCluster(c.uuid, { health_status: report.status, health_status_reason: report.reason });
+          if (report.status !== c.health_status) {
+            await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: null, step: 'health', outcome: 'info', message: `Health ${c.health_status ?? 'unknown'} -> ${report.status}: ${JSON.stringify(report.reason)}` });
+          }
         }
+        if (report.status === 'UNHEALTHY' && String(c.labels.auto_healing_enabled ?? '').toLowerCase() === 'true') await this.#heal(c);
       } catch (err) {
         this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
       }

@@ -89,6 +89,7 @@ export const SCHEMA = {
   drivers: {
     disabled_drivers: list([], 'Drivers not to load.'),
     test_drivers: list([], 'Drivers used only by tests (fake). Never set this in production: a fake driver creates no real nodes.'),
+    swarm_mode_os_distros: list(['debian'], 'Image os_distro values the swarm-mode driver (Docker-engine nodes) accepts.'),
   },
   fake_driver: {
     step_delay_ms: int(50, 'Milliseconds each step of the fake driver takes.', { min: 0 }),
@@ -97,11 +98,21 @@ export const SCHEMA = {
   infra: {
     images: list([], 'Images the static infrastructure provider knows, as name:os_distro pairs (until the docker provider validates images for real).'),
   },
+  docker: {
+    host: str('unix:///var/run/docker.sock', 'The Docker host that runs node containers (unix:///path or tcp://host:port).'),
+    tls_ca_cert: str(null, 'CA certificate of a remote Docker host served over TLS.'),
+    tls_cert: str(null, 'Client certificate for a remote Docker host served over TLS.'),
+    tls_key: str(null, 'Client key for a remote Docker host served over TLS.'),
+    flavors: list(['m1.tiny:1:512', 'm1.small:1:1024', 'm1.medium:2:2048', 'm1.large:2:4096', 'ds1G:1:1024', 'ds2G:2:2048'], 'Flavors as name:vcpus:ram_mb; a node gets those CPU and memory limits.'),
+    external_networks: list(['public:127.0.0.1'], 'External networks as name:host_address; cluster endpoints are published on that address of the Docker host.'),
+    subnet_pool: str('10.213.0.0/16', 'A /16 from which each cluster network without fixed_subnet gets its own /24.'),
+  },
   kubernetes: {
     health_polling_interval: int(60, 'Seconds between health polls of each running cluster.', { min: 1 }),
   },
   certificates: {
     cert_manager_type: str('x509keypair', 'Where certificates are stored: x509keypair (database table).', { choices: ['x509keypair'] }),
+    encryption_key_file: str('var/magnum-cert.key', 'File holding the 32-byte master key that encrypts the private keys stored in the x509keypair table (AES-256-GCM): 32 raw bytes, or their base64 text (openssl rand -base64 32). Created with random bytes (mode 0600) on first use when missing. Every API and conductor process of a deployment must read the same key; losing it loses every cluster\'s CA key. A relative path is taken from the working directory.'),
   },
   x509: {
     term_of_validity: int(1825, 'Days a generated certificate is valid.', { min: 1 }),

@@ -72,5 +72,5 @@ export interface Driver {
   readonly provides: readonly DriverTuple[];
   steps(kind: OperationKind, operation: Operation): Step[];
   /** Health of a running cluster, polled periodically. */
-  health?(cluster: Cluster, nodegroups: readonly NodeGroup[]): Promise<HealthReport>;
+  health?(cluster: Cluster, nodegroups: readonly NodeGroup[], resources: readonly ClusterResource[]): Promise<HealthReport>;
 }

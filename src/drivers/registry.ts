@@ -2,13 +2,17 @@ import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterTemplate } from '../objects/models.ts';
 import type { Driver } from './driver.ts';
+import { DockerProvider } from '../infra/docker/provider.ts';
 import { FakeDriver } from './fake/driver.ts';
+import { SwarmModeDriver } from './swarm-mode/driver.ts';
 
 /** Drivers a deployment can enable, by name. Test-only drivers are listed apart. */
 const TEST_DRIVERS: Record<string, (conf: Config) => Driver> = {
   fake: (conf) => new FakeDriver(conf),
 };
-const DRIVERS: Record<string, (conf: Config) => Driver> = {};
+const DRIVERS: Record<string, (conf: Config) => Driver> = {
+  swarm_mode_docker: (conf) => new SwarmModeDriver(conf, new DockerProvider(conf), conf.drivers.swarm_mode_os_distros),
+};
 
 /** Picks a driver from (server_type, cluster_distro, coe), as Magnum does. */
 export class DriverRegistry {

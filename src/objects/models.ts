@@ -155,7 +155,8 @@ export type OperationKind =
   | 'nodegroup_create'
   | 'nodegroup_update'
   | 'nodegroup_delete'
-  | 'rotate_ca';
+  | 'rotate_ca'
+  | 'cluster_heal';
 export type OperationState = 'pending' | 'running' | 'complete' | 'failed';
 
 export interface Operation extends Timestamps {

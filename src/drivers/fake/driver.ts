@@ -77,6 +77,8 @@ export class FakeDriver implements Driver {
         return [];
       case 'nodegroup_delete':
         return [this.#step('delete nodegroup nodes')];
+      case 'cluster_heal':
+        return [this.#step('restart failed nodes')];
       case 'rotate_ca':
         return [this.#step('rotate ca', () => {
           throw new Error('the fake driver manages no certificates');

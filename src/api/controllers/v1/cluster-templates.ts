@@ -94,6 +94,16 @@ export function validateTemplate(conf: Config, t: Record<string, unknown>, opts:
   }
 }
 
+/** Flavors and the external network must exist on the infrastructure (Magnum asks Nova and Neutron). */
+export function validateInfra(deps: ApiDeps, t: Record<string, unknown>): void {
+  for (const f of ['flavor_id', 'master_flavor_id']) {
+    const v = t[f];
+    if (typeof v === 'string' && !deps.catalog.flavorExists(v)) throw E.FlavorNotFound(v);
+  }
+  const ext = t.external_network_id;
+  if (typeof ext === 'string' && !deps.catalog.externalNetworkExists(ext)) throw E.ExternalNetworkNotFound(ext);
+}
+
 export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = 'clustertemplates', opts: { legacy?: boolean } = {}): void {
   const { storage, policy, conf } = deps;
   const rule = opts.legacy ? 'baymodel' : 'clustertemplate';
@@ -140,12 +150,16 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     }
     validateTemplate(conf, input, opts);
     const image = String(input.image_id);
-    const osDistro = deps.catalog.imageOsDistro(image);
-    if (osDistro !== undefined) input.cluster_distro = osDistro;
+    // The image must exist and carry an os_distro, which picks the driver (Magnum's validate_image).
+    const osDistro = await deps.catalog.imageOsDistro(image);
+    if (osDistro === undefined) throw E.ImageNotFound(image);
+    if (osDistro === null) throw E.OSDistroFieldNotFound(image);
+    input.cluster_distro = osDistro;
     if (!opts.legacy && !deps.catalog.driverSupports(String(input.server_type), (input.cluster_distro as string | null) ?? null, String(input.coe))) {
       throw E.ClusterTypeNotSupported(String(input.server_type), (input.cluster_distro as string | null) ?? null, String(input.coe));
     }
     policy.enforce(r.ctx, `${rule}:create`);
+    validateInfra(deps, input);
     if (input.public === true || (!opts.legacy && input.hidden === true)) {
       if (!policy.check(r.ctx, `${rule}:publish`)) throw E.ClusterTemplatePublishDenied();
     }
@@ -169,7 +183,8 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
 
   router.patch(`/v1/${coll}/:ident`, async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const ops = parsePatchBody(r.json(), { internal: COMMON_INTERNAL, nonRemovable: NON_REMOVABLE });
+    // A baymodel's keypair_id is mandatory, so (like every mandatory attribute) not removable.
+    const ops = parsePatchBody(r.json(), { internal: COMMON_INTERNAL, nonRemovable: opts.legacy ? [...NON_REMOVABLE, '/keypair_id'] : NON_REMOVABLE });
     const t = await findTemplate(storage, scopeOf(r), r.params.ident);
     policy.enforce(r.ctx, `${rule}:update`, { ...t });
     if (r.ctx.isAdmin && !opts.legacy) policy.enforce(r.ctx, `${rule}:update_all_projects`);
@@ -179,6 +194,9 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     const changedInput: Record<string, unknown> = {};
     for (const k of Object.keys(TEMPLATE_INPUT)) if (k in patched && !TEMPLATE_INPUT[k].readonly) changedInput[k] = patched[k];
     for (const k of Object.keys(patched)) if (!(k in TEMPLATE_INPUT)) throw E.UnknownAttribute(argName, [k]);
+    if (opts.legacy && patched.labels && typeof patched.labels === 'object') {
+      for (const v of Object.values(patched.labels)) if (typeof v !== 'string') throw E.InvalidInput('labels', v, "Wrong type. Expected '<class 'str'>'");
+    }
     const valid = parseBody(argName, TEMPLATE_INPUT, changedInput);
     if (valid.uuid !== t.uuid) throw E.InvalidParameterValue('Cannot overwrite UUID for an existing ClusterTemplate.');
     validateTemplate(conf, valid, opts);
@@ -189,9 +207,13 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     }
     if (('public' in changes || 'hidden' in changes) && !policy.check(r.ctx, `${rule}:publish`)) throw E.ClusterTemplatePublishDenied();
     if ('image_id' in changes) {
-      const os = deps.catalog.imageOsDistro(String(changes.image_id));
-      if (os !== undefined && os !== t.cluster_distro) changes.cluster_distro = os;
+      const os = await deps.catalog.imageOsDistro(String(changes.image_id));
+      // Magnum re-validates the image on update (validate_image): unknown → 400, no os_distro → 400.
+      if (os === undefined) throw E.ImageNotFound(String(changes.image_id));
+      if (os === null) throw E.OSDistroFieldNotFound(String(changes.image_id));
+      if (os !== t.cluster_distro) changes.cluster_distro = os;
     }
+    validateInfra(deps, changes);
     const keys = Object.keys(changes);
     if (keys.length && (await storage.isClusterTemplateReferenced(t.uuid))) {
       const allowed =

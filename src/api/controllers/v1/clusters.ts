@@ -7,6 +7,7 @@ import { atLeast, generateName, listQuery, nextLink, pageParams } from '../../co
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
+import { validateInfra } from './cluster-templates.ts';
 import { adminScope, findCluster, findNodeGroup, findTemplate, ownScope } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
@@ -33,7 +34,7 @@ export const CLUSTER_INPUT: Fields = {
   status: { type: { kind: 'any' } },
   status_reason: { type: { kind: 'any' } },
   health_status: { type: { kind: 'enum', values: HEALTH_STATUSES } },
-  health_status_reason: { type: { kind: 'labels' } },
+  health_status_reason: { type: { kind: 'strdict' } },
   faults: ro, stack_id: ro, api_address: ro, coe_version: ro, container_version: ro, project_id: ro, user_id: ro,
   node_addresses: ro, master_addresses: ro, links: ro, created_at: ro, updated_at: ro,
   labels_overridden: ro, labels_added: ro, labels_skipped: ro,
@@ -81,6 +82,7 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
     throw E.InvalidParameterValue(`docker volume size ${dvs} GB is not valid, expecting minimum value 3GB for devicemapper storage driver.`);
   }
   policy.enforce(r.ctx, 'cluster:create');
+  validateInfra(deps, { flavor_id: input.flavor_id, master_flavor_id: input.master_flavor_id });
   if (opts.quota && r.ctx.projectId) {
     const q = await storage.getQuota(r.ctx.projectId, 'Cluster');
     const limit = q ? q.hard_limit : conf.quotas.max_clusters_per_project;

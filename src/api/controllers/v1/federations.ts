@@ -1,7 +1,8 @@
 import { E } from '../../../common/errors.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { listQuery } from '../../common.ts';
-import { parseBody } from '../../validation.ts';
+import { listQuery, pageParams } from '../../common.ts';
+import { COMMON_INTERNAL, parsePatchBody } from '../../patch.ts';
+import { checkQuery, parseBody, parseBool } from '../../validation.ts';
 import { adminScope, findCluster } from './lookup.ts';
 
 // Federations are experimental in Magnum 15 and do nothing there (the conductor raises
@@ -12,15 +13,20 @@ export function registerFederations(router: Router, deps: ApiDeps): void {
   const list = (detail: boolean) => async (r: ApiRequest) => {
     listQuery(r.query);
     policy.enforce(r.ctx, `federation:${detail ? 'detail' : 'get_all'}`);
+    // Pagination is validated as Magnum does; nothing is stored, so any marker is unknown.
+    const p = pageParams(r.query, 'federation', deps.conf.api.max_limit);
+    if (p.marker) throw E.FederationNotFound(p.marker);
     return { status: 200, body: { federations: [] } };
   };
   router.get('/v1/federations', list(false));
   router.get('/v1/federations/detail', list(true));
   router.get('/v1/federations/:ident', async (r) => {
+    checkQuery(r.query, []);
     policy.enforce(r.ctx, 'federation:get');
     throw E.FederationNotFound(r.params.ident);
   });
   router.post('/v1/federations', async (r) => {
+    checkQuery(r.query, []);
     const input = parseBody('federation', {
       uuid: { type: { kind: 'uuid' } },
       name: { type: { kind: 'string', min: 1, max: 242, pattern: /^[a-zA-Z][a-zA-Z0-9_.-]*$/ } },
@@ -41,10 +47,14 @@ export function registerFederations(router: Router, deps: ApiDeps): void {
     throw E.NotSupported('Creating a federation is not supported: no federation backend exists (Magnum 15 has none either).');
   });
   router.patch('/v1/federations/:ident', async (r) => {
+    checkQuery(r.query, ['rollback']);
+    if (r.query.rollback !== undefined) parseBool(r.query.rollback);
+    parsePatchBody(r.json(), { internal: COMMON_INTERNAL, nonRemovable: [] });
     policy.enforce(r.ctx, 'federation:update');
     throw E.FederationNotFound(r.params.ident);
   });
   router.delete('/v1/federations/:ident', async (r) => {
+    checkQuery(r.query, []);
     policy.enforce(r.ctx, 'federation:delete');
     throw E.FederationNotFound(r.params.ident);
   });

@@ -6,6 +6,7 @@ import { atLeast, listQuery, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, type Fields } from '../../validation.ts';
 import { nodegroupBrief, nodegroupFull } from '../../views.ts';
+import { validateInfra } from './cluster-templates.ts';
 import { adminScope, findCluster, findNodeGroup } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
@@ -114,6 +115,8 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
       version: null,
     };
     checkCounts(ng);
+    validateInfra(deps, { flavor_id: input.flavor_id });
+    if (typeof input.image_id === 'string' && (await deps.catalog.imageOsDistro(input.image_id)) === undefined) throw E.ImageNotFound(input.image_id);
     await deps.conductor.nodegroupCreate(r.ctx, c, ng);
     const created = (await storage.findNodeGroups(c.uuid, { projectId: null }, { uuid: ng.uuid }))[0];
     return { status: 202, body: nodegroupFull(created, c.labels, r.host) };

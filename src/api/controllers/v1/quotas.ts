@@ -40,7 +40,9 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
 
   router.get('/v1/quotas/:project/:resource', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    policy.enforce(r.ctx, 'quota:get', { project_id: r.params.project });
+    // Magnum enforces quota:get against the caller's own project (no target), so a member asking
+    // about another project passes the rule and gets NotAuthorized ("Not authorized.") below.
+    policy.enforce(r.ctx, 'quota:get');
     if (!r.ctx.isAdmin && r.params.project !== r.ctx.projectId) throw E.NotAuthorized();
     const q = await storage.getQuota(r.params.project, r.params.resource);
     if (!q) return { status: 200, body: { project_id: r.params.project, hard_limit: conf.quotas.max_clusters_per_project, resource: 'Cluster' } };

@@ -1,0 +1,275 @@
+// The `docker` infrastructure provider: every node is a container running its own Docker engine,
+// on the Docker host named in [docker] host (the local socket by default; a remote engine over
+// TLS works the same way). It drives the host engine with the docker CLI, which already speaks
+// every transport (unix socket, TCP+TLS) and streams image copies (save | load).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { E } from '../../common/errors.ts';
+import type { Config } from '../../conf/index.ts';
+import type { ExecResult, Flavor, ImageInfo, InfraProvider, LabelledResource, NetworkInfo, NodeInfo, NodeSpec } from '../provider.ts';
+
+export class DockerUnavailable extends Error {}
+
+interface RunOpts {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  allowFail?: boolean;
+}
+
+/** Flags a node container needs to run its own engine here (see ENVIRONMENT.md: --privileged fails). */
+const NODE_FLAGS = [
+  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
+  '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+  '--cgroupns', 'host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp',
+];
+
+export function parseFlavors(entries: readonly string[]): Map<string, Flavor> {
+  const out = new Map<string, Flavor>();
+  for (const e of entries) {
+    const [name, vcpus, ram] = e.split(':');
+    if (!name || !Number(vcpus) || !Number(ram)) throw new Error(`[docker] flavors: bad entry '${e}' (expected name:vcpus:ram_mb)`);
+    out.set(name, { name, vcpus: Number(vcpus), ramMb: Number(ram) });
+  }
+  return out;
+}
+
+export class DockerProvider implements InfraProvider {
+  readonly name = 'docker';
+  readonly #global: string[];
+  readonly #flavors: Map<string, Flavor>;
+  readonly #externals: Map<string, string>;
+  readonly #subnetPool: string;
+
+  constructor(conf: Config) {
+    const d = conf.docker;
+    this.#global = ['--host', d.host];
+    if (d.tls_ca_cert) this.#global.push('--tlsverify', '--tlscacert', d.tls_ca_cert, '--tlscert', String(d.tls_cert), '--tlskey', String(d.tls_key));
+    this.#flavors = parseFlavors(d.flavors);
+    this.#externals = new Map(d.external_networks.map((e) => {
+      const [name, addr] = e.split(':');
+      return [name, addr || '127.0.0.1'];
+    }));
+    this.#subnetPool = d.subnet_pool;
+  }
+
+  async #docker(args: string[], opts: RunOpts = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = execFile('docker', [...this.#global, ...args], {
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        signal: opts.signal,
+        encoding: 'utf8',
+      }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        if (err && (err as { name?: string }).name === 'AbortError') return reject(err);
+        if (code !== 0 && /Cannot connect to the Docker daemon|error during connect/.test(stderr)) {
+          return reject(new DockerUnavailable(`the Docker host ${this.#global[1]} cannot be reached: ${stderr.trim()}`));
+        }
+        if (code !== 0 && !opts.allowFail) return reject(new Error(`docker ${args.slice(0, 3).join(' ')} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
+        resolve({ exitCode: code, stdout, stderr });
+      });
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+    });
+  }
+
+  async image(name: string): Promise<ImageInfo | null> {
+    let r: ExecResult;
+    try {
+      r = await this.#docker(['image', 'inspect', '--format', '{{json .}}', name], { allowFail: true, timeoutMs: 15_000 });
+    } catch (err) {
+      if (err instanceof DockerUnavailable) throw E.ServiceUnavailable(`Images cannot be looked up: ${err.message}`);
+      throw err;
+    }
+    if (r.exitCode !== 0) return null;
+    const info = JSON.parse(r.stdout) as { Id: string; Config?: { Labels?: Record<string, string> | null } };
+    return { name, id: info.Id, osDistro: info.Config?.Labels?.os_distro ?? null };
+  }
+
+  flavor(name: string): Flavor | null {
+    return this.#flavors.get(name) ?? null;
+  }
+
+  externalNetworkAddress(name: string | null): string | null {
+    if (name === null) return this.#externals.get('public') ?? '127.0.0.1';
+    return this.#externals.get(name) ?? null;
+  }
+
+  async ensureNetwork(name: string, opts: { subnet: string | null; labels: Record<string, string> }): Promise<NetworkInfo> {
+    const existing = await this.#inspectNetwork(name);
+    if (existing) return existing;
+    const labels = Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    const candidates = opts.subnet ? [opts.subnet] : await this.#freeSubnets();
+    let lastErr: unknown;
+    for (const subnet of candidates) {
+      const r = await this.#docker(['network', 'create', '--driver', 'bridge', '--subnet', subnet, ...labels, name], { allowFail: true });
+      if (r.exitCode === 0) return (await this.#inspectNetwork(name))!;
+      if (/already exists/.test(r.stderr)) return (await this.#inspectNetwork(name))!;
+      lastErr = new Error(r.stderr.trim());
+      if (!/overlap/i.test(r.stderr)) break;
+    }
+    throw lastErr ?? new Error(`no free subnet for network ${name}`);
+  }
+
+  async #inspectNetwork(name: string): Promise<NetworkInfo | null> {
+    const r = await this.#docker(['network', 'inspect', '--format', '{{json .}}', name], { allowFail: true });
+    if (r.exitCode !== 0) return null;
+    const n = JSON.parse(r.stdout) as { Id: string; IPAM: { Config: { Subnet: string; Gateway?: string }[] } };
+    const cfg = n.IPAM.Config[0];
+    return { name, id: n.Id, subnet: cfg.Subnet, gateway: cfg.Gateway ?? '' };
+  }
+
+  /** /24 subnets of [docker] subnet_pool (a /16) that no network on the host uses yet. */
+  async #freeSubnets(): Promise<string[]> {
+    const ids = (await this.#docker(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+    const used = new Set<string>();
+    if (ids.length) {
+      const r = await this.#docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], { allowFail: true });
+      for (const s of r.stdout.split(/\s+/)) if (s) used.add(s);
+    }
+    const [a, b] = this.#subnetPool.split('.');
+    const out: string[] = [];
+    for (let c = 0; c < 256 && out.length < 16; c++) {
+      const s = `${a}.${b}.${c}.0/24`;
+      if (!used.has(s)) out.push(s);
+    }
+    return out;
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    const r = await this.#docker(['network', 'rm', name], { allowFail: true });
+    if (r.exitCode !== 0 && !/not found|No such network/i.test(r.stderr)) throw new Error(`removing network ${name}: ${r.stderr.trim()}`);
+  }
+
+  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.#docker(['volume', 'create', ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), name]);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    const r = await this.#docker(['volume', 'rm', '--force', name], { allowFail: true });
+    if (r.exitCode !== 0 && !/no such volume/i.test(r.stderr)) throw new Error(`removing volume ${name}: ${r.stderr.trim()}`);
+  }
+
+  async inspectNode(name: string): Promise<NodeInfo | null> {
+    const r = await this.#docker(['container', 'inspect', '--format', '{{json .}}', name], { allowFail: true });
+    if (r.exitCode !== 0) return null;
+    const c = JSON.parse(r.stdout) as {
+      Id: string; Config: { Image: string }; State: { Running: boolean };
+      NetworkSettings: { Networks: Record<string, { IPAddress: string }>; Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
+    };
+    const published: Record<number, string> = {};
+    for (const [k, v] of Object.entries(c.NetworkSettings.Ports ?? {})) {
+      if (v?.length) published[Number(k.split('/')[0])] = `${v[0].HostIp || '127.0.0.1'}:${v[0].HostPort}`;
+    }
+    const nets = Object.values(c.NetworkSettings.Networks ?? {});
+    return { name, id: c.Id, address: nets[0]?.IPAddress ?? '', running: c.State.Running, image: c.Config.Image, published };
+  }
+
+  async ensureNode(spec: NodeSpec): Promise<NodeInfo> {
+    let info = await this.inspectNode(spec.name);
+    if (!info) {
+      const hostIp = this.externalNetworkAddress(spec.externalNetwork) ?? '127.0.0.1';
+      const args = [
+        'container', 'create', '--name', spec.name, '--hostname', spec.hostname,
+        '--network', spec.network, '--ip', spec.address,
+        ...NODE_FLAGS,
+        ...(spec.volume ? ['-v', `${spec.volume}:/var/lib/docker`] : ['--tmpfs', '/var/lib/docker']),
+        ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
+        ...spec.publish.flatMap((p) => ['-p', `${hostIp}::${p}`]),
+        ...spec.dns.flatMap((d) => ['--dns', d]),
+        '--entrypoint', '/usr/sbin/dockerd',
+        spec.image, ...spec.args,
+      ];
+      const r = await this.#docker(args, { allowFail: true });
+      if (r.exitCode !== 0 && !/already in use/.test(r.stderr)) throw new Error(`creating node ${spec.name}: ${r.stderr.trim()}`);
+      if (spec.files.length) await this.#copyFiles(spec.name, spec.files);
+    }
+    info = await this.inspectNode(spec.name);
+    if (info && !info.running) {
+      await this.#docker(['container', 'start', spec.name]);
+      info = await this.inspectNode(spec.name);
+    }
+    if (!info) throw new Error(`node ${spec.name} disappeared while starting`);
+    return info;
+  }
+
+  /** Writes files into a created (not yet started) node. */
+  async #copyFiles(node: string, files: NodeSpec['files']): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'magnum-node-files-'));
+    try {
+      for (const f of files) {
+        const p = join(dir, f.path);
+        mkdirSync(dirname(p), { recursive: true });
+        writeFileSync(p, f.content);
+        chmodSync(p, f.mode);
+      }
+      await this.#docker(['cp', `${dir}/.`, `${node}:/`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Replace files in a node (running or not), e.g. new certificates after a CA rotation. */
+  async writeFiles(node: string, files: NodeSpec['files']): Promise<void> {
+    await this.#copyFiles(node, files);
+  }
+
+  async restartNode(node: string): Promise<void> {
+    await this.#docker(['container', 'restart', '--time', '5', node]);
+  }
+
+  async stopNode(node: string): Promise<void> {
+    await this.#docker(['container', 'stop', '--time', '5', node], { allowFail: true });
+  }
+
+  async removeNode(name: string): Promise<void> {
+    const r = await this.#docker(['container', 'rm', '--force', '--volumes', name], { allowFail: true });
+    if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`removing node ${name}: ${r.stderr.trim()}`);
+  }
+
+  exec(node: string, cmd: string[], opts: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    return this.#docker(['exec', ...(opts.input !== undefined ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true });
+  }
+
+  async loadImage(image: string, node: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const save = spawn('docker', [...this.#global, 'save', image], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+      const load = spawn('docker', [...this.#global, 'exec', '-i', node, 'docker', 'load'], { stdio: ['pipe', 'ignore', 'pipe'], signal: opts.signal });
+      let err = '';
+      save.stderr.on('data', (d) => (err += d));
+      load.stderr.on('data', (d) => (err += d));
+      save.stdout.pipe(load.stdin);
+      let pending = 2;
+      let failed = false;
+      const done = (code: number | null) => {
+        if (code !== 0 && !failed) {
+          failed = true;
+          reject(new Error(`copying image ${image} into ${node} failed: ${err.trim()}`));
+        }
+        if (--pending === 0 && !failed) resolve();
+      };
+      save.on('error', (e) => { failed = true; reject(e); });
+      load.on('error', (e) => { failed = true; reject(e); });
+      save.on('exit', done);
+      load.on('exit', done);
+    });
+  }
+
+  async listLabelled(label: string, value: string): Promise<LabelledResource[]> {
+    const filter = `label=${label}=${value}`;
+    const [c, n, v] = await Promise.all([
+      this.#docker(['ps', '-a', '--filter', filter, '--format', '{{.Names}}']),
+      this.#docker(['network', 'ls', '--filter', filter, '--format', '{{.Name}}']),
+      this.#docker(['volume', 'ls', '--filter', filter, '--format', '{{.Name}}']),
+    ]);
+    const lines = (s: string) => s.split('\n').map((x) => x.trim()).filter(Boolean);
+    return [
+      ...lines(c.stdout).map((name) => ({ kind: 'container' as const, name })),
+      ...lines(n.stdout).map((name) => ({ kind: 'network' as const, name })),
+      ...lines(v.stdout).map((name) => ({ kind: 'volume' as const, name })),
+    ];
+  }
+}

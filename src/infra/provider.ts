@@ -1,0 +1,89 @@
+// Where nodes come from. A provider makes networks, volumes and node machines; drivers use it and
+// never know whether nodes are local containers (the `docker` provider) or, later, OpenStack
+// servers. Every call is idempotent by name, so a step that runs twice does no harm.
+
+export interface Flavor {
+  name: string;
+  vcpus: number;
+  ramMb: number;
+}
+
+export interface ImageInfo {
+  name: string;
+  id: string;
+  /** The image's os_distro label (a Glance property in OpenStack). */
+  osDistro: string | null;
+}
+
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  subnet: string;
+  gateway: string;
+}
+
+export interface NodeFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface NodeSpec {
+  name: string;
+  hostname: string;
+  image: string;
+  network: string;
+  /** Fixed address in the network's subnet. */
+  address: string;
+  flavor: Flavor | null;
+  /** Volume holding the node engine's storage (/var/lib/docker), or null for a tmpfs. */
+  volume: string | null;
+  labels: Record<string, string>;
+  files: NodeFile[];
+  /** Arguments of the node's container engine daemon. */
+  args: string[];
+  /** Container ports to publish on the external network's host address. */
+  publish: number[];
+  externalNetwork: string | null;
+  dns: string[];
+}
+
+export interface NodeInfo {
+  name: string;
+  id: string;
+  address: string;
+  running: boolean;
+  image: string;
+  /** Container port → published host "ip:port". */
+  published: Record<number, string>;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LabelledResource {
+  kind: 'container' | 'network' | 'volume';
+  name: string;
+}
+
+export interface InfraProvider {
+  readonly name: string;
+  image(name: string): Promise<ImageInfo | null>;
+  flavor(name: string): Flavor | null;
+  /** The host address endpoints are published on, or null when no such external network exists. */
+  externalNetworkAddress(name: string | null): string | null;
+  ensureNetwork(name: string, opts: { subnet: string | null; labels: Record<string, string> }): Promise<NetworkInfo>;
+  removeNetwork(name: string): Promise<void>;
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  ensureNode(spec: NodeSpec): Promise<NodeInfo>;
+  inspectNode(name: string): Promise<NodeInfo | null>;
+  removeNode(name: string): Promise<void>;
+  exec(node: string, cmd: string[], opts?: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
+  /** Copy an image from the provider's image store into a node's engine. */
+  loadImage(image: string, node: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  listLabelled(label: string, value: string): Promise<LabelledResource[]>;
+}
