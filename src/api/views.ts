@@ -67,7 +67,7 @@ export function clusterBrief(c: Cluster, ngs: NodeGroup[], host: string) {
   };
 }
 
-export function clusterFull(c: Cluster, ngs: NodeGroup[], template: ClusterTemplate | null, host: string, opts: { faults?: boolean } = {}) {
+export function clusterFull(c: Cluster, ngs: NodeGroup[], template: Pick<ClusterTemplate, 'labels'> | null, host: string, opts: { faults?: boolean } = {}) {
   const agg = aggregate(ngs);
   const out: Record<string, unknown> = {
     uuid: c.uuid,

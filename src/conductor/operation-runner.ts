@@ -121,6 +121,7 @@ export class OperationRunner {
       if (op.kind === 'cluster_delete') {
         const left = await ledger.list();
         if (left.length) throw new Error(`resources are left that could not be removed: ${left.map((r) => `${r.kind} ${r.name}`).join(', ')}`);
+        await pki?.destroy();
       }
       await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));
       await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`);

@@ -10,6 +10,8 @@ import type { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
 import { RUN_OPERATION } from './api.ts';
 import { OperationRunner } from './operation-runner.ts';
+import { pkiFactory } from './pki.ts';
+import { ClusterCertificates } from '../cert/cert-manager.ts';
 
 export const BINARY = 'magnum-conductor';
 
@@ -23,6 +25,7 @@ export class ConductorService {
   #server: RpcServer | null = null;
   #timers: NodeJS.Timeout[] = [];
   #sweeping = false;
+  readonly #certs: ClusterCertificates;
   #stopped = false;
 
   constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger }) {
@@ -32,7 +35,8 @@ export class ConductorService {
     this.#drivers = opts.drivers;
     this.#log = opts.logger;
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger });
+    this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs) });
   }
 
   async start(): Promise<void> {
@@ -78,7 +82,10 @@ export class ConductorService {
       case 'sign_certificate': {
         const cluster = await this.#storage.getClusterByUuid(String(args.cluster));
         if (!cluster) throw E.ClusterNotFound(String(args.cluster));
-        throw E.NotSupported(`Cluster ${cluster.name ?? cluster.uuid} has no certificate authority: its driver manages no certificates.`);
+        if (!cluster.ca_cert_ref) throw E.NotSupported(`Cluster ${cluster.name ?? cluster.uuid} has no certificate authority (yet, or because its driver or template uses none).`);
+        const caType = (args.ca_cert_type as string | null) ?? null;
+        if (method === 'get_ca_certificate') return { cluster_uuid: cluster.uuid, pem: (await this.#certs.getCa(cluster, caType)).trimEnd() };
+        return { cluster_uuid: cluster.uuid, pem: await this.#certs.sign(cluster, args.csr, caType) };
       }
       case 'ping_conductor':
         return true;

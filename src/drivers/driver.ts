@@ -30,6 +30,10 @@ export interface ClusterPki {
   ensure(): Promise<TlsMaterial>;
   /** A server certificate for one node's engine (not stored: the node gets it as files). */
   issueNode(name: string, ips: string[], dnsNames: string[]): Promise<TlsMaterial>;
+  /** A new CA and client certificate replace the old ones, which are deleted. */
+  rotate(): Promise<void>;
+  /** Deletes every certificate of the cluster (cluster delete). */
+  destroy(): Promise<void>;
 }
 
 export interface StepContext {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
 
@@ -48,6 +48,27 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   throw new Error(`[database] connection: unsupported database ${scheme} (use sqlite, postgresql or mysql)`);
 }
 
+/**
+ * SQLite transactions BEGIN IMMEDIATE: they take the write lock up front, so a writer in another
+ * process waits (busy_timeout) instead of failing a read-then-write with SQLITE_BUSY(_SNAPSHOT).
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
 export function connect(url: string, opts: { poolSize?: number; baseDir?: string } = {}): Connection {
   const parsed = parseDatabaseUrl(url);
   const poolSize = opts.poolSize ?? 10;
@@ -76,7 +97,7 @@ export function connect(url: string, opts: { poolSize?: number; baseDir?: string
       },
       close: () => sqlite.close(),
     });
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cached }) });
+    const db = new Kysely<any>({ dialect: new ImmediateSqliteDialect({ database: cached }) });
     return {
       db,
       dialect: 'sqlite',
@@ -92,6 +113,11 @@ export function connect(url: string, opts: { poolSize?: number; baseDir?: string
     return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
   }
   const pool = createPool({ uri: parsed.target, connectionLimit: poolSize, timezone: 'Z', dateStrings: false, supportBigNumbers: true });
-  const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
+  // READ COMMITTED as on PostgreSQL: no gap locks, whose waits deadlock concurrent inserts of
+  // operations with claims; every statement reads what was committed before it.
+  const onCreateConnection = async (c: DatabaseConnection): Promise<void> => {
+    await c.executeQuery(CompiledQuery.raw('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED'));
+  };
+  const db = new Kysely<any>({ dialect: new MysqlDialect({ pool, onCreateConnection }) });
   return { db, dialect: 'mysql', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
 }

@@ -17,6 +17,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 
 export class UniqueViolation extends Error {}
 
+export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
+
 /** Thrown inside a transaction to roll it back and report a refusal. */
 class Refused extends Error {}
 
@@ -176,6 +178,31 @@ export class SqlStorage implements Storage {
     return this.#rows('cluster', await paginate(this.conn, q, 'cluster', page).execute());
   }
 
+  /** Clusters with their template's labels in one query (for labels_overridden/added/skipped). */
+  async findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterWithTemplateLabels[]> {
+    let q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
+      .selectAll('cluster').select('cluster_template.labels as template_labels');
+    if (by.uuid !== undefined) q = q.where('cluster.uuid', '=', by.uuid.toLowerCase());
+    if (by.name !== undefined) q = q.where('cluster.name', '=', by.name);
+    if (scope.projectId !== null) q = q.where('cluster.project_id', '=', scope.projectId);
+    return this.#withTemplateLabels(await q.limit(2).execute());
+  }
+
+  async listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]> {
+    let q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
+      .selectAll('cluster').select('cluster_template.labels as template_labels');
+    if (scope.projectId !== null) q = q.where('cluster.project_id', '=', scope.projectId);
+    return this.#withTemplateLabels(await paginate(this.conn, q, 'cluster', page).execute());
+  }
+
+  #withTemplateLabels(rows: unknown[]): ClusterWithTemplateLabels[] {
+    return rows.map((r) => {
+      const { template_labels, ...rest } = r as Record<string, unknown>;
+      const c = fromRow<Cluster>('cluster', rest);
+      return Object.assign(c, { template_labels: template_labels ? (JSON.parse(String(template_labels)) as Record<string, string>) : null });
+    });
+  }
+
   async countClusters(projectId: string): Promise<number> {
     const r = await this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n')).where('project_id', '=', projectId).executeTakeFirst();
     return Number(r?.n ?? 0);
@@ -218,9 +245,16 @@ export class SqlStorage implements Storage {
     return this.#db.transaction().execute(async (tx) => {
       await this.#lockCluster(tx, start.clusterUuid);
       if (start.supersede) {
-        await tx.updateTable('operation')
-          .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
+        // By uuid, not by a (cluster_id, state) range: InnoDB would lock the state index of other
+        // clusters' operations too and deadlock with claimOperation. Under the cluster lock no
+        // operation of this cluster is added meanwhile.
+        const active = await tx.selectFrom('operation').select('uuid')
           .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).execute();
+        if (active.length) {
+          await tx.updateTable('operation')
+            .set(toRow(this.conn, 'operation', { state: 'failed', last_error: start.supersede, updated_at: new Date() }))
+            .where('uuid', 'in', active.map((o) => o.uuid as string)).where('state', 'in', ['pending', 'running']).execute();
+        }
       } else {
         const active = await tx.selectFrom('operation').select('uuid')
           .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();

@@ -94,6 +94,11 @@ export class SwarmModeDriver implements Driver {
         ];
       case 'rotate_ca':
         return [
+          s('rotate ca', async (ctx) => {
+            if (!ctx.pki) throw new Error('the cluster has no certificates (tls_disabled)');
+            if (!ctx.state.rotated) await ctx.pki.rotate();
+            ctx.state.rotated = true;
+          }),
           s('renew node certificates', (ctx) => this.#renewCertificates(ctx)),
           s('wait for engines', (ctx) => this.#waitEngines(ctx)),
           s('publish api', (ctx) => this.#publish(ctx)),

@@ -3,7 +3,7 @@ import { E } from '../../../common/errors.ts';
 import { HEALTH_STATUSES } from '../../../objects/fields.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { atLeast, generateName, listQuery, nextLink, pageParams } from '../../common.ts';
+import { atLeast, generateName, identLookup, listQuery, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
@@ -146,13 +146,16 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
     if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
     const page = { ...p, marker };
-    const items = await storage.listClusters(scope, page);
-    const ngs = await nodegroupsByCluster(deps, items);
     let body: Record<string, unknown>;
+    let items: Cluster[];
     if (detail) {
-      const templates = new Map((await storage.getClusterTemplatesByUuids([...new Set(items.map((c) => c.cluster_template_id ?? ''))])).map((t) => [t.uuid, t]));
-      body = { clusters: items.map((c) => clusterFull(c, ngs.get(c.uuid) ?? [], templates.get(c.cluster_template_id ?? '') ?? null, r.host)) };
+      const rows = await storage.listClustersForView(scope, page);
+      const ngs = await nodegroupsByCluster(deps, rows);
+      items = rows;
+      body = { clusters: rows.map((c) => clusterFull(c, ngs.get(c.uuid) ?? [], { labels: c.template_labels ?? {} }, r.host)) };
     } else {
+      items = await storage.listClusters(scope, page);
+      const ngs = await nodegroupsByCluster(deps, items);
       body = { clusters: items.map((c) => clusterBrief(c, ngs.get(c.uuid) ?? [], r.host)) };
     }
     const next = nextLink(r.host, detail ? 'clusters/detail' : 'clusters', page, items);
@@ -165,10 +168,18 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   router.get('/v1/clusters/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:get_one_all_projects');
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    // By uuid, the cluster (with its template's labels) and its nodegroups come in one round trip.
+    const by = identLookup(r.params.ident);
+    const [found, early] = await Promise.all([
+      storage.findClustersForView(adminScope(r.ctx), by),
+      by.uuid ? storage.listNodeGroupsOf([by.uuid]) : Promise.resolve(null),
+    ]);
+    if (found.length === 0) throw E.ClusterNotFound(r.params.ident);
+    if (found.length > 1) throw E.Conflict('Multiple clusters exist with same name. Please use the cluster uuid instead.');
+    const c = found[0];
     policy.enforce(r.ctx, 'cluster:get', { ...c });
-    const [ngs, template] = await Promise.all([storage.listNodeGroupsOf([c.uuid]), storage.getClusterTemplateByUuid(c.cluster_template_id ?? '')]);
-    return { status: 200, body: clusterFull(c, ngs, template, r.host, { faults: true }) };
+    const ngs = early ?? (await storage.listNodeGroupsOf([c.uuid]));
+    return { status: 200, body: clusterFull(c, ngs, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
   });
 
   router.post('/v1/clusters', async (r) => {
