@@ -77,7 +77,7 @@ async function load(url: string, opts: { method?: 'GET' | 'POST'; headers?: Reco
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
-async function keystoneToken(): Promise<string> {
+async function keystoneToken(): Promise<{ token: string; projectId: string }> {
   const r = await fetch(`${need('KEYSTONE_URL')}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -89,7 +89,8 @@ async function keystoneToken(): Promise<string> {
     }),
   });
   if (r.status !== 201) throw new Error(`Keystone login failed: ${r.status}`);
-  return r.headers.get('x-subject-token')!;
+  const body = (await r.json()) as { token: { project: { id: string } } };
+  return { token: r.headers.get('x-subject-token')!, projectId: body.token.project.id };
 }
 
 async function seed(storage: SqlStorage, project: string): Promise<{ template: string; cluster: string }> {
@@ -122,7 +123,8 @@ async function main() {
     const project = 'bench-project';
     console.log(`seeding ${CLUSTERS} clusters ...`);
     const { cluster } = await seed(storage, project);
-    await storage.createQuota({ project_id: project, resource: 'Cluster', hard_limit: 1_000_000 });
+    const { token, projectId: adminProject } = await keystoneToken();
+    for (const p of [project, adminProject]) await storage.createQuota({ project_id: p, resource: 'Cluster', hard_limit: 1_000_000 });
     await storage.close();
 
     const amqp = `${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`;
@@ -148,7 +150,6 @@ async function main() {
     await Promise.all([waitHttp(`http://127.0.0.1:${noauthPort}/`), waitHttp(`http://127.0.0.1:${ksPort}/`)]);
 
     const noauth = { 'x-project-id': project, 'x-user-id': 'bench', 'x-roles': 'member', 'openstack-api-version': 'container-infra latest' };
-    const token = await keystoneToken();
     const ks = { 'x-auth-token': token, 'openstack-api-version': 'container-infra latest' };
     // Keystone's admin sees all projects; give it the same view by using the admin scope.
     const base = (port: number) => `http://127.0.0.1:${port}`;

@@ -31,9 +31,11 @@ export class OperationRunner {
   readonly #log: Logger | undefined;
   readonly #running = new Map<string, Promise<void>>();
   readonly #pki: PkiFactory;
+  readonly #onComplete: (clusterUuid: string) => void;
 
-  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory }) {
+  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory; onComplete?: (clusterUuid: string) => void }) {
     this.#pki = opts.pki ?? (() => null);
+    this.#onComplete = opts.onComplete ?? (() => undefined);
     this.#storage = opts.storage;
     this.#drivers = opts.drivers;
     this.#owner = opts.owner;
@@ -125,6 +127,7 @@ export class OperationRunner {
       }
       await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));
       await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`);
+      if (op.kind !== 'cluster_delete') this.#onComplete(cluster.uuid);
     } catch (err) {
       if (err instanceof LeaseLost || abort.signal.reason instanceof LeaseLost) {
         this.#log?.warn({ operation: uuid }, 'lost the lease of an operation; another conductor or a delete took it over');

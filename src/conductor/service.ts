@@ -36,7 +36,7 @@ export class ConductorService {
     this.#log = opts.logger;
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs) });
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
   }
 
   async start(): Promise<void> {
@@ -127,8 +127,10 @@ export class ConductorService {
     void this.runner.run(uuid);
   }
 
-  async pollHealth(): Promise<void> {
-    const clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
+  /** Health of running clusters (all, or the given ones), into health_status and its reason. */
+  async pollHealth(only?: string[]): Promise<void> {
+    let clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
+    if (only) clusters = clusters.filter((c) => only.includes(c.uuid));
     for (const c of clusters) {
       const template = await this.#storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
       if (!template) continue;
