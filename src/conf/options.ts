@@ -112,7 +112,7 @@ export const SCHEMA = {
   },
   certificates: {
     cert_manager_type: str('x509keypair', 'Where certificates are stored: x509keypair (database table).', { choices: ['x509keypair'] }),
-    encryption_key_file: str('var/magnum-cert.key', 'File holding the 32-byte master key that encrypts the private keys stored in the x509keypair table (AES-256-GCM): 32 raw bytes, or their base64 text (openssl rand -base64 32). Created with random bytes (mode 0600) on first use when missing. Every API and conductor process of a deployment must read the same key; losing it loses every cluster\'s CA key. A relative path is taken from the working directory.'),
+    encryption_key_file: str('var/magnum-cert.key', 'File holding the 32-byte master key that encrypts the private keys stored in the x509keypair table (AES-256-GCM): 32 raw bytes, or their base64 text (openssl rand -base64 32). Created with random bytes (mode 0600) on first use when missing. Only conductors use it, and every conductor of a deployment must read the same key (copy the file to each conductor host before starting a second one: a conductor that finds no file makes its own key, and cannot read what the others stored); losing it loses every cluster\'s CA key. A relative path is taken from the working directory.'),
   },
   x509: {
     term_of_validity: int(1825, 'Days a generated certificate is valid.', { min: 1 }),

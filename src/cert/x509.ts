@@ -1,0 +1,578 @@
+// X.509 operations of Magnum's certificate authority: cluster CAs, certificates Magnum issues itself
+// (the conductor's client certificate, Docker engine server certificates) and signing of clients'
+// CSRs (POST /v1/certificates) with Magnum's extension filtering. Pure functions, no storage.
+//
+// Client input (a CSR) only ever fails with E.InvalidCsr or E.CertificateValidationError.
+// Certificate PEMs are returned without a trailing newline (as the API serves them); private keys
+// are unencrypted PKCS#8 PEM.
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it loaded first
+import * as x509 from '@peculiar/x509';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomUUID,
+  verify as nodeVerify,
+  webcrypto,
+  X509Certificate as NodeX509Certificate,
+} from 'node:crypto';
+import { isIP } from 'node:net';
+import { E, isMagnumError, pyRepr } from '../common/errors.ts';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface KeyPairPem {
+  /** PEM, no trailing newline. */
+  certificate: string;
+  /** Unencrypted PKCS#8 PEM. */
+  privateKey: string;
+}
+
+export interface KeyOptions {
+  /** RSA modulus length ([x509] rsa_key_size). */
+  keySize: number;
+  /** notAfter = now + validityDays ([x509] term_of_validity). */
+  validityDays: number;
+}
+
+export type CertUsage = 'client' | 'server' | 'server+client';
+
+export interface CertificateRequest {
+  commonName: string;
+  organization?: string;
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  usage: CertUsage;
+}
+
+export interface SignPolicy {
+  /** [x509] allowed_extensions: extension names as Magnum (python cryptography) spells them. */
+  allowedExtensions: readonly string[];
+  /** [x509] allowed_key_usage: 'Digital Signature', 'Key Encipherment', … (camelCase names accepted too). */
+  allowedKeyUsage: readonly string[];
+  /** [x509] allow_ca */
+  allowCa: boolean;
+  /** [x509] term_of_validity */
+  validityDays: number;
+  /**
+   * When the CSR does not request them, add basicConstraints CA:FALSE (critical), keyUsage
+   * digitalSignature(+keyEncipherment for RSA keys) (critical) and extendedKeyUsage clientAuth, the
+   * profile of Magnum's own client certificate. Default true. Magnum itself adds none; the CSRs
+   * clients send (`openstack coe cluster config`) carry no extensions at all.
+   */
+  addDefaultExtensions?: boolean;
+}
+
+// ---- OIDs and names --------------------------------------------------------------------------
+
+const OID = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extendedKeyUsage: '2.5.29.37',
+  extensionRequest: '1.2.840.113549.1.9.14',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+} as const;
+
+/** Extension names as python cryptography's _OID_NAMES has them (what [x509] allowed_extensions lists). */
+const EXTENSION_NAMES: Record<string, string> = {
+  '2.5.29.9': 'subjectDirectoryAttributes',
+  '2.5.29.14': 'subjectKeyIdentifier',
+  '2.5.29.15': 'keyUsage',
+  '2.5.29.17': 'subjectAltName',
+  '2.5.29.18': 'issuerAltName',
+  '2.5.29.19': 'basicConstraints',
+  '2.5.29.20': 'cRLNumber',
+  '2.5.29.21': 'cRLReason',
+  '2.5.29.24': 'invalidityDate',
+  '2.5.29.27': 'deltaCRLIndicator',
+  '2.5.29.28': 'issuingDistributionPoint',
+  '2.5.29.29': 'certificateIssuer',
+  '2.5.29.30': 'nameConstraints',
+  '2.5.29.31': 'cRLDistributionPoints',
+  '2.5.29.32': 'certificatePolicies',
+  '2.5.29.33': 'policyMappings',
+  '2.5.29.35': 'authorityKeyIdentifier',
+  '2.5.29.36': 'policyConstraints',
+  '2.5.29.37': 'extendedKeyUsage',
+  '2.5.29.46': 'freshestCRL',
+  '2.5.29.54': 'inhibitAnyPolicy',
+  '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
+  '1.3.6.1.5.5.7.1.11': 'subjectInfoAccess',
+  '1.3.6.1.5.5.7.1.24': 'TLSFeature',
+  '1.3.6.1.5.5.7.48.1.2': 'OCSPNonce',
+  '1.3.6.1.5.5.7.48.1.5': 'OCSPNoCheck',
+  '1.3.6.1.4.1.11129.2.4.2': 'signedCertificateTimestampList',
+  '1.3.6.1.4.1.11129.2.4.3': 'precertPoison',
+};
+
+const KU = x509.KeyUsageFlags;
+const CA_KEY_USAGES = KU.keyCertSign | KU.cRLSign;
+
+/** Key usage names: Magnum's ('Digital Signature', 'Non Repudiation', …) and the RFC 5280 / OpenSSL ones. */
+const KEY_USAGE_NAMES: Record<string, number> = {
+  digitalsignature: KU.digitalSignature,
+  nonrepudiation: KU.nonRepudiation,
+  contentcommitment: KU.nonRepudiation,
+  keyencipherment: KU.keyEncipherment,
+  dataencipherment: KU.dataEncipherment,
+  keyagreement: KU.keyAgreement,
+  certificatesign: KU.keyCertSign,
+  keycertsign: KU.keyCertSign,
+  crlsign: KU.cRLSign,
+  encipheronly: KU.encipherOnly,
+  decipheronly: KU.decipherOnly,
+};
+
+/** Bit mask of the named key usages; throws (a plain Error: it is configuration) on an unknown name. */
+export function keyUsageMask(names: readonly string[]): number {
+  let mask = 0;
+  for (const name of names) {
+    const bit = KEY_USAGE_NAMES[name.replace(/[\s_-]/g, '').toLowerCase()];
+    if (bit === undefined) throw new Error(`[x509] allowed_key_usage: unknown key usage '${name}'`);
+    mask |= bit;
+  }
+  return mask;
+}
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+// ---- minimal DER reading (structure checks and raw field extraction) ----------------------------
+
+interface Tlv {
+  tag: number;
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+class DerError extends Error {}
+
+function readTlv(buf: Bytes, off: number, limit: number): Tlv {
+  if (off + 2 > limit) throw new DerError('truncated');
+  const tag = buf[off];
+  if ((tag & 0x1f) === 0x1f) throw new DerError('unsupported tag');
+  let len = buf[off + 1];
+  let p = off + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) throw new DerError('bad length');
+    if (p + n > limit) throw new DerError('truncated');
+    if (buf[p] === 0) throw new DerError('non-minimal length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[p++];
+    if (len < 0x80) throw new DerError('non-minimal length');
+  }
+  if (p + len > limit) throw new DerError('truncated');
+  return { tag, start: off, contentStart: p, end: p + len };
+}
+
+function children(buf: Bytes, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  let off = parent.contentStart;
+  while (off < parent.end) {
+    const t = readTlv(buf, off, parent.end);
+    out.push(t);
+    off = t.end;
+  }
+  return out;
+}
+
+function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
+  if (!t || t.tag !== tag) throw new DerError(`expected ${what}`);
+  return t;
+}
+
+function decodeOid(bytes: Bytes): string {
+  if (bytes.length === 0) throw new DerError('empty OID');
+  const parts: number[] = [];
+  let v = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    v = v * 128 + (bytes[i] & 0x7f);
+    if (!(bytes[i] & 0x80)) {
+      parts.push(v);
+      v = 0;
+    } else if (i === bytes.length - 1) throw new DerError('truncated OID');
+  }
+  const first = parts[0] < 40 ? 0 : parts[0] < 80 ? 1 : 2;
+  return [first, parts[0] - first * 40, ...parts.slice(1)].join('.');
+}
+
+/** SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 4.2.1.2 method 1). */
+function keyIdentifier(spki: Bytes): string {
+  const top = readTlv(spki, 0, spki.length);
+  const bits = expectTag(children(spki, top)[1], 0x03, 'BIT STRING');
+  return createHash('sha1').update(spki.subarray(bits.contentStart + 1, bits.end)).digest('hex');
+}
+
+interface CertParts {
+  der: Bytes;
+  subject: Bytes;
+  spki: Bytes;
+}
+
+function certParts(der: Bytes): CertParts {
+  const top = readTlv(der, 0, der.length);
+  const tbs = expectTag(children(der, top)[0], 0x30, 'TBSCertificate');
+  const f = children(der, tbs);
+  const i = f[0]?.tag === 0xa0 ? 1 : 0; // [0] version
+  const subject = expectTag(f[i + 4], 0x30, 'subject');
+  const spki = expectTag(f[i + 5], 0x30, 'subjectPublicKeyInfo');
+  return { der, subject: der.subarray(subject.start, subject.end), spki: der.subarray(spki.start, spki.end) };
+}
+
+// ---- PEM ---------------------------------------------------------------------------------------
+
+/** The first PEM block with one of the labels (text around it is ignored, as OpenSSL does). */
+function pemBlock(text: string, labels: readonly string[]): Bytes | null {
+  for (const m of text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1-----/g)) {
+    if (!labels.includes(m[1])) continue;
+    const b64 = m[2].replace(/\s+/g, '');
+    if (!b64 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return null;
+    return new Uint8Array(Buffer.from(b64, 'base64'));
+  }
+  return null;
+}
+
+function toPem(label: string, der: Bytes): string {
+  const b64 = Buffer.from(der).toString('base64');
+  return `-----BEGIN ${label}-----\n${b64.replace(/.{64}(?=.)/g, '$&\n')}\n-----END ${label}-----`;
+}
+
+function certificateDer(pem: string): Bytes {
+  const der = pemBlock(pem, ['CERTIFICATE']);
+  if (!der) throw new Error('not a PEM certificate');
+  return der;
+}
+
+// ---- keys and building blocks ------------------------------------------------------------------
+
+const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+
+async function generateRsa(keySize: number): Promise<{ keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes }> {
+  const keys = (await webcrypto.subtle.generateKey(
+    { ...RSA_SIGN, modulusLength: keySize, publicExponent: new Uint8Array([1, 0, 1]) },
+    true,
+    ['sign', 'verify'],
+  )) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey));
+  const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey as webcrypto.CryptoKey));
+  return { keys, privateKeyPem: `${toPem('PRIVATE KEY', pkcs8)}\n`, spki };
+}
+
+/** Import a CA private key (PKCS#8 or PKCS#1 PEM) for signing. */
+async function importSigningKey(pem: string): Promise<CryptoKey> {
+  const ko = createPrivateKey(pem);
+  if (ko.asymmetricKeyType !== 'rsa') throw new Error(`CA key type ${ko.asymmetricKeyType} is not supported (RSA only)`);
+  const der = ko.export({ format: 'der', type: 'pkcs8' });
+  return (await webcrypto.subtle.importKey('pkcs8', der, RSA_SIGN, false, ['sign'])) as unknown as CryptoKey;
+}
+
+/** A random UUID as the serial number (Magnum: int(uuid.uuid4())), kept positive. */
+function uuidSerial(): string {
+  const hex = randomUUID().replace(/-/g, '');
+  return /^[89a-f]/.test(hex) ? `00${hex}` : hex;
+}
+
+function validity(days: number): { notBefore: Date; notAfter: Date } {
+  const now = Date.now();
+  // X.509 times have second precision.
+  const sec = (t: number) => new Date(Math.floor(t / 1000) * 1000);
+  return { notBefore: sec(now - 86_400_000), notAfter: sec(now + days * 86_400_000) };
+}
+
+function buildName(cn: string, o?: string): x509.Name {
+  const rdns: Record<string, { utf8String: string }[]>[] = [{ [OID.commonName]: [{ utf8String: cn }] }];
+  if (o) rdns.push({ [OID.organization]: [{ utf8String: o }] });
+  return new x509.Name(rdns);
+}
+
+async function signTbs(p: {
+  subject: x509.Name;
+  issuer: x509.Name;
+  spki: Bytes;
+  signingKey: CryptoKey;
+  validityDays: number;
+  extensions: x509.Extension[];
+}): Promise<string> {
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: uuidSerial(),
+    subject: p.subject,
+    issuer: p.issuer,
+    ...validity(p.validityDays),
+    publicKey: p.spki,
+    signingKey: p.signingKey,
+    signingAlgorithm: RSA_SIGN,
+    extensions: p.extensions,
+  });
+  return toPem('CERTIFICATE', new Uint8Array(cert.rawData));
+}
+
+interface LoadedCa {
+  parts: CertParts;
+  issuer: x509.Name;
+  keyId: string;
+  signingKey: CryptoKey;
+}
+
+async function loadCa(ca: KeyPairPem): Promise<LoadedCa> {
+  const parts = certParts(certificateDer(ca.certificate));
+  return {
+    parts,
+    issuer: new x509.Name(parts.subject),
+    keyId: keyIdentifier(parts.spki),
+    signingKey: await importSigningKey(ca.privateKey),
+  };
+}
+
+// ---- public API --------------------------------------------------------------------------------
+
+/** A self-signed CA (§6.1): CN=commonName, CA:true pathlen 0 and keyCertSign+cRLSign, both critical. */
+export async function generateCa(commonName: string, opts: KeyOptions): Promise<KeyPairPem> {
+  const { keys, privateKeyPem, spki } = await generateRsa(opts.keySize);
+  const name = buildName(commonName);
+  const certificate = await signTbs({
+    subject: name,
+    issuer: name,
+    spki,
+    signingKey: keys.privateKey,
+    validityDays: opts.validityDays,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
+    ],
+  });
+  return { certificate, privateKey: privateKeyPem };
+}
+
+/**
+ * A new key and a certificate for it issued by `ca`: digitalSignature+keyEncipherment and
+ * CA:false (critical), EKU per usage, SANs from dnsNames/ipAddresses.
+ */
+export async function issueCertificate(ca: KeyPairPem, req: CertificateRequest, opts: KeyOptions): Promise<KeyPairPem> {
+  const issuer = await loadCa(ca);
+  const { privateKeyPem, spki } = await generateRsa(opts.keySize);
+  const eku =
+    req.usage === 'client' ? [OID.clientAuth] : req.usage === 'server' ? [OID.serverAuth] : [OID.serverAuth, OID.clientAuth];
+  const extensions: x509.Extension[] = [
+    new x509.KeyUsagesExtension(KU.digitalSignature | KU.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension(eku, false),
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
+    new x509.AuthorityKeyIdentifierExtension(issuer.keyId),
+  ];
+  const names: x509.JsonGeneralName[] = [];
+  for (const dns of new Set(req.dnsNames ?? [])) names.push({ type: 'dns', value: dns });
+  for (const ip of new Set(req.ipAddresses ?? [])) {
+    if (!isIP(ip)) throw new Error(`not an IP address: ${ip}`);
+    names.push({ type: 'ip', value: ip });
+  }
+  if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+  const certificate = await signTbs({
+    subject: buildName(req.commonName, req.organization),
+    issuer: issuer.issuer,
+    spki,
+    signingKey: issuer.signingKey,
+    validityDays: opts.validityDays,
+    extensions,
+  });
+  return { certificate, privateKey: privateKeyPem };
+}
+
+interface ParsedCsr {
+  subject: Bytes;
+  spki: Bytes;
+  keyType: string | undefined;
+  extensions: readonly x509.Extension[];
+}
+
+const SIGNATURE_HASHES: Record<string, string | null> = {
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.14': 'sha224',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.1': 'sha1',
+  '1.2.840.10045.4.3.1': 'sha224',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.3.101.112': null, // Ed25519
+  '1.3.101.113': null, // Ed448
+};
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+/** Parse and verify a PEM CSR; throws anything on a bad one (the caller maps it to InvalidCsr). */
+async function parseCsr(csr: string): Promise<ParsedCsr> {
+  const der = pemBlock(csr, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
+  if (!der) throw new DerError('no PEM certificate request');
+  // Strict structure: CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature } and nothing after it.
+  const top = readTlv(der, 0, der.length);
+  if (top.tag !== 0x30 || top.end !== der.length) throw new DerError('not a single DER SEQUENCE');
+  const [infoT, algT, sigT, ...rest] = children(der, top);
+  if (rest.length) throw new DerError('trailing fields');
+  expectTag(infoT, 0x30, 'certificationRequestInfo');
+  const [versionT, subjectT, spkiT, attrsT, ...more] = children(der, infoT);
+  if (more.length) throw new DerError('trailing fields');
+  expectTag(versionT, 0x02, 'version');
+  if (versionT.end - versionT.contentStart !== 1 || der[versionT.contentStart] !== 0) throw new DerError('version must be v1 (0)');
+  expectTag(subjectT, 0x30, 'subject');
+  expectTag(spkiT, 0x30, 'subjectPKInfo');
+  expectTag(attrsT, 0xa0, 'attributes');
+  const algOid = decodeOid((() => {
+    const o = expectTag(children(der, expectTag(algT, 0x30, 'signatureAlgorithm'))[0], 0x06, 'OID');
+    return der.subarray(o.contentStart, o.end);
+  })());
+  expectTag(sigT, 0x03, 'signature');
+  if (der[sigT.contentStart] !== 0) throw new DerError('signature has unused bits');
+  const signature = der.subarray(sigT.contentStart + 1, sigT.end);
+  const info = der.subarray(infoT.start, infoT.end);
+  const spki = der.subarray(spkiT.start, spkiT.end);
+  const subject = der.subarray(subjectT.start, subjectT.end);
+
+  // Full parse (attributes, extension values) by @peculiar/x509; throws on malformed content.
+  const req = new x509.Pkcs10CertificateRequest(der);
+  new x509.Name(subject).toString();
+  if (req.getAttributes(OID.extensionRequest).length > 1) throw new DerError('more than one extensionRequest');
+  const extensions = req.extensions;
+  const seen = new Set<string>();
+  for (const ext of extensions) {
+    if (seen.has(ext.type)) throw new DerError(`duplicate extension ${ext.type}`);
+    seen.add(ext.type);
+  }
+
+  // Proof of possession: the CSR's self-signature.
+  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  let ok: boolean;
+  if (algOid === RSASSA_PSS) {
+    ok = await req.verify();
+  } else {
+    const hash = SIGNATURE_HASHES[algOid];
+    if (hash === undefined) throw new DerError(`unsupported signature algorithm ${algOid}`);
+    ok = nodeVerify(hash, info, key, signature);
+  }
+  if (!ok) throw new DerError('signature does not verify');
+  return { subject, spki, keyType: key.asymmetricKeyType, extensions };
+}
+
+/** Magnum's validator.filter_extensions (§6.2), over the CSR's requested extensions. */
+function filterExtensions(exts: readonly x509.Extension[], policy: SignPolicy): x509.Extension[] {
+  const allowedNames = new Set(policy.allowedExtensions);
+  let allowedKu = keyUsageMask(policy.allowedKeyUsage);
+  if (!policy.allowCa) allowedKu &= ~CA_KEY_USAGES;
+  const out: x509.Extension[] = [];
+  for (const ext of exts) {
+    const name = EXTENSION_NAMES[ext.type];
+    if (!name || !allowedNames.has(name)) {
+      if (ext.critical) throw E.CertificateValidationError(name ?? ext.type);
+      continue; // non-critical and not allowed: dropped
+    }
+    if (ext.type === OID.keyUsage) {
+      const usages = new x509.KeyUsagesExtension(ext.rawData).usages;
+      if (usages & ~allowedKu && ext.critical) throw E.CertificateValidationError(name);
+      const kept = usages & allowedKu;
+      if (kept) out.push(new x509.KeyUsagesExtension(kept, ext.critical)); // an empty keyUsage is invalid: dropped
+    } else if (ext.type === OID.basicConstraints) {
+      const bc = new x509.BasicConstraintsExtension(ext.rawData);
+      if (bc.ca && !policy.allowCa) {
+        if (ext.critical) throw E.CertificateValidationError(name);
+        out.push(new x509.BasicConstraintsExtension(false, undefined, false));
+      } else out.push(ext);
+    } else out.push(ext);
+  }
+  return out;
+}
+
+function csrText(csr: unknown): string {
+  return typeof csr === 'string' ? csr : pyRepr(csr);
+}
+
+/**
+ * Sign a client's PEM CSR with `ca` (POST /v1/certificates). Subject and public key come from the
+ * CSR, issuer is the CA's subject, extensions are filtered per §6.2. Returns PEM, no trailing newline.
+ * Client errors: E.InvalidCsr (unparseable, malformed or unverifiable CSR, not a string) and
+ * E.CertificateValidationError (a critical extension that is not allowed).
+ */
+export async function signCsr(ca: KeyPairPem, csr: unknown, policy: SignPolicy): Promise<string> {
+  const issuer = await loadCa(ca); // our own data: its failures are not the client's
+  const allowedKu = keyUsageMask(policy.allowedKeyUsage) & (policy.allowCa ? ~0 : ~CA_KEY_USAGES);
+  let parsed: ParsedCsr;
+  let extensions: x509.Extension[];
+  try {
+    if (typeof csr !== 'string' || csr.length === 0) throw new DerError('not a string');
+    parsed = await parseCsr(csr);
+    extensions = filterExtensions(parsed.extensions, policy);
+  } catch (e) {
+    if (isMagnumError(e)) throw e;
+    throw E.InvalidCsr(csrText(csr));
+  }
+  const has = (oid: string) => extensions.some((e) => e.type === oid);
+  // Defaults only for what the CSR did not ask for at all (a request filtered away stays away).
+  const lacks = (oid: string) => !parsed.extensions.some((e) => e.type === oid);
+  if (policy.addDefaultExtensions ?? true) {
+    if (lacks(OID.basicConstraints)) extensions.push(new x509.BasicConstraintsExtension(false, undefined, true));
+    const ku = (KU.digitalSignature | (parsed.keyType === 'rsa' ? KU.keyEncipherment : 0)) & allowedKu;
+    if (lacks(OID.keyUsage) && ku) extensions.push(new x509.KeyUsagesExtension(ku, true));
+    if (lacks(OID.extendedKeyUsage)) extensions.push(new x509.ExtendedKeyUsageExtension([OID.clientAuth], false));
+  }
+  try {
+    if (!has(OID.subjectKeyIdentifier)) extensions.push(new x509.SubjectKeyIdentifierExtension(keyIdentifier(parsed.spki)));
+  } catch {
+    throw E.InvalidCsr(csrText(csr));
+  }
+  if (!has(OID.authorityKeyIdentifier)) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuer.keyId));
+  let subject: x509.Name;
+  try {
+    subject = new x509.Name(parsed.subject);
+  } catch {
+    throw E.InvalidCsr(csrText(csr));
+  }
+  return signTbs({
+    subject,
+    issuer: issuer.issuer,
+    spki: parsed.spki,
+    signingKey: issuer.signingKey,
+    validityDays: policy.validityDays,
+    extensions,
+  });
+}
+
+/** SHA-256 (or another hash) fingerprint of a PEM certificate, upper-case hex with colons like `openssl x509 -fingerprint`. */
+export function certificateFingerprint(certPem: string, algorithm: 'sha256' | 'sha1' = 'sha256'): string {
+  const hex = createHash(algorithm).update(certificateDer(certPem)).digest('hex').toUpperCase();
+  return hex.replace(/(..)(?!$)/g, '$1:');
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  reason?: string;
+}
+
+/**
+ * Whether `certPem` was issued by the CA `caPem` and both are valid now: issuer name, signature,
+ * validity dates, CA flag of the issuer. Never throws on bad PEM (ok false with a reason).
+ */
+export function verifyChain(certPem: string, caPem: string, at: Date = new Date()): ChainCheck {
+  let cert: NodeX509Certificate;
+  let ca: NodeX509Certificate;
+  try {
+    cert = new NodeX509Certificate(certPem);
+    ca = new NodeX509Certificate(caPem);
+  } catch (e) {
+    return { ok: false, reason: `unparseable certificate: ${(e as Error).message}` };
+  }
+  if (!ca.ca) return { ok: false, reason: 'issuer is not a CA' };
+  if (!cert.checkIssued(ca)) return { ok: false, reason: 'not issued by this CA (issuer name or key identifier differ)' };
+  if (!cert.verify(ca.publicKey)) return { ok: false, reason: 'signature does not verify with the CA key' };
+  for (const [what, c] of [['certificate', cert], ['CA', ca]] as const) {
+    if (at < new Date(c.validFrom)) return { ok: false, reason: `${what} not yet valid` };
+    if (at > new Date(c.validTo)) return { ok: false, reason: `${what} expired` };
+  }
+  return { ok: true };
+}
