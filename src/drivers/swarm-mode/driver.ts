@@ -140,10 +140,19 @@ export class SwarmModeDriver implements Driver {
   async #reconcileAll(ctx: StepContext): Promise<void> {
     // Masters first: workers need a manager to join.
     const ordered = [...ctx.nodegroups].sort((a, b) => (a.role === 'master' ? -1 : 0) - (b.role === 'master' ? -1 : 0));
-    await Promise.all(ordered.map((ng) => this.#reconcile(ctx, ng, [])));
+    // Plan one nodegroup after the other (addresses come from one pool), then start every node at once.
+    const starts: { ng: NodeGroup; rec: NodeRecord }[] = [];
+    for (const ng of ordered) for (const rec of await this.#plan(ctx, ng, [])) starts.push({ ng, rec });
+    await Promise.all(starts.map(({ ng, rec }) => this.#startNode(ctx, ng, rec)));
   }
 
   async #reconcile(ctx: StepContext, ng: NodeGroup, toRemove: string[]): Promise<void> {
+    const records = await this.#plan(ctx, ng, toRemove);
+    await Promise.all(records.map((rec) => this.#startNode(ctx, ng, rec)));
+  }
+
+  /** Removes the nodes a nodegroup has too many of; returns the records of the nodes it must run. */
+  async #plan(ctx: StepContext, ng: NodeGroup, toRemove: string[]): Promise<NodeRecord[]> {
     const all = nodeRecords(await ctx.ledger.list());
     const mine = all.filter((n) => n.nodegroup === ng.uuid).sort((a, b) => a.index - b.index);
     // Removals: the named nodes first (by name, address or hostname), then the newest.
@@ -176,7 +185,7 @@ export class SwarmModeDriver implements Driver {
       await ctx.ledger.intend('container', name, { nodegroup: rec.nodegroup, role: rec.role, index: rec.index, address: rec.address, volume: rec.volume });
       records.push(rec);
     }
-    await Promise.all(records.map((rec) => this.#startNode(ctx, ng, rec)));
+    return records;
   }
 
   async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, image?: string): Promise<NodeInfo> {
@@ -221,7 +230,10 @@ export class SwarmModeDriver implements Driver {
   }
 
   #engineArgs(ctx: StepContext, rec: NodeRecord): string[] {
-    const args = ['--host', 'unix:///var/run/docker.sock', '--cgroup-parent', `/${rec.name}`];
+    // The node image's entrypoint adds a --cgroup-parent inside the node's own cgroup (nested
+    // containers then count against the node's flavor limits) and picks the iptables backend.
+    void rec;
+    const args = ['--host', 'unix:///var/run/docker.sock'];
     if (ctx.template.tls_disabled) args.push('--host', 'tcp://0.0.0.0:2375');
     else args.push('--host', 'tcp://0.0.0.0:2376', '--tlsverify', '--tlscacert', `${CERT_DIR}/ca.pem`, '--tlscert', `${CERT_DIR}/server.pem`, '--tlskey', `${CERT_DIR}/server-key.pem`);
     if (ctx.template.insecure_registry) args.push('--insecure-registry', ctx.template.insecure_registry);

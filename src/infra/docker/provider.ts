@@ -180,7 +180,7 @@ export class DockerProvider implements InfraProvider {
         ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
         ...spec.publish.flatMap((p) => ['-p', `${hostIp}::${p}`]),
         ...spec.dns.flatMap((d) => ['--dns', d]),
-        '--entrypoint', '/usr/sbin/dockerd',
+        // The node image's entrypoint runs dockerd with these arguments (images made by bin/magnum-node-image).
         spec.image, ...spec.args,
       ];
       const r = await this.#docker(args, { allowFail: true });
