@@ -416,13 +416,13 @@ ks_probe() {
   command -v curl >/dev/null && command -v jq >/dev/null || return 1
   ks_up || return 1
   # The four logins in parallel (each takes a few hundred ms).
-  local d b rc=0
+  local d b rc=0 pids=()
   d=$(mktemp -d)
-  ks_token admin "$KS_ADMIN_PASSWORD" admin >"$d/admin" &
-  ks_token magnum "$MAGNUM_SERVICE_PASSWORD" service >"$d/magnum" &
-  ks_token demo "$DEMO_PASSWORD" demo >"$d/demo" &
-  ks_token alt "$ALT_PASSWORD" alt >"$d/alt" &
-  wait
+  ks_token admin "$KS_ADMIN_PASSWORD" admin >"$d/admin" & pids+=($!)
+  ks_token magnum "$MAGNUM_SERVICE_PASSWORD" service >"$d/magnum" & pids+=($!)
+  ks_token demo "$DEMO_PASSWORD" demo >"$d/demo" & pids+=($!)
+  ks_token alt "$ALT_PASSWORD" alt >"$d/alt" & pids+=($!)
+  wait "${pids[@]}" || true   # only these four; the results are checked below
   {
     b=$(tail -n +2 "$d/admin") && has_role admin <<<"$b" &&
     KS_ADMIN_TOKEN=$(head -n 1 "$d/admin") &&
@@ -626,9 +626,10 @@ setup_docker() {
     log "starting dockerd (log $DOCKER_LOG)"
     mkdir -p "$(dirname "$DOCKER_LOG")"
     printf '\n===== %s dockerd started by scripts/setup-services.sh\n' "$(date '+%F %T')" >>"$DOCKER_LOG"
-    # New session, no terminal, no inherited lock fds: it outlives this script.
-    (cd / && exec setsid dockerd --host "$DOCKER_HOST_URL" --pidfile "$DOCKER_PID" \
-      </dev/null >>"$DOCKER_LOG" 2>&1 8>&- 9>&-) &
+    # setsid -f: a new session, not a child of this script (a bare `wait`, as in
+    # ks_probe, would otherwise wait for dockerd); no lock fds: it outlives us.
+    (cd / && setsid -f dockerd --host "$DOCKER_HOST_URL" --pidfile "$DOCKER_PID" \
+      </dev/null >>"$DOCKER_LOG" 2>&1 8>&- 9>&-)
   fi
   local end=$((SECONDS + 90))
   until docker_probe; do
@@ -649,6 +650,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pg_env() { echo "export MAGNUM_TEST_PG_URL=$PG_URL"; }
 my_env() { echo "export MAGNUM_TEST_MYSQL_URL=$MYSQL_URL"; }
 rmq_env() { echo "export MAGNUM_TEST_AMQP_URL=$AMQP_URL"; }
+docker_env() { echo "export MAGNUM_TEST_DOCKER_HOST=$DOCKER_HOST_URL"; }
 ks_env() {
   cat <<EOF
 export KEYSTONE_URL=$KS_URL
@@ -695,6 +697,8 @@ write_env() {
     env_section mariadb 3306 'MAGNUM_TEST_MYSQL_URL' my_probe my_env
     env_section rabbitmq 5672 'MAGNUM_TEST_AMQP_URL' rmq_probe rmq_env
     env_section keystone 5000 'KEYSTONE_[A-Z_]+|MAGNUM_SERVICE_[A-Z_]+|DEMO_[A-Z_]+|ALT_[A-Z_]+' ks_probe ks_env
+    # Docker listens on a unix socket, not a port: probe it (`docker info`, ~0.1 s).
+    if [[ " ${SELECTED_STEPS[*]} " == *" docker "* ]] || docker_probe; then docker_env; fi
   } >"$out"
   if cmp -s "$out" "$ENV_FILE"; then
     rm -f "$out"

@@ -321,6 +321,7 @@ export function runCommand(command: string, args: string[], opts: { env?: Record
       clearTimeout(timer);
       resolve({ code, stdout, stderr, json: parseJsonOutput(stdout) });
     });
+    child.stdin!.on('error', () => undefined); // a child that exits without reading its input
     child.stdin!.end(opts.input ?? '');
   });
 }
