@@ -155,7 +155,7 @@ export class OperationRunner {
     const st = this.#storage;
     return {
       intend: (kind, name, details) => st.intendResource(clusterUuid, kind, name, details),
-      present: (kind, name, externalId) => st.markResource(clusterUuid, kind, name, 'present', externalId),
+      present: (kind, name, externalId, details) => st.markResource(clusterUuid, kind, name, 'present', externalId, details),
       removed: (kind, name) => st.markResource(clusterUuid, kind, name, 'removed'),
       list: () => st.listResources(clusterUuid),
     };

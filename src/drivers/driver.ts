@@ -13,7 +13,7 @@ export interface DriverTuple {
 /** The cluster's ledger: record a resource before creating it, mark it after. */
 export interface Ledger {
   intend(kind: ResourceKind, name: string, details?: Record<string, unknown>): Promise<void>;
-  present(kind: ResourceKind, name: string, externalId?: string | null): Promise<void>;
+  present(kind: ResourceKind, name: string, externalId?: string | null, details?: Record<string, unknown>): Promise<void>;
   removed(kind: ResourceKind, name: string): Promise<void>;
   list(): Promise<ClusterResource[]>;
 }

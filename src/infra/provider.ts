@@ -42,8 +42,8 @@ export interface NodeSpec {
   files: NodeFile[];
   /** Arguments of the node's container engine daemon. */
   args: string[];
-  /** Container ports to publish on the external network's host address. */
-  publish: number[];
+  /** Container ports to publish on the external network's host address, on a given host port or any. */
+  publish: { port: number; hostPort?: number }[];
   externalNetwork: string | null;
   dns: string[];
 }
@@ -86,4 +86,9 @@ export interface InfraProvider {
   /** Copy an image from the provider's image store into a node's engine. */
   loadImage(image: string, node: string, opts?: { signal?: AbortSignal }): Promise<void>;
   listLabelled(label: string, value: string): Promise<LabelledResource[]>;
+  /**
+   * A free port on the external network's host address, to publish on explicitly so that it stays
+   * the same when the node restarts; undefined when the provider cannot tell (the engine picks).
+   */
+  freePort(externalNetwork: string | null): Promise<number | undefined>;
 }

@@ -526,9 +526,10 @@ export class SqlStorage implements Storage {
     }
   }
 
-  async markResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, state: 'present' | 'removed', externalId?: string | null): Promise<void> {
+  async markResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, state: 'present' | 'removed', externalId?: string | null, details?: Record<string, unknown>): Promise<void> {
     const changes: Record<string, unknown> = { state, updated_at: new Date() };
     if (externalId !== undefined) changes.external_id = externalId;
+    if (details !== undefined) changes.details = details;
     await this.#db.updateTable('cluster_resource').set(toRow(this.conn, 'cluster_resource', changes))
       .where('cluster_id', '=', clusterUuid).where('kind', '=', kind).where('name', '=', name).execute();
   }

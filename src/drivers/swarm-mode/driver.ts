@@ -25,6 +25,8 @@ interface NodeRecord {
   index: number;
   address: string;
   volume: string | null;
+  /** Host port the engine API was published on: kept when the node is re-created (upgrade, healing). */
+  apiHostPort?: number;
 }
 
 const short = (uuid: string) => uuid.slice(0, 8);
@@ -189,6 +191,10 @@ export class SwarmModeDriver implements Driver {
   }
 
   async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, image?: string): Promise<NodeInfo> {
+    if (rec.role === 'master' && rec.apiHostPort === undefined) {
+      // Saved in the ledger once the node runs (present), from the port it really got.
+      rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
+    }
     const tls = ctx.pki ? await ctx.pki.issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']) : null;
     if (rec.volume) {
       await ctx.ledger.intend('volume', rec.volume);
@@ -211,12 +217,15 @@ export class SwarmModeDriver implements Driver {
         { path: `${CERT_DIR}/server-key.pem`, content: tls.privateKey, mode: 0o600 },
       ] : [],
       args: this.#engineArgs(ctx, rec),
-      publish: rec.role === 'master' ? [this.#apiPort(ctx)] : [],
+      publish: rec.role === 'master' ? [{ port: this.#apiPort(ctx), hostPort: rec.apiHostPort }] : [],
       externalNetwork: ctx.template.external_network_id,
       dns: ctx.template.dns_nameserver ? ctx.template.dns_nameserver.split(',').map((s) => s.trim()) : [],
     };
     const info = await this.#provider.ensureNode(spec);
-    await ctx.ledger.present('container', rec.name, info.id);
+    const published = info.published[this.#apiPort(ctx)];
+    const { name: _n, ...details } = rec;
+    if (published) details.apiHostPort = Number(published.split(':').pop());
+    await ctx.ledger.present('container', rec.name, info.id, details);
     return info;
   }
 

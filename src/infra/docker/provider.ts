@@ -4,6 +4,7 @@
 // every transport (unix socket, TCP+TLS) and streams image copies (save | load).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { E } from '../../common/errors.ts';
@@ -17,6 +18,8 @@ interface RunOpts {
   timeoutMs?: number;
   signal?: AbortSignal;
   allowFail?: boolean;
+  /** The command runs inside a node: its own "cannot connect" is about the node's engine, not the host. */
+  inNode?: boolean;
 }
 
 /** Flags a node container needs to run its own engine here (see ENVIRONMENT.md: --privileged fails). */
@@ -65,7 +68,7 @@ export class DockerProvider implements InfraProvider {
       }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
         if (err && (err as { name?: string }).name === 'AbortError') return reject(err);
-        if (code !== 0 && /Cannot connect to the Docker daemon|error during connect/.test(stderr)) {
+        if (code !== 0 && !opts.inNode && /Cannot connect to the Docker daemon|error during connect/.test(stderr)) {
           return reject(new DockerUnavailable(`the Docker host ${this.#global[1]} cannot be reached: ${stderr.trim()}`));
         }
         if (code !== 0 && !opts.allowFail) return reject(new Error(`docker ${args.slice(0, 3).join(' ')} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
@@ -178,7 +181,7 @@ export class DockerProvider implements InfraProvider {
         ...(spec.volume ? ['-v', `${spec.volume}:/var/lib/docker`] : ['--tmpfs', '/var/lib/docker']),
         ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
-        ...spec.publish.flatMap((p) => ['-p', `${hostIp}::${p}`]),
+        ...spec.publish.flatMap((p) => ['-p', `${hostIp}:${p.hostPort ?? ''}:${p.port}`]),
         ...spec.dns.flatMap((d) => ['--dns', d]),
         // The node image's entrypoint runs dockerd with these arguments (images made by bin/magnum-node-image).
         spec.image, ...spec.args,
@@ -231,7 +234,7 @@ export class DockerProvider implements InfraProvider {
   }
 
   exec(node: string, cmd: string[], opts: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
-    return this.#docker(['exec', ...(opts.input !== undefined ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true });
+    return this.#docker(['exec', ...(opts.input !== undefined ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true, inNode: true });
   }
 
   async loadImage(image: string, node: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
@@ -256,6 +259,26 @@ export class DockerProvider implements InfraProvider {
       save.on('exit', done);
       load.on('exit', done);
     });
+  }
+
+  async freePort(externalNetwork: string | null): Promise<number | undefined> {
+    if (!this.#global[1].startsWith('unix://')) return undefined; // a remote host: its engine picks
+    const host = this.externalNetworkAddress(externalNetwork) ?? '127.0.0.1';
+    const used = new Set<number>();
+    const r = await this.#docker(['ps', '--format', '{{.Ports}}']);
+    for (const m of r.stdout.matchAll(/:(\d+)->/g)) used.add(Number(m[1]));
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = await new Promise<number>((resolve, reject) => {
+        const s = createServer();
+        s.once('error', reject);
+        s.listen(0, host, () => {
+          const p = (s.address() as { port: number }).port;
+          s.close(() => resolve(p));
+        });
+      });
+      if (!used.has(port)) return port;
+    }
+    return undefined;
   }
 
   async listLabelled(label: string, value: string): Promise<LabelledResource[]> {
