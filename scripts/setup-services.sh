@@ -165,7 +165,7 @@ step_packages() {
     mariadb) echo mariadb-server ;;
     rabbitmq) echo rabbitmq-server procps ;;
     keystone) echo keystone uwsgi-core uwsgi-plugin-python3 crudini sqlite3 curl jq python3-openstackclient ;;
-    clients) echo python3-openstackclient python3-magnumclient ;;
+    clients) echo python3-openstackclient python3-magnumclient openssl ;;
     docker) echo docker.io debootstrap ;;
   esac
 }
@@ -577,10 +577,11 @@ EOF
 # ---- clients ----------------------------------------------------------------
 setup_clients() {
   step_begin clients
-  if pkg_installed python3-openstackclient && pkg_installed python3-magnumclient; then
+  # openssl: the certificate tests check our CA and signed certificates with the real CLI.
+  if pkg_installed python3-openstackclient && pkg_installed python3-magnumclient && pkg_installed openssl; then
     log "already installed"
   else
-    ensure_packages python3-openstackclient python3-magnumclient
+    ensure_packages python3-openstackclient python3-magnumclient openssl
   fi
   local version vpid
   version=$(mktemp)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the npm dependencies, installs and starts
-# PostgreSQL, MariaDB, RabbitMQ, Keystone and the real OpenStack clients (skipping what is already
-# there), type-checks, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
+# PostgreSQL, MariaDB, RabbitMQ, Keystone, Docker and the real OpenStack clients (skipping what is
+# already there), builds the node images once, type-checks, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
 # node's test runner. Usage: scripts/test.sh [test files...]
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,7 +14,12 @@ if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-scripts/setup-services.sh postgres mariadb rabbitmq keystone clients
+scripts/setup-services.sh postgres mariadb rabbitmq keystone clients docker
+
+# Node and workload images for the real-cluster tests (built once, then reused).
+bin/magnum-node-image build >/dev/null
+bin/magnum-node-image build --name magnum-node:v2 >/dev/null
+bin/magnum-node-image workload >/dev/null
 
 echo "[test] type-checking"
 npx tsc -p tsconfig.json
