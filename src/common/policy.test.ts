@@ -158,9 +158,11 @@ const ADMIN_OR_USER_OR_CLUSTER_USER = ['certificate:create', 'certificate:get', 
 const BASE = ['context_is_admin', 'admin_or_owner', 'admin_api', 'admin_or_user', 'cluster_user', 'deny_cluster_user'];
 
 describe('default rules (Magnum 15)', () => {
-  it('define exactly the rules of §16', () => {
-    const expected = [...BASE, ...DENY_CLUSTER_USER, ...ADMIN_API, ...ADMIN_OR_OWNER, ...ADMIN_OR_USER_OR_CLUSTER_USER].sort();
+  it('define exactly the rules of §16, plus our own extensions', () => {
+    const OURS = ['cluster:force_delete'];
+    const expected = [...BASE, ...DENY_CLUSTER_USER, ...ADMIN_API, ...ADMIN_OR_OWNER, ...ADMIN_OR_USER_OR_CLUSTER_USER, ...OURS].sort();
     assert.deepEqual(Object.keys(DEFAULT_RULES).sort(), expected);
+    assert.equal(DEFAULT_RULES['cluster:force_delete'], 'rule:admin_api');
   });
 
   it('base rules have Magnum\'s check strings', () => {

@@ -57,6 +57,8 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = Object.freeze(Obj
   ...each('federation', ['create', 'delete', 'detail', 'get', 'get_all', 'update'], DENY_CLUSTER_USER),
 
   ['magnum-service:get_all', ADMIN_API],
+  // Our extension: DELETE /v1/clusters/{ident}?force=true removes whatever remains, even when a step fails.
+  ['cluster:force_delete', ADMIN_API],
 
   ...each('nodegroup', ['get', 'get_all', 'create', 'delete', 'update'], ADMIN_OR_OWNER),
   ...each('nodegroup', ['get_all_all_projects', 'get_one_all_projects'], ADMIN_API),

@@ -117,8 +117,8 @@ export class ConductorAPI {
   }
 
   /** Delete is accepted from any state; it supersedes an operation still running on the cluster. */
-  async clusterDelete(ctx: RequestContext, cluster: Cluster): Promise<void> {
-    const op = this.#operation(ctx, cluster.uuid, 'cluster_delete', {}, this.#deadline(null));
+  async clusterDelete(ctx: RequestContext, cluster: Cluster, opts: { force?: boolean } = {}): Promise<void> {
+    const op = this.#operation(ctx, cluster.uuid, 'cluster_delete', opts.force ? { force: true } : {}, this.#deadline(null));
     const allowed = CLUSTER_STATUSES.filter((s) => s !== 'DELETE_IN_PROGRESS');
     const ok = await this.#storage.startOperation({
       clusterUuid: cluster.uuid, allowed, clusterStatus: 'DELETE_IN_PROGRESS', operation: op, supersede: 'Cancelled: the cluster is being deleted.',
@@ -126,7 +126,10 @@ export class ConductorAPI {
     if (!ok) {
       const now = await this.#storage.getClusterByUuid(cluster.uuid);
       if (!now) throw E.ClusterNotFound(cluster.uuid);
-      return; // a delete is already under way: DELETE is idempotent
+      if (!opts.force) return; // a delete is already under way: DELETE is idempotent
+      // A forced delete replaces the delete under way.
+      const forced = await this.#storage.startOperation({ clusterUuid: cluster.uuid, allowed: ['DELETE_IN_PROGRESS'], clusterStatus: 'DELETE_IN_PROGRESS', operation: op, supersede: 'Replaced by a forced delete.' });
+      if (!forced) return;
     }
     await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_delete', outcome: 'info', message: 'Delete requested.' });
     await this.#wake(ctx, op.uuid);
@@ -160,7 +163,12 @@ export class ConductorAPI {
     return this.#call(ctx, 'sign_certificate', { cluster: cluster.uuid, csr, ca_cert_type: caCertType });
   }
 
-  #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>): Promise<T> {
-    return this.#transport.call<T>(this.#topic, { method, context: contextToWire(ctx), args }, { timeoutMs: this.#conf.DEFAULT.rpc_response_timeout * 1000 });
+  /** A synchronous call to a conductor RPC method (the containers and services API use these). */
+  call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.#call<T>(ctx, method, args, opts.timeoutMs);
+  }
+
+  #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs?: number): Promise<T> {
+    return this.#transport.call<T>(this.#topic, { method, context: contextToWire(ctx), args }, { timeoutMs: timeoutMs ?? this.#conf.DEFAULT.rpc_response_timeout * 1000 });
   }
 }

@@ -99,6 +99,8 @@ export class OperationRunner {
       const done = op.step ? steps.findIndex((s) => s.name === op.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
       if (resumed) await this.#event(op, currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
+      const force = op.kind === 'cluster_delete' && op.params.force === true;
+      const forceErrors: string[] = [];
       for (const step of steps.slice(done)) {
         if (abort.signal.aborted) throw abort.signal.reason;
         currentStep = step.name;
@@ -113,7 +115,14 @@ export class OperationRunner {
           ledger,
           pki,
         };
-        await step.run(ctx);
+        try {
+          await step.run(ctx);
+        } catch (err) {
+          if (!force || abort.signal.aborted) throw err;
+          // A forced delete goes on past a failed step; what remains is reported below.
+          forceErrors.push(`${step.name}: ${(err as Error).message}`);
+          await this.#event(op, step.name, 'failed', `${(err as Error).message} (forced delete: going on)`);
+        }
         if (!(await this.#storage.saveOperationStep(uuid, this.#owner, step.name, { ...op.params, state }))) throw new LeaseLost();
         if (Object.keys(clusterChanges).length) liveCluster = (await this.#storage.updateCluster(cluster.uuid, clusterChanges)) ?? liveCluster;
         for (const [id, c] of Object.entries(ngChanges)) await this.#storage.updateNodeGroup(id, c);
@@ -122,7 +131,11 @@ export class OperationRunner {
       }
       if (op.kind === 'cluster_delete') {
         const left = await ledger.list();
-        if (left.length) throw new Error(`resources are left that could not be removed: ${left.map((r) => `${r.kind} ${r.name}`).join(', ')}`);
+        const what = left.map((r) => `${r.kind} ${r.name}`).join(', ');
+        if (left.length && !force) throw new Error(`resources are left that could not be removed: ${what}`);
+        if (force && (left.length || forceErrors.length)) {
+          this.#log?.warn({ cluster: cluster.uuid, left: what, errors: forceErrors }, 'forced delete: the cluster is removed, these resources could not be');
+        }
         await pki?.destroy();
       }
       await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));

@@ -11,6 +11,8 @@ import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
 import { RUN_OPERATION } from './api.ts';
 import { OperationRunner } from './operation-runner.ts';
 import { pkiFactory } from './pki.ts';
+import { ClusterEngines } from './cluster-engine.ts';
+import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
 
 export const BINARY = 'magnum-conductor';
@@ -26,9 +28,10 @@ export class ConductorService {
   #timers: NodeJS.Timeout[] = [];
   #sweeping = false;
   readonly #certs: ClusterCertificates;
+  readonly #methods: RpcMethods;
   #stopped = false;
 
-  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger }) {
+  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods }) {
     this.#conf = opts.conf;
     this.#storage = opts.storage;
     this.#transport = opts.transport;
@@ -36,12 +39,15 @@ export class ConductorService {
     this.#log = opts.logger;
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
+    const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs });
+    const deps = { conf: opts.conf, storage: opts.storage, engines, logger: opts.logger };
+    this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
   }
 
   async start(): Promise<void> {
     const c = this.#conf;
-    this.#server = await this.#transport.serve((req) => this.#handle(req.method, req.args), {
+    this.#server = await this.#transport.serve((req) => this.#handle(req.method, req.args, req.context), {
       topic: c.conductor.topic,
       concurrency: c.conductor.max_concurrent_operations,
     });
@@ -73,7 +79,9 @@ export class ConductorService {
     await this.#storage.reportServiceUp(this.#conf.DEFAULT.host!, BINARY);
   }
 
-  async #handle(method: string, args: Record<string, unknown>): Promise<unknown> {
+  async #handle(method: string, args: Record<string, unknown>, context: Record<string, unknown>): Promise<unknown> {
+    const extra = this.#methods[method];
+    if (extra) return extra(args, context);
     switch (method) {
       case RUN_OPERATION:
         await this.runner.run(String(args.operation));

@@ -226,11 +226,13 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   });
 
   router.delete('/v1/clusters/:ident', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    for (const k of Object.keys(r.query)) if (k !== 'force') throw E.UnknownArgument(k);
+    const force = r.query.force === undefined ? false : parseBool(r.query.force);
     const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:delete', { ...c });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:delete_all_projects');
-    await deps.conductor.clusterDelete(r.ctx, c);
+    if (force) policy.enforce(r.ctx, 'cluster:force_delete', { ...c });
+    await deps.conductor.clusterDelete(r.ctx, c, { force });
     return { status: 204 };
   });
 

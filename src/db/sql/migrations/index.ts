@@ -21,12 +21,14 @@ function dialectTypes(name: DialectName): MigrationDialect {
 }
 
 /** Ordered by name; the name is the version `magnum-db-manage version` prints. */
-export const HEAD = '003_ledger';
 
 export function migrations(name: DialectName): Record<string, Migration> {
   const d = dialectTypes(name);
   return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d) };
 }
+
+/** The newest migration's name. */
+export const HEAD = Object.keys(migrations('sqlite')).sort().at(-1)!;
 
 export function migrator(db: Kysely<any>, name: DialectName): Migrator {
   const provider: MigrationProvider = { getMigrations: async () => migrations(name) };

@@ -1,0 +1,16 @@
+// RPC methods beyond the lifecycle ones: each feature module (containers, services, images)
+// exports a function that returns its methods; the conductor service dispatches to them.
+import type { Logger } from 'pino';
+import type { Config } from '../conf/index.ts';
+import type { Storage } from '../db/api.ts';
+import type { ClusterEngines } from './cluster-engine.ts';
+
+export type RpcMethod = (args: Record<string, unknown>, context: Record<string, unknown>) => Promise<unknown>;
+export type RpcMethods = Record<string, RpcMethod>;
+
+export interface MethodDeps {
+  conf: Config;
+  storage: Storage;
+  engines: ClusterEngines;
+  logger?: Logger;
+}
