@@ -6,6 +6,9 @@ import { Policy } from '../common/policy.ts';
 import type { Config } from '../conf/index.ts';
 import { ConductorAPI } from '../conductor/api.ts';
 import { ConductorService } from '../conductor/service.ts';
+import { containerMethods } from '../conductor/containers.ts';
+import { imageMethods } from '../conductor/images.ts';
+import { WorkloadService } from '../conductor/workloads.ts';
 import type { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
@@ -38,5 +41,12 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
 }
 
 export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
-  return new ConductorService({ ...opts, drivers: opts.drivers ?? DriverRegistry.fromConfig(opts.conf) });
+  const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf);
+  const workloads = new WorkloadService(drivers);
+  return new ConductorService({
+    ...opts,
+    drivers,
+    methods: (d) => ({ ...containerMethods(d), ...imageMethods(d), ...workloads.methods(d) }),
+    onStop: () => workloads.stop(),
+  });
 }

@@ -159,7 +159,9 @@ const BASE = ['context_is_admin', 'admin_or_owner', 'admin_api', 'admin_or_user'
 
 describe('default rules (Magnum 15)', () => {
   it('define exactly the rules of §16, plus our own extensions', () => {
-    const OURS = ['cluster:force_delete'];
+    const OURS = ['cluster:force_delete', 'cluster:load_image', ...['create', 'delete', 'detail', 'get', 'get_all', 'update', 'start', 'stop', 'reboot',
+      'pause', 'unpause', 'logs', 'execute'].map((a) => `container:${a}`),
+    ...['service', 'pod'].flatMap((r) => ['create', 'delete', 'detail', 'get', 'get_all', 'update'].map((a) => `${r}:${a}`))];
     const expected = [...BASE, ...DENY_CLUSTER_USER, ...ADMIN_API, ...ADMIN_OR_OWNER, ...ADMIN_OR_USER_OR_CLUSTER_USER, ...OURS].sort();
     assert.deepEqual(Object.keys(DEFAULT_RULES).sort(), expected);
     assert.equal(DEFAULT_RULES['cluster:force_delete'], 'rule:admin_api');

@@ -67,6 +67,15 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = Object.freeze(Obj
   ['quota:get', ADMIN_OR_OWNER],
 
   ['stats:get_all', ADMIN_OR_OWNER],
+
+  // Magnum 2015's containers (/v1/containers), and our image load into a cluster's nodes.
+  ...each('container', ['create', 'delete', 'detail', 'get', 'get_all', 'update', 'start', 'stop', 'reboot', 'pause', 'unpause',
+    'logs', 'execute'], DENY_CLUSTER_USER),
+  ['cluster:load_image', DENY_CLUSTER_USER],
+
+  // Magnum 2015's services and pods (/v1/services, /v1/pods): Swarm services, Kubernetes objects.
+  ...each('service', ['create', 'delete', 'detail', 'get', 'get_all', 'update'], DENY_CLUSTER_USER),
+  ...each('pod', ['create', 'delete', 'detail', 'get', 'get_all', 'update'], DENY_CLUSTER_USER),
 ]));
 
 // ---- the check-string language ----------------------------------------------------------------

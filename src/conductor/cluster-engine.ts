@@ -23,6 +23,8 @@ export interface EngineRunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Resolve with whatever the command printed, never a 503 read from its stderr (a command run in a container may print "connection refused" itself). */
+  raw?: boolean;
 }
 
 /** The docker CLI against one engine of one cluster. */
@@ -63,7 +65,7 @@ export class ClusterEngine {
           return reject(E.ServiceUnavailable(`The Docker engine of cluster ${this.cluster.name ?? this.cluster.uuid} at ${target.endpoint} did not answer in time.`));
         }
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-        if (code !== 0 && /Cannot connect to the Docker daemon|connection refused|no route to host|i\/o timeout|error during connect/i.test(stderr)) {
+        if (code !== 0 && !opts.raw && /Cannot connect to the Docker daemon|connection refused|no route to host|i\/o timeout|error during connect/i.test(stderr)) {
           return reject(E.ServiceUnavailable(`The Docker engine of cluster ${this.cluster.name ?? this.cluster.uuid} at ${target.endpoint} cannot be reached.`));
         }
         resolve({ exitCode: code, stdout, stderr });

@@ -30,8 +30,10 @@ export class ConductorService {
   readonly #certs: ClusterCertificates;
   readonly #methods: RpcMethods;
   #stopped = false;
+  /** What the feature modules behind `methods` release at stop (listeners, timers). */
+  readonly #onStop: (() => Promise<void>) | undefined;
 
-  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods }) {
+  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods; onStop?: () => Promise<void> }) {
     this.#conf = opts.conf;
     this.#storage = opts.storage;
     this.#transport = opts.transport;
@@ -42,6 +44,7 @@ export class ConductorService {
     const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs });
     const deps = { conf: opts.conf, storage: opts.storage, engines, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
+    this.#onStop = opts.onStop;
     this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
   }
 
@@ -67,6 +70,7 @@ export class ConductorService {
     this.#timers = [];
     await this.#server?.stop();
     await this.runner.drain();
+    await this.#onStop?.();
   }
 
   #every(ms: number, fn: () => Promise<void>) {

@@ -106,6 +106,7 @@ export const SCHEMA = {
     flavors: list(['m1.tiny:1:512', 'm1.small:1:1024', 'm1.medium:2:2048', 'm1.large:2:4096', 'ds1G:1:1024', 'ds2G:2:2048'], 'Flavors as name:vcpus:ram_mb; a node gets those CPU and memory limits.'),
     external_networks: list(['public:127.0.0.1'], 'External networks as name:host_address; cluster endpoints are published on that address of the Docker host.'),
     subnet_pool: str('10.213.0.0/16', 'A /16 from which each cluster network without fixed_subnet gets its own /24.'),
+    image_dir: str('var/images', 'Directory on the conductor hosts holding image tarballs (docker save output) that POST /v1/clusters/{ident}/images may load into a cluster\'s nodes. Requests name a file in it (a relative path that stays inside it); nothing outside it can be loaded. A relative path is taken from the working directory.'),
   },
   kubernetes: {
     health_polling_interval: int(60, 'Seconds between health polls of each running cluster.', { min: 1 }),

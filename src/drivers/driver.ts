@@ -3,6 +3,7 @@
 // takes over an orphaned operation simply runs again from the saved step. Drivers never touch the
 // database: they report changes through the StepContext and the conductor saves them.
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind, ResourceKind } from '../objects/models.ts';
+import type { WorkloadAccess, Workloads } from './workloads.ts';
 
 export interface DriverTuple {
   server_type: string;
@@ -77,4 +78,6 @@ export interface Driver {
   steps(kind: OperationKind, operation: Operation): Step[];
   /** Health of a running cluster, polled periodically. */
   health?(cluster: Cluster, nodegroups: readonly NodeGroup[], resources: readonly ClusterResource[]): Promise<HealthReport>;
+  /** Services and pods on a running cluster's COE (src/drivers/workloads.ts); absent: not supported. */
+  workloads?(access: WorkloadAccess): Workloads;
 }

@@ -200,3 +200,49 @@ export interface ClusterResource {
   created_at: Date | null;
   updated_at: Date | null;
 }
+
+/** A container on a swarm or swarm-mode cluster (Magnum 2015's `container`, with our additions). */
+export interface Container extends Timestamps {
+  id: number;
+  uuid: string;
+  name: string | null;
+  project_id: string | null;
+  user_id: string | null;
+  /** The cluster's uuid (the API shows it as bay_uuid and cluster_uuid). */
+  cluster_id: string;
+  image: string;
+  /** As given: a string (split like a shell does) or a list of arguments. */
+  command: string | string[] | null;
+  /** Docker quantity <n>[b|k|m|g]. */
+  memory: string | null;
+  /** CPUs (docker --cpus). */
+  cpu: number | null;
+  environment: Record<string, string>;
+  /** Published ports, docker's [host_port:]container_port[/protocol]. */
+  ports: string[];
+  /** no, always, unless-stopped, on-failure[:N]. */
+  restart_policy: string | null;
+  /** Address (on the cluster network) of the node the container was placed on. */
+  host: string | null;
+  docker_id: string | null;
+  /** Last status read from the engine. */
+  status: string | null;
+}
+
+/** Our addition: a workload object (a service or a pod) made through the API on a cluster's COE. */
+export interface Workload extends Timestamps {
+  id: number;
+  uuid: string;
+  kind: 'service' | 'pod';
+  name: string;
+  project_id: string | null;
+  user_id: string | null;
+  /** The cluster's uuid. */
+  cluster_id: string;
+  /** The cluster template's COE when the object was made (swarm-mode, kubernetes). */
+  coe: string;
+  /** The normalised manifest (src/objects/manifests.ts). */
+  manifest: Record<string, unknown>;
+  /** The COE's id of the object (a Swarm service id, a Kubernetes uid), null until it exists. */
+  backend_id: string | null;
+}

@@ -22,6 +22,8 @@ export const SHAPES = {
   operation: { bools: [], dicts: ['params'], lists: [], times: [...TS, 'lease_expires_at', 'deadline_at'] },
   cluster_event: { bools: [], dicts: [], lists: [], times: ['created_at'] },
   cluster_resource: { bools: [], dicts: ['details'], lists: [], times: TS },
+  cluster_workload: { bools: [], dicts: ['manifest'], lists: [], times: TS },
+  container: { bools: [], dicts: ['environment'], lists: ['ports'], times: TS },
 } satisfies Record<string, TableShape>;
 
 export type TableName = keyof typeof SHAPES;
@@ -33,6 +35,8 @@ export const COLUMNS: Record<string, readonly string[]> = {
   nodegroup: ['id', 'created_at', 'updated_at', 'uuid', 'name', 'cluster_id', 'project_id', 'docker_volume_size', 'labels', 'flavor_id', 'image_id', 'node_addresses', 'node_count', 'role', 'max_node_count', 'min_node_count', 'is_default', 'stack_id', 'status', 'status_reason', 'version'],
   quotas: ['id', 'created_at', 'updated_at', 'project_id', 'resource', 'hard_limit'],
   federation: ['id', 'created_at', 'updated_at', 'uuid', 'project_id', 'name', 'hostcluster_id', 'member_ids', 'status', 'status_reason', 'properties'],
+  cluster_workload: ['id', 'created_at', 'updated_at', 'uuid', 'name', 'project_id', 'user_id', 'cluster_id'],
+  container: ['id', 'created_at', 'updated_at', 'uuid', 'name', 'project_id', 'user_id', 'cluster_id', 'image', 'command', 'memory', 'cpu', 'environment', 'ports', 'restart_policy', 'host', 'docker_id', 'status'],
 };
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));

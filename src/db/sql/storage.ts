@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
-  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
+  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
 import type { Scope, Storage, NewOperation, OperationStart } from '../api.ts';
@@ -8,6 +8,7 @@ import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
 import { fromRow, toRow, type TableName } from './rows.ts';
+import { WorkloadStore } from './workloads.ts';
 
 const isUniqueViolation = (e: unknown): boolean => {
   const err = e as { code?: string; errno?: number; message?: string };
@@ -25,10 +26,13 @@ class Refused extends Error {}
 export class SqlStorage implements Storage {
   readonly conn: Connection;
   readonly #db: Kysely<any>;
+  /** Services and pods made through the API (src/db/sql/workloads.ts). */
+  readonly workloads: WorkloadStore;
 
   constructor(conn: Connection) {
     this.conn = conn;
     this.#db = conn.db;
+    this.workloads = new WorkloadStore(conn);
   }
 
   static open(url: string, opts: { poolSize?: number; baseDir?: string } = {}): SqlStorage {
@@ -287,6 +291,8 @@ export class SqlStorage implements Storage {
       await tx.deleteFrom('cluster_event').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('operation').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster_resource').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('container').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('cluster_workload').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster').where('uuid', '=', uuid).execute();
     });
   }
@@ -494,6 +500,8 @@ export class SqlStorage implements Storage {
         await tx.deleteFrom('cluster_event').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('operation').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster_resource').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('container').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('cluster_workload').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster').where('uuid', '=', id).execute();
         return true;
       }
@@ -538,6 +546,71 @@ export class SqlStorage implements Storage {
     let q = this.#db.selectFrom('cluster_resource').selectAll().where('cluster_id', '=', clusterUuid);
     if (!opts.includeRemoved) q = q.where('state', '!=', 'removed');
     return this.#rows('cluster_resource', await q.orderBy('id').execute());
+  }
+
+  // ---- containers -----------------------------------------------------------------------------
+
+  /** `command` is JSON (a string or a list), kept as given. */
+  #containerIn(values: Partial<Container>): Record<string, unknown> {
+    const { command, ...rest } = values;
+    return command === undefined ? rest : { ...rest, command: command === null ? null : JSON.stringify(command) };
+  }
+
+  #containerOut(row: unknown): Container {
+    const c = fromRow<Container>('container', row as Record<string, unknown>);
+    const raw = c.command as unknown;
+    c.command = raw === null || raw === undefined ? null : (JSON.parse(String(raw)) as Container['command']);
+    if (c.cpu !== null && c.cpu !== undefined) c.cpu = Number(c.cpu);
+    return c;
+  }
+
+  async createContainer(values: Partial<Container> & { uuid: string; cluster_id: string }): Promise<Container> {
+    await this.#insert(this.#db, 'container', this.#containerIn(values));
+    return (await this.getContainerByUuid(values.uuid))!;
+  }
+
+  async findContainers(scope: Scope, by: { uuid?: string; name?: string }): Promise<Container[]> {
+    let q = this.#db.selectFrom('container').selectAll();
+    if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
+    if (by.name !== undefined) q = q.where('name', '=', by.name);
+    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    return (await q.limit(2).execute()).map((r) => this.#containerOut(r));
+  }
+
+  async getContainerByUuid(uuid: string): Promise<Container | null> {
+    const row = await this.#db.selectFrom('container').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? this.#containerOut(row) : null;
+  }
+
+  async listContainers(scope: Scope, page: PageRequest, clusterUuid?: string): Promise<Container[]> {
+    let q = this.#db.selectFrom('container').selectAll();
+    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    if (clusterUuid !== undefined) q = q.where('cluster_id', '=', clusterUuid);
+    return (await paginate(this.conn, q, 'container', page).execute()).map((r) => this.#containerOut(r));
+  }
+
+  /** Every container of a cluster (placement counts containers per node). */
+  async listContainersOfCluster(clusterUuid: string): Promise<Container[]> {
+    const rows = await this.#db.selectFrom('container').selectAll().where('cluster_id', '=', clusterUuid).orderBy('id').execute();
+    return rows.map((r) => this.#containerOut(r));
+  }
+
+  async updateContainer(uuid: string, changes: Partial<Container>): Promise<Container | null> {
+    const row = toRow(this.conn, 'container', { ...this.#containerIn(changes), updated_at: new Date() });
+    await this.#db.updateTable('container').set(row).where('uuid', '=', uuid).execute();
+    return this.getContainerByUuid(uuid);
+  }
+
+  /** Several containers' last seen status at once (a list refresh). */
+  async setContainerStatuses(statuses: Record<string, string>): Promise<void> {
+    for (const [uuid, status] of Object.entries(statuses)) {
+      await this.#db.updateTable('container').set(toRow(this.conn, 'container', { status, updated_at: new Date() }))
+        .where('uuid', '=', uuid).where((eb) => eb.or([eb('status', '!=', status), eb('status', 'is', null)])).execute();
+    }
+  }
+
+  async destroyContainer(uuid: string): Promise<void> {
+    await this.#db.deleteFrom('container').where('uuid', '=', uuid).execute();
   }
 
   // ---- events ----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import type { DockerProvider } from '../../infra/docker/provider.ts';
 import type { InfraProvider, NodeInfo, NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
+import type { WorkloadAccess, Workloads } from '../workloads.ts';
+import { SwarmServices } from './services.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
 const CERT_DIR = '/etc/docker/magnum';
@@ -51,6 +53,11 @@ export class SwarmModeDriver implements Driver {
     this.#provider = provider;
     this.provides = osDistros.map((os) => ({ server_type: 'vm', os, coe: 'swarm-mode' }));
     void conf;
+  }
+
+  /** Swarm services on the running cluster (/v1/services); pods are Kubernetes objects. */
+  workloads(access: WorkloadAccess): Workloads {
+    return { services: new SwarmServices(access) };
   }
 
   steps(kind: OperationKind, op: Operation): Step[] {

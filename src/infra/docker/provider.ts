@@ -188,10 +188,12 @@ export class DockerProvider implements InfraProvider {
       ];
       const r = await this.#docker(args, { allowFail: true });
       if (r.exitCode !== 0 && !/already in use/.test(r.stderr)) throw new Error(`creating node ${spec.name}: ${r.stderr.trim()}`);
-      if (spec.files.length) await this.#copyFiles(spec.name, spec.files);
     }
     info = await this.inspectNode(spec.name);
     if (info && !info.running) {
+      // Files go in before every start, not only after a create: a create cut short (a conductor
+      // killed between `create` and `cp`) leaves a node without them, and its engine cannot start.
+      if (spec.files.length) await this.#copyFiles(spec.name, spec.files);
       await this.#docker(['container', 'start', spec.name]);
       info = await this.inspectNode(spec.name);
     }

@@ -2,14 +2,17 @@ import type { ApiDeps, Router } from '../../app.ts';
 import { registerBays } from './bays.ts';
 import { registerCertificates } from './certificates.ts';
 import { registerClusterTemplates } from './cluster-templates.ts';
+import { registerClusterImages } from './cluster-images.ts';
 import { registerClusters } from './clusters.ts';
+import { registerContainers } from './containers.ts';
 import { registerFederations } from './federations.ts';
 import { registerMagnumServices } from './mservices.ts';
 import { registerNodeGroups } from './nodegroups.ts';
 import { registerQuotas } from './quotas.ts';
+import { registerPods, registerServices } from './services.ts';
 import { registerStats } from './stats.ts';
 
-const RESOURCES = ['baymodels', 'bays', 'clustertemplates', 'clusters', 'quotas', 'certificates', 'mservices', 'stats', 'federations'];
+const RESOURCES = ['baymodels', 'bays', 'clustertemplates', 'clusters', 'quotas', 'certificates', 'mservices', 'stats', 'federations', 'containers', 'services', 'pods'];
 
 export function registerV1(router: Router, deps: ApiDeps): void {
   router.get('/v1', async (r) => {
@@ -39,4 +42,8 @@ export function registerV1(router: Router, deps: ApiDeps): void {
   registerMagnumServices(router, deps);
   registerCertificates(router, deps);
   registerFederations(router, deps);
+  registerContainers(router, deps);
+  registerClusterImages(router, deps);
+  registerServices(router, deps);
+  registerPods(router, deps);
 }

@@ -1,0 +1,85 @@
+// Our extension: images for clusters that reach no registry. POST /v1/clusters/{ident}/images
+// loads an image archive from the conductor host's image directory ([docker] image_dir) into
+// every node of the cluster and answers 202 at once; progress is in the cluster's timeline
+// (GET /v1/clusters/{ident}/events, operation_id = the load's uuid) and summed up by
+// GET /v1/clusters/{ident}/images/{load uuid}. GET /v1/clusters/{ident}/images lists each
+// node's images.
+import { E } from '../../../common/errors.ts';
+import type { ClusterEvent } from '../../../objects/models.ts';
+import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
+import { isoTime } from '../../common.ts';
+import { canonicalUuid, checkQuery, isUuidLike, parseBody } from '../../validation.ts';
+import { adminScope, findCluster } from './lookup.ts';
+
+const SWARM_COES = ['swarm', 'swarm-mode'];
+const STEP = 'image_load';
+
+export function registerClusterImages(router: Router, deps: ApiDeps): void {
+  const { storage, policy, conf, conductor } = deps;
+
+  const dockerCluster = async (r: ApiRequest) => {
+    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+    return { c, swarm: Boolean(template?.coe && SWARM_COES.includes(template.coe)) };
+  };
+
+  router.post('/v1/clusters/:ident/images', async (r) => {
+    checkQuery(r.query, []);
+    const input = parseBody('image_load', { file: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true } }, r.json());
+    const file = input.file as string;
+    if (file.startsWith('/') || file.split(/[\\/]/).includes('..') || file.includes('\0')) {
+      throw E.InvalidInput('file', file, "Value should name a file in the conductor's image directory (a relative path without ..)");
+    }
+    const { c, swarm } = await dockerCluster(r);
+    policy.enforce(r.ctx, 'cluster:load_image', { ...c });
+    if (!swarm) throw E.InvalidParameterValue(`Images can be loaded into swarm and swarm-mode clusters only; cluster ${c.name ?? c.uuid} is not one.`);
+    const started = await conductor.call<{ uuid: string }>(r.ctx, 'cluster_load_image', { cluster: c.uuid, file }, { timeoutMs: 30_000 });
+    return {
+      status: 202,
+      body: { ...started, links: [{ href: `${r.host}/v1/clusters/${c.uuid}/images/${started.uuid}`, rel: 'self' }] },
+    };
+  });
+
+  router.get('/v1/clusters/:ident/images', async (r) => {
+    checkQuery(r.query, []);
+    const { c, swarm } = await dockerCluster(r);
+    policy.enforce(r.ctx, 'cluster:get', { ...c });
+    if (!swarm) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} is not a swarm or swarm-mode cluster.`);
+    const out = await conductor.call<Record<string, unknown>>(r.ctx, 'cluster_list_images', { cluster: c.uuid }, { timeoutMs: 30_000 });
+    return { status: 200, body: { cluster_uuid: c.uuid, ...out } };
+  });
+
+  router.get('/v1/clusters/:ident/images/:load', async (r) => {
+    checkQuery(r.query, []);
+    const { c } = await dockerCluster(r);
+    policy.enforce(r.ctx, 'cluster:get', { ...c });
+    const id = r.params.load;
+    if (!isUuidLike(id)) throw E.ResourceNotFound('image load', id);
+    const uuid = canonicalUuid(id);
+    const events: ClusterEvent[] = [];
+    for (let afterId: number | undefined; ;) {
+      const page = await storage.listEvents(c.uuid, { limit: conf.api.max_limit, afterId });
+      events.push(...page.filter((e) => e.operation_id === uuid));
+      if (page.length < conf.api.max_limit) break;
+      afterId = page[page.length - 1].id;
+    }
+    if (!events.length) throw E.ResourceNotFound('image load', id);
+    const final = events.find((e) => e.step === STEP && (e.outcome === 'succeeded' || e.outcome === 'failed'));
+    const nodes: Record<string, { status: string; message: string | null }> = {};
+    for (const e of events) {
+      const m = /^image_load node (.+)$/.exec(e.step);
+      if (m) nodes[m[1]] = { status: e.outcome === 'succeeded' ? 'COMPLETE' : 'FAILED', message: e.message };
+    }
+    return {
+      status: 200,
+      body: {
+        uuid,
+        cluster_uuid: c.uuid,
+        status: final ? (final.outcome === 'succeeded' ? 'COMPLETE' : 'FAILED') : 'IN_PROGRESS',
+        status_reason: final?.message ?? null,
+        nodes,
+        events: events.map((e) => ({ id: e.id, step: e.step, outcome: e.outcome, message: e.message, created_at: isoTime(e.created_at) })),
+      },
+    };
+  });
+}

@@ -1,0 +1,344 @@
+// /v1/containers: Magnum 2015's containers on swarm clusters (reference §12.3), with what Docker
+// users expect beyond them (CPU limits, published ports, restart policies, logs with tail and
+// since, execute with exit code and separate streams, 409 for an action that does not fit the
+// container's state). These routes never coexisted with Magnum 15's API version: they are served
+// under /v1 at every microversion and touch none of Magnum 15's routes.
+//
+// The row lives in the database; everything Docker does happens in a conductor (which holds the
+// cluster's client certificate), through synchronous RPC calls.
+import { randomUUID } from 'node:crypto';
+import { E, MagnumError } from '../../../common/errors.ts';
+import type { RequestContext } from '../../../common/context.ts';
+import {
+  DOCKER_MINIMUM_MEMORY, IMAGE_REFERENCE, RESTART_POLICY, dockerMemoryBytes, parsePort, shellSplit, type ContainerLive,
+} from '../../../objects/container.ts';
+import type { Cluster, Container } from '../../../objects/models.ts';
+import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
+import { identLookup, isoTime, listQuery, nextLink, pageParams, resourceLinks } from '../../common.ts';
+import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
+import { canonicalUuid, checkQuery, coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
+import { adminScope, findCluster } from './lookup.ts';
+
+const ro = { type: { kind: 'any' }, readonly: true } as const;
+const s255 = { kind: 'string', min: 1, max: 255 } as const;
+
+export const CONTAINER_INPUT: Fields = {
+  uuid: { type: { kind: 'uuid' } },
+  name: { type: s255 },
+  image: { type: s255, mandatory: true },
+  command: { type: { kind: 'any' } },
+  bay_uuid: { type: s255 },
+  cluster_uuid: { type: s255 },
+  memory: { type: s255 },
+  cpu: { type: { kind: 'any' } },
+  environment: { type: { kind: 'strdict' } },
+  ports: { type: { kind: 'any' } },
+  restart_policy: { type: s255 },
+  status: ro, status_reason: ro, published_ports: ro, host: ro, project_id: ro, user_id: ro,
+  links: ro, created_at: ro, updated_at: ro,
+};
+
+const CONTAINER_INTERNAL = [...COMMON_INTERNAL, '/bay_uuid', '/cluster_uuid', '/status', '/status_reason', '/published_ports', '/host'];
+/** What PATCH may change: the name (a row change) and, live through `docker update`, limits and restart policy. */
+const PATCHABLE = ['name', 'memory', 'cpu', 'restart_policy'];
+const SWARM_COES = ['swarm', 'swarm-mode'];
+export const EXEC_DEFAULT_TIMEOUT = 60;
+const MAX_PORTS = 100;
+
+// ---- values ---------------------------------------------------------------------------------
+
+export function checkImage(v: string): string {
+  if (!IMAGE_REFERENCE.test(v)) throw E.InvalidInput('image', v, 'Value should be a Docker image reference: repository[:tag] or repository@sha256:digest, in lower case');
+  return v;
+}
+
+export function checkMemory(v: string): string {
+  const bytes = dockerMemoryBytes(v);
+  if (bytes === null) throw E.InvalidInput('memory', v, 'Invalid docker memory specified. Acceptable values are format: <number>[<unit>], where unit = b, k, m or g');
+  if (bytes < DOCKER_MINIMUM_MEMORY) throw E.InvalidInput('memory', v, `Docker Minimum memory limit allowed is ${DOCKER_MINIMUM_MEMORY} B.`);
+  return v;
+}
+
+export function checkCpu(v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (typeof v === 'boolean' || !Number.isFinite(n)) throw E.InvalidInput('cpu', v, "Wrong type. Expected a number of CPUs, got '" + typeof v + "'");
+  if (n < 0.01) throw E.InvalidInput('cpu', v, 'Value should be greater or equal to 0.01');
+  if (n > 1024) throw E.InvalidInput('cpu', v, 'Value should be lower or equal to 1024');
+  return Math.round(n * 100) / 100;
+}
+
+export function checkRestartPolicy(v: string): string {
+  if (!RESTART_POLICY.test(v)) throw E.InvalidInput('restart_policy', v, 'Value should be one of: no, always, unless-stopped, on-failure[:max-retries]');
+  return v;
+}
+
+/** A command as a string (split like a shell does) or a list of strings; `field` names it in errors. */
+export function checkCommand(v: unknown, field = 'command'): string | string[] {
+  if (typeof v === 'string') {
+    let args: string[];
+    try {
+      args = shellSplit(v);
+    } catch (e) {
+      throw E.InvalidInput(field, v, `${(e as Error).message}`);
+    }
+    if (!args.length) throw E.InvalidInput(field, v, 'Value should not be empty');
+    return v;
+  }
+  if (Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string') && v[0] !== '') return v as string[];
+  throw E.InvalidInput(field, v, 'Value should be a non-empty string or a non-empty list of strings');
+}
+
+export function checkPorts(v: unknown): string[] {
+  if (!Array.isArray(v)) throw E.InvalidInput('ports', v, 'Value should be a list of ports, [host_port:]container_port[/protocol]');
+  if (v.length > MAX_PORTS) throw E.InvalidInput('ports', v, `Value should have at most ${MAX_PORTS} ports`);
+  const seen = new Set<string>();
+  return v.map((p) => {
+    const text = typeof p === 'number' && Number.isInteger(p) ? String(p) : p;
+    const spec = typeof text === 'string' ? parsePort(text) : null;
+    if (!spec) throw E.InvalidInput('ports', p, 'Each port should be [host_port:]container_port[/protocol], ports 1-65535, protocol tcp, udp or sctp');
+    for (const key of [`c${spec.containerPort}/${spec.protocol}`, ...(spec.hostPort !== null ? [`h${spec.hostPort}/${spec.protocol}`] : [])]) {
+      if (seen.has(key)) throw E.InvalidInput('ports', p, 'Each port should be published once');
+      seen.add(key);
+    }
+    return text as string;
+  });
+}
+
+function checkEnvironment(env: Record<string, string>): Record<string, string> {
+  for (const [k, val] of Object.entries(env)) {
+    if (!k || /[=\0]/.test(k) || val.includes('\0')) throw E.InvalidInput('environment', env, 'Variable names should be non-empty and contain no = or NUL, values no NUL');
+  }
+  return env;
+}
+
+// ---- views ----------------------------------------------------------------------------------
+
+const BRIEF = ['uuid', 'name', 'bay_uuid', 'cluster_uuid', 'image', 'command', 'status', 'memory', 'environment'] as const;
+
+function containerView(c: Container, live: ContainerLive | undefined, host: string, brief = false): Record<string, unknown> {
+  const full: Record<string, unknown> = {
+    uuid: c.uuid,
+    name: c.name,
+    image: c.image,
+    command: c.command,
+    status: live?.status ?? c.status ?? 'Unknown',
+    status_reason: live?.status_reason ?? null,
+    memory: c.memory,
+    cpu: c.cpu,
+    environment: c.environment,
+    ports: c.ports,
+    published_ports: live?.published_ports ?? [],
+    restart_policy: c.restart_policy,
+    host: c.host,
+    bay_uuid: c.cluster_id,
+    cluster_uuid: c.cluster_id,
+    project_id: c.project_id,
+    user_id: c.user_id,
+    links: resourceLinks(host, `containers/${c.uuid}`),
+    created_at: isoTime(c.created_at),
+    updated_at: isoTime(c.updated_at),
+  };
+  if (!brief) return full;
+  const out: Record<string, unknown> = {};
+  for (const k of BRIEF) out[k] = full[k];
+  out.links = full.links;
+  return out;
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+export function registerContainers(router: Router, deps: ApiDeps): void {
+  const { storage, policy, conf, conductor } = deps;
+  const call = <T>(ctx: RequestContext, method: string, args: Record<string, unknown>, seconds: number) =>
+    conductor.call<T>(ctx, method, args, { timeoutMs: seconds * 1000 });
+
+  const find = async (r: ApiRequest, ident = r.params.ident): Promise<Container> => {
+    const found = await storage.findContainers(adminScope(r.ctx), identLookup(ident));
+    if (found.length === 0) throw E.ContainerNotFound(ident);
+    if (found.length > 1) throw E.Conflict('Multiple containers exist with same name. Please use the container uuid instead.');
+    return found[0];
+  };
+
+  /** Live status of the given rows; when no conductor answers, Unknown (the rows still show). */
+  const liveOf = async (r: ApiRequest, rows: Container[]): Promise<Record<string, ContainerLive>> => {
+    if (!rows.length) return {};
+    try {
+      return await call<Record<string, ContainerLive>>(r.ctx, 'container_status', {
+        containers: rows.map((c) => ({ uuid: c.uuid, cluster_id: c.cluster_id, host: c.host, status: c.status })),
+      }, 30);
+    } catch (e) {
+      if (!(e instanceof MagnumError) || e.status < 503) throw e;
+      return Object.fromEntries(rows.map((c) => [c.uuid, { status: 'Unknown', status_reason: e.message, published_ports: [] } satisfies ContainerLive]));
+    }
+  };
+
+  const clusterOf = async (r: ApiRequest, ident: string): Promise<Cluster> => findCluster(storage, adminScope(r.ctx), ident);
+
+  const list = (detail: boolean) => async (r: ApiRequest) => {
+    listQuery(r.query, ['bay_ident', 'cluster_ident']);
+    policy.enforce(r.ctx, `container:${detail ? 'detail' : 'get_all'}`);
+    const p = pageParams(r.query, 'container', conf.api.max_limit);
+    const scope = adminScope(r.ctx);
+    let clusterUuid: string | undefined;
+    const idents = [r.query.bay_ident, r.query.cluster_ident].filter((v) => v !== undefined).map(String);
+    for (const ident of idents) {
+      const c = await clusterOf(r, ident);
+      if (clusterUuid !== undefined && clusterUuid !== c.uuid) throw E.Invalid('bay_ident and cluster_ident name different clusters.');
+      clusterUuid = c.uuid;
+    }
+    const marker = p.marker ? (await storage.findContainers(scope, { uuid: p.marker }))[0] : undefined;
+    if (p.marker && !marker) throw E.ContainerNotFound(p.marker);
+    const page = { ...p, marker };
+    const rows = await storage.listContainers(scope, page, clusterUuid);
+    const live = await liveOf(r, rows);
+    const body: Record<string, unknown> = { containers: rows.map((c) => containerView(c, live[c.uuid], r.host, !detail)) };
+    const next = nextLink(r.host, detail ? 'containers/detail' : 'containers', page, rows);
+    if (next) body.next = next;
+    return { status: 200, body };
+  };
+  router.get('/v1/containers', list(false));
+  router.get('/v1/containers/detail', list(true));
+
+  router.get('/v1/containers/:ident', async (r) => {
+    checkQuery(r.query, []);
+    const c = await find(r);
+    policy.enforce(r.ctx, 'container:get', { ...c });
+    const live = await liveOf(r, [c]);
+    return { status: 200, body: containerView(c, live[c.uuid], r.host) };
+  });
+
+  router.post('/v1/containers', async (r) => {
+    checkQuery(r.query, []);
+    const body = r.json();
+    const input = parseBody('container', CONTAINER_INPUT, body);
+    const image = checkImage(input.image as string);
+    const command = input.command === undefined || input.command === null ? null : checkCommand(input.command);
+    const memory = input.memory === undefined || input.memory === null ? null : checkMemory(input.memory as string);
+    const cpu = input.cpu === undefined || input.cpu === null ? null : checkCpu(input.cpu);
+    const ports = input.ports === undefined || input.ports === null ? [] : checkPorts(input.ports);
+    const restart = input.restart_policy === undefined || input.restart_policy === null ? null : checkRestartPolicy(input.restart_policy as string);
+    const environment = checkEnvironment((input.environment as Record<string, string> | null | undefined) ?? {});
+    const idents = (['bay_uuid', 'cluster_uuid'] as const).filter((k) => input[k] !== undefined && input[k] !== null);
+    if (!idents.length) throw E.InvalidInput('bay_uuid', null, 'Mandatory field missing. Name the cluster as bay_uuid or cluster_uuid.');
+    policy.enforce(r.ctx, 'container:create');
+    let cluster: Cluster | undefined;
+    for (const k of idents) {
+      const c = await clusterOf(r, String(input[k]));
+      if (cluster && cluster.uuid !== c.uuid) throw E.Invalid('bay_uuid and cluster_uuid name different clusters.');
+      cluster = c;
+    }
+    const template = await storage.getClusterTemplateByUuid(cluster!.cluster_template_id ?? '');
+    if (!template?.coe || !SWARM_COES.includes(template.coe)) {
+      throw E.InvalidParameterValue(`Cluster ${cluster!.name ?? cluster!.uuid} is a ${template?.coe ?? 'unknown'} cluster; containers run on swarm and swarm-mode clusters only.`);
+    }
+    const uuid = input.uuid ? canonicalUuid(input.uuid as string) : randomUUID();
+    if (input.uuid && (await storage.getContainerByUuid(uuid))) throw E.Conflict(`A container with UUID ${uuid} already exists.`);
+    const spec: Partial<Container> & { uuid: string; cluster_id: string; image: string } = {
+      uuid,
+      name: (input.name as string | null | undefined) ?? null,
+      // The container belongs to its cluster's project: that project's members see and act on it.
+      project_id: cluster!.project_id,
+      user_id: r.ctx.userId,
+      cluster_id: cluster!.uuid,
+      image, command, memory, cpu, environment, ports, restart_policy: restart,
+    };
+    const live = await call<ContainerLive>(r.ctx, 'container_create', { container: spec }, 150);
+    const created = await storage.getContainerByUuid(uuid);
+    if (!created) throw E.ContainerNotFound(uuid);
+    return { status: 201, body: containerView(created, live, r.host) };
+  });
+
+  router.patch('/v1/containers/:ident', async (r) => {
+    checkQuery(r.query, []);
+    const ops = parsePatchBody(r.json(), { internal: CONTAINER_INTERNAL, nonRemovable: ['/image'] });
+    const c = await find(r);
+    policy.enforce(r.ctx, 'container:update', { ...c });
+    const current: Record<string, unknown> = {
+      name: c.name, image: c.image, command: c.command, memory: c.memory, cpu: c.cpu, environment: c.environment,
+      ports: c.ports, restart_policy: c.restart_policy,
+    };
+    const patched = applyPatch(current, ops);
+    const changed = Object.keys({ ...current, ...patched }).filter((k) => JSON.stringify(patched[k] ?? null) !== JSON.stringify(current[k] ?? null));
+    for (const k of changed) if (!(k in CONTAINER_INPUT)) throw E.UnknownAttribute('container', [k]);
+    const fixed = changed.filter((k) => !PATCHABLE.includes(k));
+    if (fixed.length) throw E.InvalidParameterValue(`cannot change container property(ies) ${fixed.join(', ')}: create a new container instead.`);
+    const value = (k: string) => (patched[k] === undefined ? null : patched[k]);
+    const changes: Partial<Container> = {};
+    if (changed.includes('name')) changes.name = value('name') === null ? null : (coerceField('name', CONTAINER_INPUT.name, value('name')) as string);
+    if (changed.includes('memory')) {
+      if (value('memory') === null) throw E.InvalidParameterValue('The memory limit of a container can be changed, not removed: create a new container instead.');
+      changes.memory = checkMemory(coerceField('memory', CONTAINER_INPUT.memory, String(value('memory'))) as string);
+    }
+    if (changed.includes('cpu')) changes.cpu = value('cpu') === null ? null : checkCpu(value('cpu'));
+    if (changed.includes('restart_policy')) changes.restart_policy = value('restart_policy') === null ? null : checkRestartPolicy(String(value('restart_policy')));
+    const { name, ...live } = changes;
+    let state: ContainerLive | undefined;
+    if (Object.keys(live).length) state = await call<ContainerLive>(r.ctx, 'container_update', { container: c.uuid, changes: live }, 60);
+    if ('name' in changes) await storage.updateContainer(c.uuid, { name });
+    const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
+    if (!state) state = (await liveOf(r, [now]))[now.uuid];
+    return { status: 200, body: containerView(now, state, r.host) };
+  });
+
+  router.delete('/v1/containers/:ident', async (r) => {
+    checkQuery(r.query, ['force']);
+    const force = r.query.force === undefined ? false : parseBool(r.query.force);
+    const c = await find(r);
+    policy.enforce(r.ctx, 'container:delete', { ...c });
+    await call(r.ctx, 'container_delete', { container: c.uuid, force }, 60);
+    return { status: 204 };
+  });
+
+  const graceful = new Set(['stop', 'reboot']);
+  for (const action of ['start', 'stop', 'reboot', 'pause', 'unpause'] as const) {
+    router.put(`/v1/containers/:ident/${action}`, async (r) => {
+      checkQuery(r.query, graceful.has(action) ? ['timeout'] : []);
+      const timeout = r.query.timeout === undefined ? null : (coerceField('timeout', { type: { kind: 'int', min: 0, max: 600 } }, r.query.timeout) as number);
+      const c = await find(r);
+      policy.enforce(r.ctx, `container:${action}`, { ...c });
+      const live = await call<ContainerLive>(r.ctx, 'container_action', { container: c.uuid, action, timeout }, 60 + (timeout ?? 10));
+      const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
+      return { status: 200, body: containerView(now, live, r.host) };
+    });
+  }
+
+  router.get('/v1/containers/:ident/logs', async (r) => {
+    checkQuery(r.query, ['tail', 'since', 'timestamps']);
+    let tail: number | null = null;
+    if (r.query.tail !== undefined && String(r.query.tail) !== 'all') tail = coerceField('tail', { type: { kind: 'int', min: 0 } }, r.query.tail) as number;
+    let since: string | null = null;
+    if (r.query.since !== undefined) {
+      since = String(r.query.since);
+      const duration = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(since);
+      const unix = /^\d+(\.\d{1,9})?$/.test(since);
+      const date = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?$/.test(since) && !Number.isNaN(Date.parse(since));
+      if (!duration && !unix && !date) throw E.InvalidInput('since', since, 'Value should be a duration (10m, 1h30m), a Unix timestamp or an RFC 3339 date');
+    }
+    const timestamps = r.query.timestamps === undefined ? false : parseBool(r.query.timestamps);
+    const c = await find(r);
+    policy.enforce(r.ctx, 'container:logs', { ...c });
+    const out = await call<{ output: string }>(r.ctx, 'container_logs', { container: c.uuid, tail, since, timestamps }, 60);
+    return { status: 200, body: out };
+  });
+
+  const execute = async (r: ApiRequest, command: string | string[], timeout: number) => {
+    const c = await find(r);
+    policy.enforce(r.ctx, 'container:execute', { ...c });
+    const argv = typeof command === 'string' ? shellSplit(command) : command;
+    const out = await call(r.ctx, 'container_exec', { container: c.uuid, command: argv, timeout }, timeout + 20);
+    return { status: 200, body: out };
+  };
+  const execTimeout = (v: unknown) => (v === undefined || v === null ? EXEC_DEFAULT_TIMEOUT : (coerceField('timeout', { type: { kind: 'int', min: 1, max: 3600 } }, v) as number));
+  // Magnum 2015: PUT …/execute?command=<command line>.
+  router.put('/v1/containers/:ident/execute', async (r) => {
+    checkQuery(r.query, ['command', 'timeout']);
+    if (r.query.command === undefined) throw E.Invalid('Missing argument: "command"');
+    return execute(r, checkCommand(String(r.query.command)), execTimeout(r.query.timeout));
+  });
+  // Ours: POST …/execute {"command": "..." | [...], "timeout": seconds}.
+  router.post('/v1/containers/:ident/execute', async (r) => {
+    checkQuery(r.query, []);
+    const input = parseBody('execute', { command: { type: { kind: 'any' }, mandatory: true }, timeout: { type: { kind: 'int', min: 1, max: 3600 } } }, r.json());
+    return execute(r, checkCommand(input.command), execTimeout(input.timeout));
+  });
+}

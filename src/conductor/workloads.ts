@@ -1,0 +1,342 @@
+// The conductor's side of /v1/services and /v1/pods: RPC methods that keep the rows (tenancy,
+// names, listing) and ask the cluster driver's backend (Driver.workloads) for everything live, and
+// the published ports of Swarm services (PortForwarders), reconciled every few seconds so that a
+// restarted conductor serves them again and moved tasks are followed.
+import type { Logger } from 'pino';
+import { ClusterCertificates } from '../cert/cert-manager.ts';
+import { E, MagnumError } from '../common/errors.ts';
+import { DuplicateWorkload } from '../db/sql/workloads.ts';
+import type { DriverRegistry } from '../drivers/registry.ts';
+import type { ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
+import { backendKey, ingressPorts, type SwarmServiceManifest } from '../objects/manifests.ts';
+import type { Cluster, ClusterTemplate, Workload } from '../objects/models.ts';
+import type { ClusterEngine } from './cluster-engine.ts';
+import { PortForwarders } from './port-forwarder.ts';
+import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
+
+export const RECONCILE_INTERVAL_MS = 3_000;
+type Kind = Workload['kind'];
+interface Target {
+  cluster: Cluster;
+  template: ClusterTemplate;
+  backend: ObjectBackend;
+}
+
+/** The address a cluster publishes its endpoints on: the host of its api_address. */
+export function publishAddress(cluster: Pick<Cluster, 'api_address'>): string | null {
+  if (!cluster.api_address) return null;
+  try {
+    return new URL(cluster.api_address).hostname.replace(/^\[(.*)\]$/, '$1') || null;
+  } catch {
+    return null;
+  }
+}
+
+interface PortListener {
+  /** host:port */
+  key: string;
+  host: string;
+  port: number;
+  /** The key of the task endpoints behind it (target/protocol). */
+  backend: string;
+}
+
+/** The ports a Swarm service publishes on the cluster's address. */
+export function portListeners(manifest: Record<string, unknown>, cluster: Pick<Cluster, 'api_address'>): PortListener[] {
+  const fallback = publishAddress(cluster);
+  const out: PortListener[] = [];
+  for (const p of ingressPorts(manifest as unknown as SwarmServiceManifest)) {
+    const host = p.host_ip ?? fallback;
+    if (!host || p.published === null) continue;
+    out.push({ key: PortForwarders.key(host, p.published), host, port: p.published, backend: backendKey(p) });
+  }
+  return out;
+}
+
+export interface WorkloadInput {
+  uuid: string;
+  name: string;
+  project_id: string | null;
+  user_id: string | null;
+  manifest: Record<string, unknown>;
+}
+
+/** What show answers: the live fields, or an error (show_many) for an object whose cluster failed. */
+export type LiveReply = { live: Record<string, unknown> } | { error: { code: string; status: number; message: string } };
+
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+export class WorkloadService {
+  readonly #drivers: DriverRegistry;
+  readonly forwarders: PortForwarders;
+  #deps: MethodDeps | null = null;
+  #certs: ClusterCertificates | null = null;
+  #log: Logger | undefined;
+  #timer: NodeJS.Timeout | null = null;
+  #reconciling: Promise<void> | null = null;
+  readonly #stale = new Map<string, Promise<void>>();
+  #stopped = false;
+
+  readonly #interval: number;
+
+  constructor(drivers: DriverRegistry, opts: { reconcileIntervalMs?: number } = {}) {
+    this.#drivers = drivers;
+    this.forwarders = new PortForwarders({ onStale: (owner) => this.#markStale(owner) });
+    this.#interval = opts.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS;
+  }
+
+  /** The RPC methods (for ConductorService's `methods`); starts the reconciliation. */
+  methods(deps: MethodDeps): RpcMethods {
+    this.#deps = deps;
+    this.#log = deps.logger;
+    this.#certs = ClusterCertificates.fromConfig(deps.conf, deps.storage);
+    if (!this.#timer && !this.#stopped) {
+      this.#timer = setInterval(() => void this.reconcile().catch((err) => this.#log?.warn({ err }, 'published ports reconciliation failed')), this.#interval);
+      this.#timer.unref();
+    }
+    const m: RpcMethods = {};
+    for (const kind of ['service', 'pod'] as const) {
+      m[`${kind}_create`] = (a) => this.create(kind, String(a.cluster), a.workload as WorkloadInput);
+      m[`${kind}_show`] = (a) => this.show(kind, String(a.workload));
+      m[`${kind}_show_many`] = (a) => this.showMany(kind, (a.workloads as string[]) ?? []);
+      m[`${kind}_update`] = (a) => this.update(kind, String(a.workload), a.manifest as Record<string, unknown>);
+      m[`${kind}_delete`] = (a) => this.remove(kind, String(a.workload));
+    }
+    return m;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#reconciling?.catch(() => undefined);
+    await this.forwarders.closeAll();
+  }
+
+  get #storage() {
+    if (!this.#deps) throw new Error('WorkloadService.methods() was not called');
+    return this.#deps.storage;
+  }
+
+  #access(cluster: Cluster, template: ClusterTemplate): WorkloadAccess {
+    let engine: Promise<ClusterEngine> | null = null;
+    const deps = this.#deps!;
+    return {
+      cluster,
+      template,
+      docker: async (args, opts) => {
+        engine ??= deps.engines.forCluster(cluster.uuid);
+        const e = await engine;
+        return e.run(e.api, args, { timeoutMs: opts?.timeoutMs, input: opts?.input });
+      },
+      credentials: async () => (template.tls_disabled || !cluster.ca_cert_ref ? null : this.#certs!.getClientCredentials(cluster)),
+    };
+  }
+
+  /** The cluster, its template and the backend for one kind of object, or a clear 4xx. */
+  async #target(kind: Kind, clusterUuid: string): Promise<Target> {
+    const cluster = await this.#storage.getClusterByUuid(clusterUuid);
+    if (!cluster) throw E.ClusterNotFound(clusterUuid);
+    const template = await this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
+    if (!template) throw E.ClusterTemplateNotFound(cluster.cluster_template_id ?? '');
+    const coe = template.coe ?? '';
+    if (kind === 'pod' && coe !== 'kubernetes') throw E.NotSupported(`Pods are not supported for COE ${coe}.`);
+    if (kind === 'service' && coe !== 'kubernetes' && coe !== 'swarm-mode') throw E.NotSupported(`Services are not supported for COE ${coe}.`);
+    const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, coe);
+    const backends = driver?.workloads?.(this.#access(cluster, template));
+    const backend = kind === 'pod' ? backends?.pods : backends?.services;
+    if (!backend) {
+      if (coe === 'kubernetes') throw E.NotSupported(`Kubernetes ${kind}s are not supported: no Kubernetes backend is available.`);
+      throw E.NotSupported(`Services are not supported by the ${driver?.name ?? 'cluster\'s'} driver.`);
+    }
+    if (!cluster.api_address) throw E.ClusterAPIAddressUnavailable();
+    return { cluster, template, backend };
+  }
+
+  async #row(kind: Kind, uuid: string): Promise<Workload> {
+    const row = await this.#storage.workloads.get(uuid);
+    if (!row || row.kind !== kind) throw kind === 'pod' ? E.PodNotFound(uuid) : E.ServiceNotFound(uuid);
+    return row;
+  }
+
+  #notBeingDeleted(cluster: Cluster): void {
+    if (cluster.status === 'DELETE_IN_PROGRESS') throw E.Conflict(`Cluster ${cluster.name ?? cluster.uuid} is being deleted.`);
+  }
+
+  /** The live fields; the published ports follow the running tasks. */
+  async #live(row: Workload, cluster: Cluster, backend: ObjectBackend): Promise<Record<string, unknown>> {
+    const state = await backend.show(row);
+    if (!state) {
+      return { status: 'MISSING', status_reason: `The ${row.kind} no longer exists on cluster ${cluster.name ?? cluster.uuid}; delete it.`, tasks: [] };
+    }
+    if (state.backends) this.#applyBackends(row, cluster, state.backends);
+    return state.fields;
+  }
+
+  #applyBackends(row: Workload, cluster: Pick<Cluster, 'api_address'>, backends: Record<string, string[]>): void {
+    if (row.coe !== 'swarm-mode') return;
+    for (const l of portListeners(row.manifest, cluster)) this.forwarders.setBackends(row.uuid, l.key, backends[l.backend] ?? []);
+  }
+
+  async create(kind: Kind, clusterUuid: string, input: WorkloadInput): Promise<LiveReply> {
+    const { cluster, template, backend } = await this.#target(kind, clusterUuid);
+    this.#notBeingDeleted(cluster);
+    const coe = template.coe ?? '';
+    // Published ports first: a port that is taken is a 409 before anything is made.
+    const listeners = coe === 'swarm-mode' ? portListeners(input.manifest, cluster) : [];
+    const opened: string[] = [];
+    try {
+      for (const l of listeners) {
+        await this.forwarders.open(input.uuid, l.host, l.port);
+        opened.push(l.key);
+      }
+      let row: Workload;
+      try {
+        row = await this.#storage.workloads.create({ ...input, kind, cluster_id: cluster.uuid, coe });
+      } catch (err) {
+        if (err instanceof DuplicateWorkload) throw E.Conflict(`A ${kind} named ${input.name} already exists in cluster ${cluster.name ?? cluster.uuid}.`);
+        throw err;
+      }
+      try {
+        const made = await backend.create(row);
+        row = (await this.#storage.workloads.update(row.uuid, { backend_id: made.backend_id })) ?? row;
+      } catch (err) {
+        await this.#storage.workloads.destroy(row.uuid);
+        throw err;
+      }
+      // Made: the live state is a bonus (the next GET shows it).
+      const live = await this.#live(row, cluster, backend).catch((err) => {
+        this.#log?.warn({ err, workload: row.uuid }, 'reading a new workload failed');
+        return { status: 'UNKNOWN', status_reason: (err as Error).message };
+      });
+      return { live };
+    } catch (err) {
+      await Promise.all(opened.map((k) => this.forwarders.close(k)));
+      throw err;
+    }
+  }
+
+  async show(kind: Kind, uuid: string): Promise<LiveReply> {
+    const row = await this.#row(kind, uuid);
+    const { cluster, backend } = await this.#target(kind, row.cluster_id);
+    return { live: await this.#live(row, cluster, backend) };
+  }
+
+  /** Live state of several objects; one whose cluster fails gets an error, not the whole list. */
+  async showMany(kind: Kind, uuids: string[]): Promise<Record<string, LiveReply>> {
+    const out: Record<string, LiveReply> = {};
+    const byCluster = new Map<string, Workload[]>();
+    for (const uuid of uuids) {
+      const row = await this.#storage.workloads.get(uuid);
+      if (!row || row.kind !== kind) continue;
+      byCluster.set(row.cluster_id, [...(byCluster.get(row.cluster_id) ?? []), row]);
+    }
+    const fail = (err: unknown) => {
+      const e = err instanceof MagnumError ? err : new MagnumError('InternalError', 500, (err as Error)?.message ?? String(err));
+      return { error: { code: e.code, status: e.status, message: e.message } };
+    };
+    await Promise.all([...byCluster.entries()].map(async ([clusterUuid, rows]) => {
+      let target: Target;
+      try {
+        target = await this.#target(kind, clusterUuid);
+      } catch (err) {
+        for (const r of rows) out[r.uuid] = fail(err);
+        return;
+      }
+      await inBatches(rows, 4, async (r) => {
+        try {
+          out[r.uuid] = { live: await this.#live(r, target.cluster, target.backend) };
+        } catch (err) {
+          out[r.uuid] = fail(err);
+        }
+      });
+    }));
+    return out;
+  }
+
+  async update(kind: Kind, uuid: string, manifest: Record<string, unknown>): Promise<LiveReply> {
+    const row = await this.#row(kind, uuid);
+    const { cluster, backend } = await this.#target(kind, row.cluster_id);
+    this.#notBeingDeleted(cluster);
+    if (row.coe === 'swarm-mode') {
+      const keys = (m: Record<string, unknown>) => JSON.stringify(portListeners(m, cluster).map((l) => [l.key, l.backend]));
+      if (keys(row.manifest) !== keys(manifest)) throw E.Invalid('Invalid manifest: ports: cannot be changed by an update; delete the service and create it again');
+    }
+    await backend.update(row, manifest);
+    const updated = (await this.#storage.workloads.update(row.uuid, { manifest })) ?? row;
+    return { live: await this.#live(updated, cluster, backend) };
+  }
+
+  async remove(kind: Kind, uuid: string): Promise<null> {
+    const row = await this.#row(kind, uuid);
+    const { backend } = await this.#target(kind, row.cluster_id);
+    await backend.remove(row);
+    await this.forwarders.closeOwner(row.uuid);
+    await this.#storage.workloads.destroy(row.uuid);
+    return null;
+  }
+
+  /** Fresh endpoints for a service whose published port found none answering (one refresh at a time). */
+  #markStale(owner: string): Promise<void> {
+    const pending = this.#stale.get(owner);
+    if (pending) return pending;
+    if (this.#stopped) return Promise.resolve();
+    const p = (async () => {
+      try {
+        const row = await this.#storage.workloads.get(owner);
+        if (row) await this.#refresh(row);
+      } catch (err) {
+        this.#log?.debug?.({ err, workload: owner }, 'refreshing published endpoints failed');
+      } finally {
+        this.#stale.delete(owner);
+      }
+    })();
+    this.#stale.set(owner, p);
+    return p;
+  }
+
+  async #refresh(row: Workload): Promise<void> {
+    const { cluster, backend } = await this.#target('service', row.cluster_id);
+    const backends = backend.backends ? await backend.backends(row) : (await backend.show(row))?.backends;
+    this.#applyBackends(row, cluster, backends ?? {});
+  }
+
+  /**
+   * Every Swarm service's published ports listened on here (unless another conductor on this host
+   * has them), listeners of services that are gone closed, and every listener's task endpoints
+   * refreshed.
+   */
+  reconcile(): Promise<void> {
+    if (this.#reconciling || this.#stopped || !this.#deps) return this.#reconciling ?? Promise.resolve();
+    this.#reconciling = this.#reconcile().finally(() => {
+      this.#reconciling = null;
+    });
+    return this.#reconciling;
+  }
+
+  async #reconcile(): Promise<void> {
+    const rows = (await this.#storage.workloads.listAll('service')).filter((r) => r.coe === 'swarm-mode');
+    const clusters = new Map<string, Cluster | null>();
+    const wanted = new Map<string, { row: Workload; listener: PortListener }>();
+    for (const row of rows) {
+      if (!ingressPorts(row.manifest as unknown as SwarmServiceManifest).length) continue;
+      if (!clusters.has(row.cluster_id)) clusters.set(row.cluster_id, await this.#storage.getClusterByUuid(row.cluster_id));
+      const cluster = clusters.get(row.cluster_id);
+      if (!cluster) continue;
+      for (const l of portListeners(row.manifest, cluster)) if (!wanted.has(l.key)) wanted.set(l.key, { row, listener: l });
+    }
+    for (const owner of this.forwarders.owners) {
+      for (const key of this.forwarders.keysOf(owner)) if (wanted.get(key)?.row.uuid !== owner) await this.forwarders.close(key);
+    }
+    for (const { row, listener } of wanted.values()) {
+      if (this.#stopped) return;
+      if (this.forwarders.ownerOf(listener.host, listener.port) === row.uuid) continue;
+      // Held by another conductor on this host (or by something else): not ours to serve.
+      await this.forwarders.open(row.uuid, listener.host, listener.port).catch(() => undefined);
+    }
+    const mine = rows.filter((r) => this.forwarders.keysOf(r.uuid).length > 0);
+    await inBatches(mine, 8, (r) => this.#refresh(r).catch((err) => this.#log?.debug?.({ err, workload: r.uuid }, 'refreshing published endpoints failed')));
+  }
+}
