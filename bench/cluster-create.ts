@@ -184,7 +184,7 @@ function floorRun(record = true): number {
   const m = /floor_ms=(\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) throw new Error(`the floor script failed (exit ${r.code}): ${r.stderr.trim()}`);
   const phases = new Map<string, number>();
-  for (const p of r.stdout.matchAll(/(?:phases: |, )([a-z+0-9 ]+?) (\d+) ms/g)) phases.set(p[1], Number(p[2]));
+  for (const p of r.stdout.matchAll(/(?:phases: |, )([a-z+0-9 ]+?) (\d+) ms/gi)) phases.set(p[1], Number(p[2]));
   if (record) floorPhases.push(phases);
   return Number(m[1]);
 }

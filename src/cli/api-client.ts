@@ -47,8 +47,15 @@ export class ApiClient {
         body = JSON.stringify(opts.body);
       }
       const url = await this.url(path);
-      const res = await this.#http.send(method, url, { headers, body });
-      if (res.status === 401 && attempt === 0 && this.session.retryAfterUnauthorized()) continue;
+      let res;
+      try {
+        res = await this.#http.send(method, url, { headers, body });
+      } catch (err) {
+        // A cached catalog may name an endpoint that has moved since: log in again, once.
+        if (attempt === 0 && !this.session.settings.endpoint && this.session.refresh('the endpoint of the cached catalog does not answer')) continue;
+        throw err;
+      }
+      if (res.status === 401 && attempt === 0 && this.session.refresh('the API refused the cached token')) continue;
       if (res.status >= 400) {
         const err = apiError(res.status, res.text, res.headers.get('x-openstack-request-id'));
         if ((res.status === 404 || res.status === 405) && !err.title && err.message === `HTTP ${res.status}`) {

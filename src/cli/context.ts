@@ -20,7 +20,7 @@ export interface Io {
 export interface GlobalOptions extends AuthOptions {
   debug?: boolean;
   tokenCache?: boolean;
-  timeout?: string;
+  httpTimeout?: string;
 }
 
 export class CliContext {
@@ -42,7 +42,7 @@ export class CliContext {
     const g = cmd.optsWithGlobals() as GlobalOptions;
     const settings = resolveAuthSettings(g, this.io.env, this.io.cwd);
     const debug = g.debug ? (line: string) => this.io.stderr.write(`DEBUG: ${line}\n`) : undefined;
-    const timeout = g.timeout !== undefined ? Number(g.timeout) : 120;
+    const timeout = g.httpTimeout !== undefined ? Number(g.httpTimeout) : 120;
     this.#http = new Http({ cacert: settings.cacert, insecure: settings.insecure, debug, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 120) * 1000 });
     const cacheOff = g.tokenCache === false || /^(0|false|no|off)$/i.test(this.io.env.COE_TOKEN_CACHE ?? '');
     const cache = cacheOff ? null : new TokenCache(this.io.env.COE_TOKEN_CACHE_FILE || undefined);

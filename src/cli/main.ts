@@ -77,7 +77,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--os-cacert <file>', `CA bundle to verify TLS servers with ${env('OS_CACERT')}`)
     .option('--insecure', `do not verify TLS certificates ${env('OS_INSECURE')}`)
     .option('--no-token-cache', `neither read nor write the token cache ${env('COE_TOKEN_CACHE=0')}`)
-    .addOption(new Option('--timeout <seconds>', 'HTTP request timeout').default('120'))
+    .addOption(new Option('--http-timeout <seconds>', 'give up on an HTTP request after this many seconds').default('120'))
     .option('--debug', 'print every HTTP request (method, URL, status, time) on stderr');
 
   const cluster = registerCluster(program, ctx);

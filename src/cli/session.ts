@@ -62,12 +62,13 @@ export class Session {
   }
 
   /**
-   * After a 401 from the API: a cached token may have been revoked, so forget it and say whether
-   * a fresh login is worth a retry.
+   * When the API refuses the token (401) or the catalog's endpoint does not answer: a cached token
+   * may have been revoked, or its catalog be stale, so forget it and say whether a fresh login is
+   * worth a retry.
    */
-  retryAfterUnauthorized(): boolean {
+  refresh(why: string): boolean {
     if (!this.#fromCache) return false;
-    this.#debug?.('the API refused the cached token: logging in again');
+    this.#debug?.(`${why}: logging in again`);
     this.#cache?.forget(this.settings);
     this.#issued = undefined;
     this.#fromCache = false;

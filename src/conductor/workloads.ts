@@ -8,7 +8,7 @@ import { E, MagnumError } from '../common/errors.ts';
 import { DuplicateWorkload } from '../db/sql/workloads.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
-import { backendKey, ingressPorts, type SwarmServiceManifest } from '../objects/manifests.ts';
+import { backendKey, ingressPorts, publishAddress, type SwarmServiceManifest } from '../objects/manifests.ts';
 import type { Cluster, ClusterTemplate, Workload } from '../objects/models.ts';
 import type { ClusterEngine } from './cluster-engine.ts';
 import { PortForwarders } from './port-forwarder.ts';
@@ -20,16 +20,6 @@ interface Target {
   cluster: Cluster;
   template: ClusterTemplate;
   backend: ObjectBackend;
-}
-
-/** The address a cluster publishes its endpoints on: the host of its api_address. */
-export function publishAddress(cluster: Pick<Cluster, 'api_address'>): string | null {
-  if (!cluster.api_address) return null;
-  try {
-    return new URL(cluster.api_address).hostname.replace(/^\[(.*)\]$/, '$1') || null;
-  } catch {
-    return null;
-  }
 }
 
 interface PortListener {
@@ -95,6 +85,8 @@ export class WorkloadService {
     if (!this.#timer && !this.#stopped) {
       this.#timer = setInterval(() => void this.reconcile().catch((err) => this.#log?.warn({ err }, 'published ports reconciliation failed')), this.#interval);
       this.#timer.unref();
+      // A restarted conductor serves the published ports again at once, not after a period.
+      setTimeout(() => void this.reconcile().catch((err) => this.#log?.warn({ err }, 'published ports reconciliation failed')), 100).unref();
     }
     const m: RpcMethods = {};
     for (const kind of ['service', 'pod'] as const) {

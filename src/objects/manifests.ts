@@ -439,6 +439,19 @@ function serviceBody(doc: Record<string, unknown>, prefix: string): SwarmService
   return m;
 }
 
+/**
+ * The address a cluster publishes its endpoints on: the host of its api_address (the external
+ * network's address of the Docker host). Ingress ports are published there.
+ */
+export function publishAddress(cluster: { api_address: string | null }): string | null {
+  if (!cluster.api_address) return null;
+  try {
+    return new URL(cluster.api_address).hostname.replace(/^\[(.*)\]$/, '$1') || null;
+  } catch {
+    return null;
+  }
+}
+
 /** The key of a port's task endpoints ("TARGET/PROTOCOL", LiveState.backends). */
 export const backendKey = (p: { target: number; protocol: string }): string => `${p.target}/${p.protocol}`;
 

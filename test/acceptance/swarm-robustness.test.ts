@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { ROOT, need } from '../helpers/env.ts';
 import { freePort, runCommand, runOpenstack, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { as, waitFor } from '../helpers/stack.ts';
@@ -75,7 +76,7 @@ interface Deployment {
   dir: string;
   conf: string;
   vhost: string;
-  api: ManagedProcess;
+  api?: ManagedProcess;
   conductors: ManagedProcess[];
   /** The openstack CLI environment (none auth: the [noauth] default identity, project admin). */
   cli: Record<string, string>;
@@ -108,7 +109,7 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
   const liveConductor = () => d?.conductors.find((c) => c.running);
 
   async function api(method: string, path: string, headers: Record<string, string> = ADMIN, body?: unknown) {
-    const r = await fetch(`${d!.api.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(`${d!.api!.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
     let json: any = null;
     try { json = text ? JSON.parse(text) : null; } catch { json = text; }
@@ -118,6 +119,16 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
   async function events(uuid: string, afterId = 0): Promise<Event[]> {
     const r = await api('GET', `/v1/clusters/${uuid}/events?limit=1000${afterId ? `&marker=${afterId}` : ''}`);
     return r.status === 200 ? (r.body.events as Event[]) : [];
+  }
+
+  /** Certificates (CA and client key pairs) stored in the deployment's database. */
+  function storedKeyPairs(): number {
+    const db = new Database(join(d!.dir, 'magnum.sqlite'), { readonly: true, fileMustExist: true });
+    try {
+      return Number((db.prepare('SELECT count(*) AS n FROM x509keypair').get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
   }
 
   async function coe(args: string[]) {
@@ -130,10 +141,11 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
     await must(`${ROOT}/bin/magnum-node-image`, ['build'], { timeoutMs: 15 * 60_000 });
     await must(`${ROOT}/bin/magnum-node-image`, ['workload'], { timeoutMs: 5 * 60_000 });
     const vhost = `magnum-robust-${randomBytes(4).toString('hex')}`;
-    await rabbitmqctl('add_vhost', vhost);
-    await rabbitmqctl('set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*');
     const dir = tempDir('magnum-robust-');
     const conf = join(dir, 'magnum.conf');
+    d = { dir, conf, vhost, conductors: [], cli: {} };
+    await rabbitmqctl('add_vhost', vhost);
+    await rabbitmqctl('set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*');
     const port = await freePort();
     writeFileSync(conf, [
       '[DEFAULT]',
@@ -149,7 +161,6 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
     ].join('\n'));
     const up = await runCommand(`${ROOT}/bin/magnum-db-manage`, ['--config-file', conf, 'upgrade']);
     assert.equal(up.code, 0, up.stderr);
-    d = { dir, conf, vhost, conductors: [], api: undefined as unknown as ManagedProcess, cli: {} };
     d.api = await spawnProcess(`${ROOT}/bin/magnum-api`, { name: 'robust-api', args: ['--config-file', conf], port, readyPath: '/' });
     d.cli = { ...BASE_ENV, OS_AUTH_TYPE: 'none', OS_ENDPOINT: `${d.api.url}/v1`, SHELL: '/bin/bash', PYTHONWARNINGS: 'ignore', no_proxy: '127.0.0.1,localhost', NO_PROXY: '127.0.0.1,localhost' };
     await startConductor();
@@ -158,7 +169,7 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
   after(async () => {
     if (d) {
       // Delete what a failed test left, through the API (a conductor must be alive for that).
-      if (d.api.running && ours.size) {
+      if (d.api?.running && ours.size) {
         if (!liveConductor()) await startConductor().catch(() => undefined);
         for (const [uuid, h] of ours) {
           const r = await api('GET', `/v1/clusters/${uuid}`, h).catch(() => null);
@@ -169,7 +180,7 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
           return true;
         }, 180_000).catch((e) => process.stderr.write(`[swarm-robustness] cleanup: ${(e as Error).message}\n`));
       }
-      for (const p of [d.api, ...d.conductors]) await p.stop().catch(() => undefined);
+      for (const p of [d.api, ...d.conductors]) await p?.stop().catch(() => undefined);
       // Last resort: anything still labelled for our clusters.
       for (const uuid of ours.keys()) {
         const left = await labelled(uuid).catch(() => []);
@@ -277,6 +288,7 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
     await waitFor('robust-1 gone (404)', async () => ((await api('GET', `/v1/clusters/${uuid}`)).status === 404 ? true : undefined), 180_000);
     console.log(`# the delete finished ${Date.now() - delKilledAt} ms after the kill`);
     assert.deepEqual(await labelled(uuid), [], 'no container, network or volume labelled for the cluster remains');
+    assert.equal(storedKeyPairs(), 0, 'the cluster\'s certificates are deleted with it');
     const show = await runOpenstack(['coe', 'cluster', 'show', uuid], d!.cli);
     assert.notEqual(show.code, 0);
   });
@@ -309,10 +321,19 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
     assert.deepEqual(nb.map((n) => n.address).sort(), [...cb.master_addresses, ...cb.node_addresses].sort());
     // ping from inside a node: busybox in the node's own engine, sharing the node's network.
     for (const n of [na[0], nb[0]]) await must('bash', ['-c', `set -o pipefail; docker save ${WORKLOAD} | docker exec -i ${n.name} docker load`], { timeoutMs: 120_000 });
-    const tcp = async (from: string, addr: string, port: number) =>
-      (await sh('docker', ['exec', from, 'timeout', '4', 'bash', '-c', `exec 3<>/dev/tcp/${addr}/${port}`], { timeoutMs: 30_000 })).code === 0;
-    const ping = async (from: string, addr: string) =>
-      (await sh('docker', ['exec', from, 'docker', 'run', '--rm', '--network', 'host', WORKLOAD, 'ping', '-c', '1', '-W', '2', addr], { timeoutMs: 60_000 })).code === 0;
+    // Exit codes: bash's /dev/tcp gives 0 (connected) or 1 (refused), timeout 124 (no answer:
+    // dropped); busybox ping 0 (answered) or 1 (no answer). Anything else means the probe itself
+    // did not run, which must not pass for "unreachable".
+    const tcp = async (from: string, addr: string, port: number) => {
+      const r = await sh('docker', ['exec', from, 'timeout', '4', 'bash', '-c', `exec 3<>/dev/tcp/${addr}/${port}`], { timeoutMs: 30_000 });
+      assert.ok([0, 1, 124].includes(r.code ?? -1), `the TCP probe from ${from} did not run: ${r.code} ${r.stderr}`);
+      return r.code === 0;
+    };
+    const ping = async (from: string, addr: string) => {
+      const r = await sh('docker', ['exec', from, 'docker', 'run', '--rm', '--network', 'host', WORKLOAD, 'ping', '-c', '1', '-W', '2', addr], { timeoutMs: 60_000 });
+      assert.ok([0, 1].includes(r.code ?? -1), `the ping probe from ${from} did not run: ${r.code} ${r.stderr}`);
+      return r.code === 0;
+    };
     const apiPort = (c: { api_address: string }) => Number(c.api_address.split(':').pop());
     for (const [own, other, otherCluster] of [[na, nb, cb], [nb, na, ca]] as const) {
       const [from, sibling] = own;
@@ -379,5 +400,6 @@ describe('swarm-mode clusters with magnum-api and magnum-conductor as separate p
       await waitFor(`${uuid} gone`, async () => ((await api('GET', `/v1/clusters/${uuid}`, h)).status === 404 ? true : undefined), 180_000);
       assert.deepEqual(await labelled(uuid), []);
     }
+    assert.equal(storedKeyPairs(), 0, 'the clusters\' certificates are deleted with them');
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runOpenstack, tempDir } from '../helpers/processes.ts';
+import { freePort, runOpenstack, tempDir } from '../helpers/processes.ts';
 import {
   cleanEnv, newHome, ok, refused, runCoe, sameAsOpenstack, samePropertiesAsOpenstack, show, startAio, type Aio,
 } from './helpers.ts';
@@ -264,9 +264,10 @@ describe('coe against the all-in-one (noauth, fake driver), side by side with op
     const usage = await coe('cluster', 'create', 'x');
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /required option '--cluster-template <cluster-template>' not specified/);
-    const conn = await runCoe(['cluster', 'list'], { ...env, OS_ENDPOINT: 'http://127.0.0.1:9/v1' });
+    const closed = await freePort();
+    const conn = await runCoe(['cluster', 'list'], { ...env, OS_ENDPOINT: `http://127.0.0.1:${closed}/v1` });
     assert.equal(conn.code, 1);
-    assert.match(conn.stderr, /^Unable to establish connection to http:\/\/127\.0\.0\.1:9\/v1\/clusters: ECONNREFUSED\n$/);
+    assert.equal(conn.stderr, `Unable to establish connection to http://127.0.0.1:${closed}/v1/clusters: ECONNREFUSED\n`);
     const flag = await runCoe(['--os-endpoint', aio.endpoint, 'cluster', 'list', '-f', 'value', '-c', 'name'], cleanEnv(newHome()));
     ok(flag);
     assert.equal(flag.stdout, 'c1\nplain\nkplain\n');

@@ -383,6 +383,20 @@ describe('shell completion', () => {
     assert.ok((await complete('coe cluster create demo --')).includes('--os-cloud'), 'global options everywhere');
     assert.deepEqual(await complete('coe cluster list -f j'), ['json']);
     assert.deepEqual(await complete('coe cluster list --sort-dir '), ['asc', 'desc']);
+    // Names come from the API through coe itself, with the same global options.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'coe'), `#!/bin/sh\necho "$@" >> ${join(dir, 'calls')}\ncase "$*" in *"cluster template list"*) echo tmpl-a;; *"cluster list"*) printf 'c1\\nc2\\n';; esac\n`, { mode: 0o755 });
+    const withNames = async (line: string) => {
+      const words = line.split(' ');
+      const r = await runCommand('bash', ['-c', `PATH=${bin}:$PATH; source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _coe; printf '%s\\n' "\${COMPREPLY[@]}"`]);
+      return r.stdout.split('\n').filter(Boolean).sort();
+    };
+    assert.deepEqual(await withNames('coe --os-cloud dev cluster show '), ['c1', 'c2']);
+    assert.deepEqual(await withNames('coe nodegroup list c'), ['c1', 'c2']);
+    assert.deepEqual(await withNames('coe cluster create x --cluster-template '), ['tmpl-a']);
+    assert.deepEqual(await withNames('coe cluster show c1 '), [], 'one cluster only');
+    assert.equal(readFileSync(join(dir, 'calls'), 'utf8').split('\n')[0], '--os-cloud dev cluster list -f value -c name');
   });
 
   test('the zsh script defines _coe (and parses, when zsh is installed)', async () => {
@@ -392,6 +406,24 @@ describe('shell completion', () => {
     assert.match(text, /compdef _coe coe/);
     const dir = tempDir('coe-completion-');
     writeFileSync(join(dir, '_coe'), text);
-    if (existsSync('/usr/bin/zsh') || existsSync('/bin/zsh')) assert.equal((await runCommand('zsh', ['-n', join(dir, '_coe')])).code, 0);
+    if (!existsSync('/usr/bin/zsh') && !existsSync('/bin/zsh')) return;
+    assert.equal((await runCommand('zsh', ['-n', join(dir, '_coe')])).code, 0);
+    // Run the completion function with zsh's completion builtins replaced by printers.
+    writeFileSync(join(dir, 'drive.zsh'), [
+      `source ${join(dir, '_coe')}`,
+      'compdef() { :; }',
+      'compadd() { [[ $1 == -- ]] && shift; print -r -- "values: $*"; }',
+      '_describe() { local arr=$4; print -r -- "$3: ${(j: :)${(@)${(P)arr}%%:*}}"; }',
+      '_files() { print -r -- files; }',
+      't() { words=(${(z)1}); [[ $1 == *" " ]] && words+=(""); CURRENT=${#words}; _coe; }',
+      't "coe cluster "', 't "coe --os-cloud x cluster template "', 't "coe cluster list -f "', 't "coe ca sign c "',
+    ].join('\n'));
+    const r = await runCommand('zsh', ['-f', join(dir, 'drive.zsh')]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0], /^coe command: create delete list show update resize upgrade template config events$/);
+    assert.match(lines[1], /^coe command: create delete list show update$/);
+    assert.equal(lines[2], 'values: table json yaml value shell');
+    assert.equal(lines[3], 'files');
   });
 });

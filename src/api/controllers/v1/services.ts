@@ -17,7 +17,7 @@ import { E } from '../../../common/errors.ts';
 import type { LiveReply } from '../../../conductor/workloads.ts';
 import {
   ManifestError, SERVICE_NAME_RE, isKubernetesManifest, manifestError, parseKubernetesPod, parseKubernetesService,
-  parseManifestDocument, parseSwarmService, type SwarmServiceManifest,
+  parseManifestDocument, parseSwarmService, publishAddress, type SwarmServiceManifest,
 } from '../../../objects/manifests.ts';
 import type { Cluster, Workload } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
@@ -65,18 +65,9 @@ const SWARM_ALIASES: Record<string, string> = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function publishAddressOf(cluster: Pick<Cluster, 'api_address'>): string | null {
-  if (!cluster.api_address) return null;
-  try {
-    return new URL(cluster.api_address).hostname.replace(/^\[(.*)\]$/, '$1') || null;
-  } catch {
-    return null;
-  }
-}
-
 /** Ingress ports are published on the cluster's address: fill it in; another one is a 400. */
 function placePorts(m: SwarmServiceManifest, cluster: Cluster, prefix: string): void {
-  const address = publishAddressOf(cluster);
+  const address = publishAddress(cluster);
   m.ports.forEach((p, i) => {
     if (p.mode !== 'ingress') return;
     if (!address) throw E.ClusterAPIAddressUnavailable();
