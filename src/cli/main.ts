@@ -56,22 +56,22 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--os-cloud <name>', `cloud of clouds.yaml to use ${env('OS_CLOUD')}`)
     .option('--os-auth-type <type>', `password, v3applicationcredential, token or none ${env('OS_AUTH_TYPE')}`)
     .option('--os-auth-url <url>', `Keystone URL ${env('OS_AUTH_URL')}`)
-    .option('--os-username <name>', env('OS_USERNAME'))
-    .option('--os-user-id <id>', env('OS_USER_ID'))
-    .option('--os-password <password>', env('OS_PASSWORD'))
-    .option('--os-user-domain-name <name>', `${env('OS_USER_DOMAIN_NAME')}; default: the default domain`)
-    .option('--os-user-domain-id <id>', env('OS_USER_DOMAIN_ID'))
-    .option('--os-project-name <name>', env('OS_PROJECT_NAME'))
-    .option('--os-project-id <id>', env('OS_PROJECT_ID'))
-    .option('--os-project-domain-name <name>', env('OS_PROJECT_DOMAIN_NAME'))
-    .option('--os-project-domain-id <id>', env('OS_PROJECT_DOMAIN_ID'))
+    .option('--os-username <name>', `user name ${env('OS_USERNAME')}`)
+    .option('--os-user-id <id>', `user ID, instead of the name ${env('OS_USER_ID')}`)
+    .option('--os-password <password>', `password ${env('OS_PASSWORD')}`)
+    .option('--os-user-domain-name <name>', `domain of the user; default: the default domain ${env('OS_USER_DOMAIN_NAME')}`)
+    .option('--os-user-domain-id <id>', `domain ID of the user ${env('OS_USER_DOMAIN_ID')}`)
+    .option('--os-project-name <name>', `project to work in ${env('OS_PROJECT_NAME')}`)
+    .option('--os-project-id <id>', `project ID, instead of the name ${env('OS_PROJECT_ID')}`)
+    .option('--os-project-domain-name <name>', `domain of the project; default: the default domain ${env('OS_PROJECT_DOMAIN_NAME')}`)
+    .option('--os-project-domain-id <id>', `domain ID of the project ${env('OS_PROJECT_DOMAIN_ID')}`)
     .option('--os-domain-name <name>', `domain scope, or the default of user and project domains ${env('OS_DOMAIN_NAME')}`)
-    .option('--os-domain-id <id>', env('OS_DOMAIN_ID'))
-    .option('--os-application-credential-id <id>', env('OS_APPLICATION_CREDENTIAL_ID'))
-    .option('--os-application-credential-name <name>', env('OS_APPLICATION_CREDENTIAL_NAME'))
-    .option('--os-application-credential-secret <secret>', env('OS_APPLICATION_CREDENTIAL_SECRET'))
-    .option('--os-token <token>', `a Keystone token ${env('OS_TOKEN')}`)
-    .option('--os-region-name <region>', env('OS_REGION_NAME'))
+    .option('--os-domain-id <id>', `domain ID, as --os-domain-name ${env('OS_DOMAIN_ID')}`)
+    .option('--os-application-credential-id <id>', `application credential ID ${env('OS_APPLICATION_CREDENTIAL_ID')}`)
+    .option('--os-application-credential-name <name>', `application credential name (with --os-username) ${env('OS_APPLICATION_CREDENTIAL_NAME')}`)
+    .option('--os-application-credential-secret <secret>', `application credential secret ${env('OS_APPLICATION_CREDENTIAL_SECRET')}`)
+    .option('--os-token <token>', `a Keystone token: rescoped with --os-auth-url, or sent as is with --os-endpoint ${env('OS_TOKEN')}`)
+    .option('--os-region-name <region>', `region of the catalog endpoint ${env('OS_REGION_NAME')}`)
     .option('--os-interface <interface>', `catalog interface: public, internal or admin ${env('OS_INTERFACE')}`)
     .option('--os-endpoint <url>', `API endpoint (…/v1), instead of the catalog's ${env('OS_ENDPOINT')}`)
     .option('--os-cacert <file>', `CA bundle to verify TLS servers with ${env('OS_CACERT')}`)
@@ -103,6 +103,14 @@ export function buildProgram(ctx: CliContext): Command {
     for (const c of cmd.commands) configure(c);
   };
   configure(program);
+  const hint = '\nGlobal options (--os-cloud, --os-endpoint, OS_* authentication, --debug, ...) may come anywhere: see coe --help.\n';
+  const hints = (cmd: Command) => {
+    for (const c of cmd.commands) {
+      c.addHelpText('after', hint);
+      hints(c);
+    }
+  };
+  hints(program);
   // A group without a sub-command prints its help (and exits 2).
   const groups = (cmd: Command) => {
     for (const c of cmd.commands) {

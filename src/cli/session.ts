@@ -27,9 +27,11 @@ export class Session {
 
   async #login(): Promise<IssuedToken> {
     if (this.#issued) return this.#issued;
-    const cached = this.#cache?.get(this.settings);
+    // A token given by the user is rescoped every time: its cache key would not tell two tokens apart.
+    const cache = this.settings.authType === 'token' ? null : this.#cache;
+    const cached = cache?.get(this.settings);
     if (cached) {
-      this.#debug?.(`using the cached token (expires ${cached.expiresAt}) from ${this.#cache!.path}`);
+      this.#debug?.(`using the cached token (expires ${cached.expiresAt}) from ${cache!.path}`);
       this.#fromCache = true;
       this.#issued = cached;
       return cached;
@@ -37,11 +39,11 @@ export class Session {
     const issued = await issueToken(this.#http, this.settings);
     this.#issued = issued;
     this.#fromCache = false;
-    if (this.#cache) {
+    if (cache) {
       try {
-        this.#cache.put(this.settings, issued);
+        cache.put(this.settings, issued);
       } catch (err) {
-        this.#debug?.(`could not save the token cache ${this.#cache.path}: ${(err as Error).message}`);
+        this.#debug?.(`could not save the token cache ${cache.path}: ${(err as Error).message}`);
       }
     }
     return issued;

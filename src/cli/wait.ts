@@ -236,7 +236,7 @@ export async function waitFor(api: ApiClient, target: WaitTarget, s: WaitSetting
       await sleep(s.interval * 1000, interrupted.signal);
       if (interrupted.signal.aborted) {
         line.stop();
-        throw new CommandError(`Stopped waiting: ${target.label} is ${status}; the operation goes on on the server.`, 130);
+        throw new CommandError(`Stopped waiting: ${target.label} is ${status}; the operation continues on the server.`, 130);
       }
     }
   } finally {

@@ -270,6 +270,9 @@ export class SwarmModeDriver implements Driver {
       for (;;) {
         const r = await this.#provider.exec(n.name, ['docker', 'version', '--format', '{{.Server.Version}}'], { signal: ctx.signal, timeoutMs: 10_000 });
         if (r.exitCode === 0) return;
+        if (/is not running|No such container/i.test(r.stderr)) {
+          throw new Error(`node ${n.name} stopped while its Docker engine was starting: ${r.stderr.trim()}`);
+        }
         if (Date.now() > until) throw new Error(`the Docker engine of node ${n.name} did not start within ${ENGINE_WAIT_MS / 1000} s: ${r.stderr.trim()}`);
         await sleep(150, undefined, { signal: ctx.signal });
       }
@@ -298,21 +301,30 @@ export class SwarmModeDriver implements Driver {
     if ((await this.#swarmState(ctx, leader.name)) !== 'active') {
       await this.#docker(ctx, leader.name, ['swarm', 'init', '--advertise-addr', leader.address, '--listen-addr', `${leader.address}:2377`]);
     }
+    const others = nodes.filter((n) => n.name !== leader.name);
+    const joined = new Map(await Promise.all(others.map(async (n) => [n.name, (await this.#swarmState(ctx, n.name)) === 'active'] as const)));
+    const waiting = others.filter((n) => !joined.get(n.name));
     const token = async (role: 'manager' | 'worker') => (await this.#docker(ctx, leader.name, ['swarm', 'join-token', '-q', role])).stdout.trim();
-    const tokens = { manager: await token('manager'), worker: await token('worker') };
-    for (const n of nodes) {
-      if (n.name === leader.name) continue;
-      if ((await this.#swarmState(ctx, n.name)) === 'active') continue;
-      const role = n.role === 'master' ? 'manager' : 'worker';
-      await this.#docker(ctx, n.name, ['swarm', 'join', '--token', tokens[role], '--advertise-addr', n.address, `${leader.address}:2377`]);
+    const join = (n: NodeRecord, t: string) =>
+      this.#docker(ctx, n.name, ['swarm', 'join', '--token', t, '--advertise-addr', n.address, `${leader.address}:2377`]);
+    // Managers one at a time (each changes the Raft quorum), workers all at once.
+    const managers = waiting.filter((n) => n.role === 'master');
+    if (managers.length) {
+      const t = await token('manager');
+      for (const n of managers) await join(n, t);
+    }
+    const workers = waiting.filter((n) => n.role !== 'master');
+    if (workers.length) {
+      const t = await token('worker');
+      await Promise.all(workers.map((n) => join(n, t)));
     }
     // Nodegroup labels on the Swarm nodes (constraints: node.labels.magnum.nodegroup == NAME).
-    for (const n of nodes) {
+    await Promise.all(nodes.map((n) => {
       const ng = ctx.nodegroups.find((g) => g.uuid === n.nodegroup);
       const labels: Record<string, string> = { 'magnum.nodegroup': ng?.name ?? n.nodegroup, 'magnum.role': n.role, ...(ng?.labels ?? {}) };
       const args = Object.entries(labels).flatMap(([k, v]) => ['--label-add', `${k}=${v}`]);
-      await this.#docker(ctx, leader.name, ['node', 'update', ...args, n.name]);
-    }
+      return this.#docker(ctx, leader.name, ['node', 'update', ...args, n.name]);
+    }));
   }
 
   async #publish(ctx: StepContext): Promise<void> {
