@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from './api-client.ts';
 import { resolveAuthSettings, type AuthOptions } from './auth/settings.ts';
-import { TokenCache } from './auth/token-cache.ts';
+import { TokenCache, defaultCachePath } from './auth/token-cache.ts';
 import { Http } from './http.ts';
 import type { Writer } from './output.ts';
 import { Session } from './session.ts';
@@ -32,10 +32,6 @@ export class CliContext {
     this.io = io;
   }
 
-  debug(cmd: Command, line: string): void {
-    if ((cmd.optsWithGlobals() as GlobalOptions).debug) this.io.stderr.write(`DEBUG: ${line}\n`);
-  }
-
   /** The API client, built from the global options of `cmd` on first use. */
   api(cmd: Command): ApiClient {
     if (this.#api) return this.#api;
@@ -45,7 +41,7 @@ export class CliContext {
     const timeout = g.httpTimeout !== undefined ? Number(g.httpTimeout) : 120;
     this.#http = new Http({ cacert: settings.cacert, insecure: settings.insecure, debug, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 120) * 1000 });
     const cacheOff = g.tokenCache === false || /^(0|false|no|off)$/i.test(this.io.env.COE_TOKEN_CACHE ?? '');
-    const cache = cacheOff ? null : new TokenCache(this.io.env.COE_TOKEN_CACHE_FILE || undefined);
+    const cache = cacheOff ? null : new TokenCache(this.io.env.COE_TOKEN_CACHE_FILE || defaultCachePath(this.io.env));
     this.#api = new ApiClient(new Session(settings, this.#http, cache, debug), this.#http);
     return this.#api;
   }

@@ -162,13 +162,13 @@ class ProgressLine {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#tty) this.#out.write('\r\x1b[2K');
   }
-
-  get elapsed(): string {
-    return this.#elapsed;
-  }
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal.aborted) {
+    resolve();
+    return;
+  }
   const done = () => {
     clearTimeout(t);
     signal.removeEventListener('abort', done);

@@ -162,6 +162,16 @@ describe('coe with Keystone: OS_*, clouds.yaml, application credentials, the tok
     assert.equal(tokenPosts(nocache.stderr), 1);
     assert.equal(readFileSync(cacheFile, 'utf8'), before);
 
+    // A token of one's own: rescoped through Keystone with --os-auth-url, or sent as is to --os-endpoint.
+    const own = await login(ADMIN);
+    const rescoped = await runCoe(['--debug', 'cluster', 'list'], cleanEnv(newHome(), { OS_AUTH_URL: KEYSTONE_URL, OS_TOKEN: own.token, OS_PROJECT_NAME: ADMIN.project }));
+    ok(rescoped);
+    assert.equal(tokenPosts(rescoped.stderr), 1, rescoped.stderr);
+    const asIs = await runCoe(['--debug', '--os-auth-type', 'token', '--os-token', own.token, '--os-endpoint', aio.endpoint, 'cluster', 'list'], cleanEnv(newHome()));
+    ok(asIs);
+    assert.equal(tokenPosts(asIs.stderr), 0, asIs.stderr);
+    assert.ok(!asIs.stderr.includes(own.token), 'no token in the debug output');
+
     // Wrong credentials: Keystone's message, exit 1.
     const wrong = await runCoe(['cluster', 'list'], { ...coeEnvOf(ADMIN, newHome()), OS_PASSWORD: 'not-the-password' });
     assert.equal(wrong.code, 1, show(wrong));
@@ -223,11 +233,48 @@ describe('coe with Keystone: OS_*, clouds.yaml, application credentials, the tok
     assert.match(theirs.stderr, /Policy doesn't allow magnum-service:get_all to be performed \(HTTP 403\)/);
   });
 
+  test('the other commands, as the member: update, resize, upgrade, nodegroups, events, config, certificates, workloads', async () => {
+    const coe = (...args: string[]) => runCoe(args, demoEnv);
+    ok(await coe('cluster', 'template', 'create', 'demo-t2', '--coe', 'swarm-mode', '--image', 'fake-image', '--external-network', 'public', '--tls-disabled'));
+    assert.deepEqual(ok(await coe('cluster', 'template', 'update', 'demo-t2', 'replace', 'labels=z=9', '-f', 'json')).labels, { z: '9' });
+    assert.match((await coe('cluster', 'update', 'demo-c', 'replace', 'node_count=3', '--wait', '--poll-interval', '0.3')).stdout, /Cluster demo-c is UPDATE_COMPLETE/);
+    assert.match((await coe('cluster', 'resize', 'demo-c', '2', '--wait', '--poll-interval', '0.3')).stdout, /Cluster demo-c is UPDATE_COMPLETE/);
+    const up = await coe('cluster', 'upgrade', 'demo-c', 'demo-t2', '--wait', '--poll-interval', '0.3');
+    ok(up);
+    assert.match(up.stderr, /upgrade nodes: succeeded/);
+    const ngc = await coe('nodegroup', 'create', 'demo-c', 'ng1', '--node-count', '1', '--wait', '--poll-interval', '0.3');
+    ok(ngc);
+    assert.match(ngc.stdout, /Nodegroup ng1 of demo-c is CREATE_COMPLETE/);
+    ok(await coe('nodegroup', 'update', 'demo-c', 'ng1', 'replace', 'max_node_count=4'));
+    assert.equal(ok(await coe('nodegroup', 'show', 'demo-c', 'ng1', '-f', 'json')).max_node_count, 4);
+    assert.match((await coe('nodegroup', 'delete', 'demo-c', 'ng1', '--wait', '--poll-interval', '0.3')).stdout, /Nodegroup ng1 of demo-c deleted/);
+    const steps = ok(await coe('cluster', 'events', 'demo-c', '-f', 'json')).map((e: any) => e.step);
+    for (const step of ['cluster_create', 'cluster_update', 'cluster_resize', 'cluster_upgrade', 'nodegroup_create', 'nodegroup_delete']) assert.ok(steps.includes(step), step);
+
+    // The cluster now runs the TLS-less template: config writes the env, no certificates.
+    const home = demoEnv.HOME;
+    const cfg = await runCoe(['cluster', 'config', 'demo-c', '--dir', 'cfg'], demoEnv, { cwd: home });
+    ok(cfg);
+    assert.equal(cfg.stdout, `export DOCKER_HOST=tcp://192.0.2.250:2376\nexport DOCKER_CERT_PATH=${join(home, 'cfg')}\nexport DOCKER_TLS_VERIFY=\n`);
+    // The fake driver makes no CA; the server says so, to coe as to openstack.
+    const [ca, osCa] = await Promise.all([coe('ca', 'show', 'demo-c'), runOpenstack(['coe', 'ca', 'show', 'demo-c'], osDemo)]);
+    assert.equal(ca.code, 1, show(ca));
+    assert.equal(ca.stderr.replace(/req-[0-9a-f-]+/, 'req'), `${osCa.stderr.trim().split('\n').pop()!.replace(/req-[0-9a-f-]+/, 'req')}\n`);
+    refused(await coe('ca', 'rotate', 'demo-c'), 400, /^Rotating the CA certificate on a non-TLS cluster is not supported/);
+
+    // Workloads on a fake cluster: the server's answers come through.
+    const v1 = await (await fetch(aio.endpoint)).json() as Record<string, unknown>;
+    if ('containers' in v1) assert.deepEqual(ok(await coe('container', 'list', '-f', 'json')), []);
+    if ('services' in v1) assert.deepEqual(ok(await coe('service', 'list', '--cluster', 'demo-c', '-f', 'json')), []);
+    const load = await coe('image', 'load', 'demo-c', 'nothing.tar');
+    assert.equal(load.code, 1, show(load));
+  });
+
   test('delete --wait and clean up, as the member', async () => {
     const del = await runCoe(['cluster', 'delete', 'demo-c', '--wait', '--poll-interval', '0.3'], demoEnv);
     ok(del);
     assert.match(del.stdout, /Cluster demo-c deleted/);
-    ok(await runCoe(['cluster', 'template', 'delete', 'demo-t'], demoEnv));
+    ok(await runCoe(['cluster', 'template', 'delete', 'demo-t', 'demo-t2'], demoEnv));
     assert.deepEqual(ok(await runCoe(['cluster', 'template', 'list', '-f', 'json'], demoEnv)), []);
   });
 });

@@ -4,7 +4,7 @@
 // (docker node ls over TLS); `ca show`/`ca sign`; containers, image loads and Swarm services when
 // the API has them; `delete --wait` off a terminal prints plain lines; nothing is left behind.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../helpers/env.ts';
@@ -46,7 +46,9 @@ describe('coe --wait and friends on a real swarm-mode cluster', { timeout: 20 * 
   });
 
   after(async () => {
-    await tmux('kill-server').catch(() => undefined);
+    const socket = (await tmux('display-message', '-p', '#{socket_path}')).stdout.trim();
+    await tmux('kill-server');
+    if (socket) rmSync(socket, { force: true });
     if (aio?.proc.running) {
       const left = (await runCoe(['cluster', 'list', '-f', 'value', '-c', 'uuid'], env)).stdout.split('\n').filter(Boolean);
       if (left.length) await runCoe(['cluster', 'delete', ...left, '--wait'], env, { timeoutMs: 300_000 });
@@ -112,6 +114,19 @@ describe('coe --wait and friends on a real swarm-mode cluster', { timeout: 20 * 
     ok(signed);
     writeFileSync(join(csrDir, 'me.pem'), signed.stdout);
     assert.match(await must('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), join(csrDir, 'me.pem')]), /me\.pem: OK/);
+
+    // Rotation with --wait: when it returns, the old certificate is refused and a new config works.
+    const rotated = await coe('ca', 'rotate', 's1', '--wait', '--poll-interval', '1');
+    ok(rotated);
+    assert.match(rotated.stdout, /^Request to rotate the CA certificate for cluster \S+ has been accepted\.\nCluster s1 is UPDATE_COMPLETE \(\d+:\d\d\)\.\n$/);
+    assert.notEqual((await runCommand('docker', ['node', 'ls'], { env: docker })).code, 0, 'the old certificate is refused');
+    ok(await coe('cluster', 'config', 's1', '--dir', dir, '--force'));
+    let fresh = -1;
+    for (let i = 0; i < 60 && fresh !== 0; i++) {
+      fresh = (await runCommand('docker', ['node', 'ls'], { env: docker })).code ?? -1;
+      if (fresh !== 0) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(fresh, 0, 'the new certificate works');
   });
 
   test('image load --wait, containers and Swarm services (when the API has them)', async () => {
@@ -126,9 +141,15 @@ describe('coe --wait and friends on a real swarm-mode cluster', { timeout: 20 * 
     const images = ok(await coe('image', 'list', 's1', '-f', 'json'));
     assert.equal(images.filter((i: any) => i.image === WORKLOAD).length, 2, JSON.stringify(images));
 
-    const box = ok(await coe('container', 'create', '--cluster', 's1', '--image', WORKLOAD, '--name', 'box', '--command', 'sleep 600', '--environment', 'GREETING=hi there', '--start', '-f', 'json'));
+    const box = ok(await coe('container', 'create', '--cluster', 's1', '--image', WORKLOAD, '--name', 'box', '--command', "sh -c 'echo started; exec sleep 600'", '--environment', 'GREETING=hi there', '--start', '-f', 'json'));
     assert.equal(box.status, 'Running');
     assert.equal(box.name, 'box');
+    assert.equal((await coe('container', 'logs', 'box')).stdout, 'started\n');
+    assert.equal((await coe('container', 'pause', 'box')).stdout, 'Container box: Paused\n');
+    refused(await coe('container', 'pause', 'box'), 409, /^Cannot pause container box: it is already paused/);
+    assert.equal((await coe('container', 'unpause', 'box')).stdout, 'Container box: Running\n');
+    assert.equal((await coe('container', 'reboot', 'box', '--timeout', '1')).stdout, 'Container box: Running\n');
+    assert.equal(ok(await coe('container', 'update', 'box', 'replace', 'memory=64m', '-f', 'json')).memory, '64m');
     const hello = await coe('container', 'exec', 'box', '--', 'sh', '-c', 'echo $GREETING; echo oops >&2; exit 3');
     assert.equal(hello.code, 3, show(hello));
     assert.equal(hello.stdout, 'hi there\n');
