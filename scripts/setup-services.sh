@@ -165,7 +165,7 @@ step_packages() {
     mariadb) echo mariadb-server ;;
     rabbitmq) echo rabbitmq-server procps ;;
     keystone) echo keystone uwsgi-core uwsgi-plugin-python3 crudini sqlite3 curl jq python3-openstackclient ;;
-    clients) echo python3-openstackclient python3-magnumclient openssl ;;
+    clients) echo python3-openstackclient python3-magnumclient openssl tmux zsh ;;
     docker) echo docker.io debootstrap ;;
   esac
 }
@@ -577,11 +577,12 @@ EOF
 # ---- clients ----------------------------------------------------------------
 setup_clients() {
   step_begin clients
-  # openssl: the certificate tests check our CA and signed certificates with the real CLI.
-  if pkg_installed python3-openstackclient && pkg_installed python3-magnumclient && pkg_installed openssl; then
+  # openssl: the certificate tests check our CA and signed certificates with the real CLI;
+  # tmux and zsh: the coe CLI tests capture its live progress in a pane and check zsh completion.
+  if pkg_installed python3-openstackclient && pkg_installed python3-magnumclient && pkg_installed openssl && pkg_installed tmux && pkg_installed zsh; then
     log "already installed"
   else
-    ensure_packages python3-openstackclient python3-magnumclient openssl
+    ensure_packages python3-openstackclient python3-magnumclient openssl tmux zsh
   fi
   local version vpid
   version=$(mktemp)
