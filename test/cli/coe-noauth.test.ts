@@ -158,7 +158,9 @@ describe('coe against the all-in-one (noauth, fake driver), side by side with op
     const followed = await follow;
     ok(followed);
     assert.match(followed.stdout, /^\S+ {2}cluster_create: Create requested\.\n/);
-    assert.match(followed.stdout, /\n\S+ {2}cluster_delete: Delete requested\.\n\S+ {2}delete nodes: started\n\S+ {2}delete nodes: succeeded in [\d.]+ s\n/);
+    // The timeline goes with the cluster, so the follower sees the delete start; whether it also sees
+    // later steps depends on when its last poll ran (the whole delete takes well under a second here).
+    assert.match(followed.stdout, /\n\S+ {2}cluster_delete: Delete requested\.\n/);
     assert.match(followed.stderr, /^Cluster c2 is gone\.\n$/);
   });
 
