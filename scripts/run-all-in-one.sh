@@ -6,8 +6,12 @@
 # Extra arguments go to magnum-all-in-one (e.g. --config-file etc/magnum.conf).
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+# npm ci only when package-lock.json changed since the last install (its hash is kept beside it).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.magnum-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  echo "[setup] installing npm dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.magnum-lock-hash
 fi
 if [ "${MAGNUM_SKIP_DOCKER:-0}" != 1 ]; then
   scripts/setup-services.sh docker

@@ -9,9 +9,12 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 export SHELL="${SHELL:-/bin/bash}"
 start=$(date +%s)
 
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
-  echo "[test] installing npm dependencies (npm ci)"
+# npm ci only when package-lock.json changed since the last install (its hash is kept beside it).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.magnum-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  echo "[setup] installing npm dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.magnum-lock-hash
 fi
 
 scripts/setup-services.sh postgres mariadb rabbitmq keystone clients docker
