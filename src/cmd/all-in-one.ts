@@ -2,7 +2,8 @@
 // embedded default that runs on a fresh machine with nothing else installed.
 import { createTransport } from '../rpc/index.ts';
 import { boot, fatal, onSignals, openStorage } from './common.ts';
-import { buildApi, buildConductor } from './wiring.ts';
+import { buildConductor } from './conductor-wiring.ts';
+import { buildApi } from './wiring.ts';
 
 const { conf, logger, configDir } = boot('magnum-all-in-one', process.argv.slice(2), {
   DEFAULT: { transport_url: 'inprocess://', auth_strategy: 'noauth' },

@@ -1,7 +1,7 @@
 // magnum-conductor: consumes the conductor topic; run as many as you like.
 import { createTransport } from '../rpc/index.ts';
 import { boot, fatal, onSignals, openStorage } from './common.ts';
-import { buildConductor } from './wiring.ts';
+import { buildConductor } from './conductor-wiring.ts';
 
 const { conf, logger } = boot('magnum-conductor', process.argv.slice(2));
 

@@ -1,3 +1,5 @@
+// The API process's composition: it loads nothing the conductor alone needs (drivers' steps,
+// certificates, the engines' clients), which keeps its memory down.
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
 import { createAuthenticator, wwwAuthenticateHeader } from '../api/hooks/authenticator.ts';
@@ -5,10 +7,6 @@ import { KeystoneClient } from '../common/keystone.ts';
 import { Policy } from '../common/policy.ts';
 import type { Config } from '../conf/index.ts';
 import { ConductorAPI } from '../conductor/api.ts';
-import { ConductorService } from '../conductor/service.ts';
-import { containerMethods } from '../conductor/containers.ts';
-import { imageMethods } from '../conductor/images.ts';
-import { WorkloadService } from '../conductor/workloads.ts';
 import type { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
@@ -38,15 +36,4 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     await keystone?.close();
   });
   return app;
-}
-
-export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
-  const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf);
-  const workloads = new WorkloadService(drivers);
-  return new ConductorService({
-    ...opts,
-    drivers,
-    methods: (d) => ({ ...containerMethods(d), ...imageMethods(d), ...workloads.methods(d) }),
-    onStop: () => workloads.stop(),
-  });
 }

@@ -6,7 +6,8 @@ import { loadConfig, type Config } from '../../src/conf/index.ts';
 import type { ConductorService } from '../../src/conductor/service.ts';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
 import { InProcessTransport } from '../../src/rpc/in-process.ts';
-import { buildApi, buildConductor } from '../../src/cmd/wiring.ts';
+import { buildConductor } from '../../src/cmd/conductor-wiring.ts';
+import { buildApi } from '../../src/cmd/wiring.ts';
 import { createTempDatabase, type DbKind, type TempDatabase } from './databases.ts';
 
 export interface TestStack {

@@ -1,9 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
-import { createPool } from 'mysql2';
-import pg from 'pg';
+import type { createPool as CreatePool } from 'mysql2';
+import type PgModule from 'pg';
+
+// Only the database a process uses is loaded (each driver costs 6-17 MB of memory).
+const requireDriver = createRequire(import.meta.url);
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 
@@ -78,7 +82,8 @@ export function connect(url: string, opts: { poolSize?: number; baseDir?: string
       file = resolve(opts.baseDir ?? process.cwd(), file);
       mkdirSync(dirname(file), { recursive: true });
     }
-    const sqlite = new SqliteDatabase(file);
+    const Sqlite = requireDriver('better-sqlite3') as typeof SqliteDatabase;
+    const sqlite = new Sqlite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
@@ -107,11 +112,13 @@ export function connect(url: string, opts: { poolSize?: number; baseDir?: string
     };
   }
   if (parsed.dialect === 'postgres') {
+    const pg = requireDriver('pg') as typeof PgModule;
     const pool = new pg.Pool({ connectionString: parsed.target, max: poolSize });
     pool.on('error', () => undefined); // a dropped idle connection is replaced on next use
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
   }
+  const createPool = (requireDriver('mysql2') as { createPool: typeof CreatePool }).createPool;
   const pool = createPool({ uri: parsed.target, connectionLimit: poolSize, timezone: 'Z', dateStrings: false, supportBigNumbers: true });
   // READ COMMITTED as on PostgreSQL: no gap locks, whose waits deadlock concurrent inserts of
   // operations with claims; every statement reads what was committed before it.

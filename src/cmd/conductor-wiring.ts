@@ -1,0 +1,22 @@
+// The conductor process's composition: the lifecycle service plus the containers, images and
+// services RPC methods.
+import type { Logger } from 'pino';
+import type { Config } from '../conf/index.ts';
+import { containerMethods } from '../conductor/containers.ts';
+import { imageMethods } from '../conductor/images.ts';
+import { ConductorService } from '../conductor/service.ts';
+import { WorkloadService } from '../conductor/workloads.ts';
+import type { SqlStorage } from '../db/sql/storage.ts';
+import { DriverRegistry } from '../drivers/registry.ts';
+import type { RpcTransport } from '../rpc/transport.ts';
+
+export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
+  const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf);
+  const workloads = new WorkloadService(drivers);
+  return new ConductorService({
+    ...opts,
+    drivers,
+    methods: (d) => ({ ...containerMethods(d), ...imageMethods(d), ...workloads.methods(d) }),
+    onStop: () => workloads.stop(),
+  });
+}
