@@ -52,7 +52,9 @@ for (const kind of databaseKinds()) {
 
     async function snapshot(): Promise<string> {
       const rows = await s.storage.conn.db.selectFrom('cluster_workload').selectAll().orderBy('id').execute();
-      return JSON.stringify({ rows, counts: await s.storage.tableCounts() });
+      // Health events come from the conductor's own polling, whenever it runs: not from requests.
+      const { cluster_event: _polled, ...counts } = await s.storage.tableCounts();
+      return JSON.stringify({ rows, counts });
     }
 
     async function cluster(name: string, templateName: string, coe: string): Promise<string> {
