@@ -52,6 +52,15 @@ export function parsePort(spec: string): PortSpec | null {
   return { hostPort, containerPort, protocol: (m[3] ?? 'tcp') as PortSpec['protocol'] };
 }
 
+/** What a command line failed on: an unclosed quote (which one), or a backslash at its end. */
+export class ShellSplitError extends Error {
+  readonly quote: "'" | '"' | null;
+  constructor(quote: "'" | '"' | null) {
+    super(quote ? 'No closing quotation' : 'No escaped character');
+    this.quote = quote;
+  }
+}
+
 /** Splits a command line like POSIX shlex.split (what docker-py did with a string command). */
 export function shellSplit(text: string): string[] {
   const out: string[] = [];
@@ -67,14 +76,14 @@ export function shellSplit(text: string): string[] {
       i++;
     } else if (c === "'") {
       const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new Error('No closing quotation');
+      if (end < 0) throw new ShellSplitError("'");
       cur += text.slice(i + 1, end);
       inWord = true;
       i = end + 1;
     } else if (c === '"') {
       i++;
       for (;;) {
-        if (i >= text.length) throw new Error('No closing quotation');
+        if (i >= text.length) throw new ShellSplitError('"');
         const d = text[i];
         if (d === '"') break;
         if (d === '\\' && i + 1 < text.length && '"\\$`\n'.includes(text[i + 1])) {
@@ -88,7 +97,7 @@ export function shellSplit(text: string): string[] {
       inWord = true;
       i++;
     } else if (c === '\\') {
-      if (i + 1 >= text.length) throw new Error('No escaped character');
+      if (i + 1 >= text.length) throw new ShellSplitError(null);
       if (text[i + 1] !== '\n') cur += text[i + 1];
       inWord = true;
       i += 2;

@@ -29,6 +29,7 @@
 //
 // Kubernetes objects (COE kubernetes) use Kubernetes manifests, as Magnum 2015 did: a Pod needs
 // metadata.name and spec.containers, a Service metadata.name and spec.ports.
+import { ShellSplitError, shellSplit as splitCommandLine } from './container.ts';
 import { parse as parseYaml } from 'yaml';
 import { E, MagnumError } from '../common/errors.ts';
 
@@ -162,50 +163,12 @@ function duration(path: string, v: unknown): string {
 
 /** Splits a command line the way a POSIX shell does (quotes and backslashes), without expanding anything. */
 export function shellSplit(path: string, line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i];
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) bad(path, 'unterminated single quote');
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-    } else if (c === '"') {
-      i++;
-      let closed = false;
-      while (i < line.length) {
-        if (line[i] === '\\' && i + 1 < line.length && '"\\$`\n'.includes(line[i + 1])) {
-          cur += line[i + 1];
-          i += 2;
-        } else if (line[i] === '"') {
-          closed = true;
-          i++;
-          break;
-        } else cur += line[i++];
-      }
-      if (!closed) bad(path, 'unterminated double quote');
-      inWord = true;
-    } else if (c === '\\') {
-      if (i + 1 < line.length) cur += line[i + 1];
-      i += 2;
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-      i++;
-    } else {
-      cur += c;
-      inWord = true;
-      i++;
-    }
+  try {
+    return splitCommandLine(line);
+  } catch (err) {
+    if (!(err instanceof ShellSplitError)) throw err;
+    return bad(path, err.quote === "'" ? 'unterminated single quote' : err.quote === '"' ? 'unterminated double quote' : 'a backslash at the end');
   }
-  if (inWord) out.push(cur);
-  return out;
 }
 
 /** Quotes arguments for a shell-like splitter (docker's --args, --entrypoint). */
