@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { databaseKinds } from '../helpers/databases.ts';
+import { magnumError } from '../helpers/magnum-error.ts';
 import { as, startStack, waitFor, type TestStack } from '../helpers/stack.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -21,22 +22,6 @@ function expectError(what: string, r: LightMyRequestResponse, status: number, de
   }
 }
 
-function magnumError(r: LightMyRequestResponse, status: number, detail?: string | RegExp): void {
-  assert.equal(r.statusCode, status, `${r.statusCode}: ${r.body}`);
-  assert.match(String(r.headers['content-type']), /^application\/json/);
-  const body = r.json() as { errors: Record<string, unknown>[] };
-  assert.equal(body.errors.length, 1);
-  const e = body.errors[0];
-  assert.equal(e.status, status);
-  assert.equal(e.code, status >= 500 ? 'server' : 'client');
-  assert.equal(e.request_id, '');
-  assert.deepEqual(e.links, []);
-  const d = String(e.detail);
-  const dot = d.indexOf('.');
-  assert.equal(e.title, dot === -1 ? d : d.slice(0, dot));
-  if (typeof detail === 'string') assert.equal(d, detail);
-  else if (detail) assert.match(d, detail);
-}
 
 for (const kind of databaseKinds()) {
   describe(`services and pods: validation, isolation (${kind})`, () => {
