@@ -8,7 +8,7 @@ import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
 import { validateInfra } from './cluster-templates.ts';
-import { adminScope, findCluster, findNodeGroup, findTemplate, ownScope } from './lookup.ts';
+import { adminScope, findCluster, findNodeGroup, findTemplate, oneCluster, ownScope } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const ro = { type: { kind: 'any' }, readonly: true } as const;
@@ -174,9 +174,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       storage.findClustersForView(adminScope(r.ctx), by),
       by.uuid ? storage.listNodeGroupsOf([by.uuid]) : Promise.resolve(null),
     ]);
-    if (found.length === 0) throw E.ClusterNotFound(r.params.ident);
-    if (found.length > 1) throw E.Conflict('Multiple clusters exist with same name. Please use the cluster uuid instead.');
-    const c = found[0];
+    const c = oneCluster(found, r.params.ident);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     const ngs = early ?? (await storage.listNodeGroupsOf([c.uuid]));
     return { status: 200, body: clusterFull(c, ngs, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };

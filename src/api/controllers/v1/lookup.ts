@@ -17,7 +17,11 @@ export async function findTemplate(storage: Storage, scope: Scope, ident: string
 }
 
 export async function findCluster(storage: Storage, scope: Scope, ident: string): Promise<Cluster> {
-  const found = await storage.findClusters(scope, identLookup(ident));
+  return oneCluster(await storage.findClusters(scope, identLookup(ident)), ident);
+}
+
+/** The one cluster an ident names among `found`: 404 for none, 409 for several of that name. */
+export function oneCluster<C extends Cluster>(found: C[], ident: string): C {
   if (found.length === 0) throw E.ClusterNotFound(ident);
   if (found.length > 1) throw E.Conflict('Multiple clusters exist with same name. Please use the cluster uuid instead.');
   return found[0];
