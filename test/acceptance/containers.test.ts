@@ -148,7 +148,7 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
   test('create, start, execute, logs, pause, unpause, reboot, stop, delete; another project sees none of it', async () => {
     const created = await ok('POST', '/v1/containers', {
       name: 'web', image: WORKLOAD, bay_uuid: 'cx',
-      command: 'sh -c "echo hello $GREETING; echo oops >&2; exec httpd -f -p 80 -h /www"',
+      command: 'sh -c "echo hello $GREETING; sleep 0.2; echo oops >&2; exec httpd -f -p 80 -h /www"',
       environment: { GREETING: 'world' }, memory: '64m', cpu: 0.5, ports: ['8080:80'], restart_policy: 'on-failure:2',
     }, 201);
     const u = `/v1/containers/${created.uuid}`;
