@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { RequestContext } from '../common/context.ts';
 import { E, MagnumError } from '../common/errors.ts';
+import { requireProject } from '../common/scope.ts';
 import type { Config } from '../conf/index.ts';
 import type { ConductorAPI } from '../conductor/api.ts';
 import type { Storage } from '../db/api.ts';
@@ -150,7 +151,11 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       void reply.header('OpenStack-API-Version', `container-infra ${formatMv(req.magnum.mv)}`);
     }
     if (PUBLIC_PATHS.has(path)) return;
-    req.magnum.ctx = await deps.authenticator.authenticate(req.headers, requestId);
+    const ctx = await deps.authenticator.authenticate(req.headers, requestId);
+    // Every other route acts on a project's resources: a caller with no project scope (an
+    // unscoped or domain-scoped token) acts on none of them, admin or not (src/common/scope.ts).
+    requireProject(ctx);
+    req.magnum.ctx = ctx;
   });
 
   app.setErrorHandler((err, req, reply) => sendError(deps, err, req, reply));
@@ -237,7 +242,7 @@ function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: Fast
       error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' },
     });
   }
-  return reply.code(e.status).type('application/json').send(renderError(e));
+  return reply.code(e.status).type('application/json').send(renderError(e, String(req.id)));
 }
 
 /** Anything that reaches the error handler becomes a MagnumError; Fastify's own 4xx keep their status. */

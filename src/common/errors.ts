@@ -59,6 +59,8 @@ export const E = {
   CertificateValidationError: def('CertificateValidationError', 400, (ext: string) => `Extension '${ext}' not allowed`),
   // 403
   NotAuthorized: def('NotAuthorized', 403, () => 'Not authorized.'),
+  ProjectScopeRequired: def('ProjectScopeRequired', 403, () =>
+    'A project-scoped token is required. This request has no project scope, so it can act on no project resources.'),
   PolicyNotAuthorized: def('PolicyNotAuthorized', 403, (action: string) => `Policy doesn't allow ${action} to be performed.`),
   ClusterTemplatePublishDenied: def('ClusterTemplatePublishDenied', 403, () =>
     'Not authorized to set public or hidden flag for cluster template.'),

@@ -4,10 +4,8 @@ import type { ClusterStatus } from '../objects/fields.ts';
 import type { Cluster, NodeGroup, Operation } from '../objects/models.ts';
 import type { SqlStorage } from './sql/storage.ts';
 
-/** Project scoping of a query: a project id, or null for all projects (admins). */
-export interface Scope {
-  projectId: string | null;
-}
+/** Project scoping of a query: one project, or all projects (see src/common/scope.ts: the one rule). */
+export type { Scope } from '../common/scope.ts';
 
 export type NewOperation = Pick<Operation, 'uuid' | 'cluster_id' | 'nodegroup_id' | 'kind' | 'params' | 'deadline_at' | 'request_id'>;
 

@@ -794,14 +794,14 @@ function problemsOf(c: Case, res: Answer): string[] {
     return p;
   }
   if (form === 'webob' || (form === 'any' && isWebob)) {
-    if (!isWebob || e.request_id !== '' || e.status !== status || !Array.isArray(e.links) || e.links.length !== 0) p.push(`not the webob body: ${res.body.slice(0, 300)}`);
+    if (!isWebob || e.request_id !== res.headers['x-openstack-request-id'] || e.status !== status || !Array.isArray(e.links) || e.links.length !== 0) p.push(`not the webob body: ${res.body.slice(0, 300)}`);
     if (![404, 405, 406].includes(status)) p.push(`webob body with status ${status}`);
     return p;
   }
   if (keys !== 'code,detail,links,request_id,status,title') return [...p, `error keys ${keys}: ${res.body.slice(0, 300)}`];
   if (e.status !== status) p.push(`errors[0].status ${String(e.status)} != ${status}`);
   if (e.code !== 'client') p.push(`errors[0].code ${JSON.stringify(e.code)}`);
-  if (e.request_id !== '') p.push(`errors[0].request_id ${JSON.stringify(e.request_id)}`);
+  if (!String(e.request_id).startsWith('req-') || e.request_id !== res.headers['x-openstack-request-id']) p.push(`errors[0].request_id ${JSON.stringify(e.request_id)} is not the request id header`);
   if (!Array.isArray(e.links) || e.links.length !== 0) p.push(`errors[0].links ${JSON.stringify(e.links)}`);
   if (typeof e.detail !== 'string' || e.detail === '') p.push(`errors[0].detail ${JSON.stringify(e.detail)}`);
   else {

@@ -8,10 +8,14 @@ import { after, before, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { NewOperation, PageRequest } from '../../src/db/api.ts';
 import { COLUMNS } from '../../src/db/sql/rows.ts';
+import { conductorScope, UnscopedQuery } from '../../src/common/scope.ts';
 import { SqlStorage, UniqueViolation } from '../../src/db/sql/storage.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../src/objects/models.ts';
 import { createTempDatabase, databaseKinds, type DbKind, type TempDatabase } from '../helpers/databases.ts';
 import { race, type WriterData } from './writer-worker.ts';
+
+/** Every project: what admins' views and the conductor use. */
+const ALL = conductorScope();
 
 // ---- fixtures ------------------------------------------------------------------------------------
 
@@ -292,8 +296,8 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.equal((await f.s.getQuota(p, 'Cluster'))?.id, q.id);
           assert.equal(await f.s.getQuota(p, 'Other'), null);
           assert.equal((await f.s.getQuotaById(q.id))?.project_id, p);
-          assert.deepEqual(ids(await f.s.listQuotas(p, { limit: 10, sortKey: 'id', sortDir: 'asc' })), [q.id]);
-          const all = ids(await f.s.listQuotas(null, { limit: 1000, sortKey: 'id', sortDir: 'asc' }));
+          assert.deepEqual(ids(await f.s.listQuotas({ kind: 'project', projectId: p }, { limit: 10, sortKey: 'id', sortDir: 'asc' })), [q.id]);
+          const all = ids(await f.s.listQuotas(ALL, { limit: 1000, sortKey: 'id', sortDir: 'asc' }));
           assert.ok(all.includes(q.id) && all.includes(other.id));
           const t0 = Date.now();
           const upd = await f.s.updateQuota(q.id, { hard_limit: -1 });
@@ -327,7 +331,7 @@ describe('SqlStorage', { concurrency: true }, () => {
           const a1 = (await makeCluster(f.s, { project_id: pa, name: 'same' })).cluster;
           const a2 = (await makeCluster(f.s, { project_id: pa, name: 'same' })).cluster;
           const b1 = (await makeCluster(f.s, { project_id: pb, name: 'same' })).cluster;
-          const A = { projectId: pa };
+          const A = { kind: 'project' as const, projectId: pa };
           assert.deepEqual(ids(await f.s.findClusters(A, { uuid: a1.uuid })), [a1.id]);
           assert.deepEqual(ids(await f.s.findClusters(A, { uuid: a1.uuid.toUpperCase() })), [a1.id]);
           assert.deepEqual(ids(await f.s.findClusters(A, { id: a2.id })), [a2.id]);
@@ -335,9 +339,9 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.deepEqual(await f.s.findClusters(A, { uuid: b1.uuid }), []);
           assert.deepEqual(await f.s.findClusters(A, { id: b1.id }), []);
           assert.deepEqual(await f.s.findClusters(A, { name: 'nope' }), []);
-          assert.deepEqual(ids(await f.s.findClusters({ projectId: null }, { uuid: b1.uuid })), [b1.id]);
+          assert.deepEqual(ids(await f.s.findClusters(ALL, { uuid: b1.uuid })), [b1.id]);
           // Name lookups return at most 2 (enough to tell "ambiguous" from "unique").
-          assert.equal((await f.s.findClusters({ projectId: null }, { name: 'same' })).length, 2);
+          assert.equal((await f.s.findClusters(ALL, { name: 'same' })).length, 2);
           assert.equal((await f.s.getClusterByUuid(b1.uuid))?.id, b1.id);
           assert.equal(await f.s.getClusterByUuid(uid()), null);
         });
@@ -349,13 +353,13 @@ describe('SqlStorage', { concurrency: true }, () => {
           const withT = (await makeCluster(f.s, { project_id: p, name: 'with', cluster_template_id: tmpl.uuid, labels: { a: '2' } })).cluster;
           const withBare = (await makeCluster(f.s, { project_id: p, name: 'bare', cluster_template_id: bare.uuid })).cluster;
           const orphan = (await makeCluster(f.s, { project_id: p, name: 'orphan', cluster_template_id: uid() })).cluster;
-          const P = { projectId: p };
+          const P = { kind: 'project' as const, projectId: p };
           const [v] = await f.s.findClustersForView(P, { uuid: withT.uuid.toUpperCase() });
           assertFields(v as never, { ...withT, template_labels: { a: '1', 'ü': '🚀' } }, 'view');
           assert.deepEqual((await f.s.findClustersForView(P, { name: 'bare' })).map((c) => [c.uuid, c.template_labels]), [[withBare.uuid, null]]);
           assert.deepEqual((await f.s.findClustersForView(P, { name: 'orphan' })).map((c) => [c.uuid, c.template_labels]), [[orphan.uuid, null]]);
-          assert.deepEqual(await f.s.findClustersForView({ projectId: project() }, { uuid: withT.uuid }), []);
-          assert.equal((await f.s.findClustersForView({ projectId: null }, { uuid: withT.uuid })).length, 1);
+          assert.deepEqual(await f.s.findClustersForView({ kind: 'project' as const, projectId: project() }, { uuid: withT.uuid }), []);
+          assert.equal((await f.s.findClustersForView(ALL, { uuid: withT.uuid })).length, 1);
           const listed = await f.s.listClustersForView(P, { limit: 10, sortKey: 'name', sortDir: 'asc' });
           assert.deepEqual(listed.map((c) => c.name), ['bare', 'orphan', 'with']);
           assert.deepEqual(listed.map((c) => c.labels), [{}, {}, { a: '2' }]);
@@ -368,11 +372,11 @@ describe('SqlStorage', { concurrency: true }, () => {
           const mine = [];
           for (let i = 0; i < 4; i++) mine.push((await makeCluster(f.s, { project_id: pa, name: `c${i}` })).cluster);
           const theirs = (await makeCluster(f.s, { project_id: pb })).cluster;
-          assert.deepEqual(ids(await f.s.listClusters({ projectId: pa }, { limit: 100, sortKey: 'id', sortDir: 'asc' })), ids(mine));
-          assert.deepEqual(ids(await f.s.listClusters({ projectId: pa }, { limit: 2, sortKey: 'id', sortDir: 'asc' })), ids(mine).slice(0, 2));
-          assert.deepEqual(ids(await f.s.listClusters({ projectId: pa }, { limit: 3, sortKey: 'id', sortDir: 'desc' })), ids(mine).reverse().slice(0, 3));
-          assert.deepEqual(await f.s.listClusters({ projectId: project() }, { limit: 10, sortKey: 'id', sortDir: 'asc' }), []);
-          const all = ids(await f.s.listClusters({ projectId: null }, { limit: 10_000, sortKey: 'id', sortDir: 'asc' }));
+          assert.deepEqual(ids(await f.s.listClusters({ kind: 'project' as const, projectId: pa }, { limit: 100, sortKey: 'id', sortDir: 'asc' })), ids(mine));
+          assert.deepEqual(ids(await f.s.listClusters({ kind: 'project' as const, projectId: pa }, { limit: 2, sortKey: 'id', sortDir: 'asc' })), ids(mine).slice(0, 2));
+          assert.deepEqual(ids(await f.s.listClusters({ kind: 'project' as const, projectId: pa }, { limit: 3, sortKey: 'id', sortDir: 'desc' })), ids(mine).reverse().slice(0, 3));
+          assert.deepEqual(await f.s.listClusters({ kind: 'project' as const, projectId: project() }, { limit: 10, sortKey: 'id', sortDir: 'asc' }), []);
+          const all = ids(await f.s.listClusters(ALL, { limit: 10_000, sortKey: 'id', sortDir: 'asc' }));
           for (const c of [...mine, theirs]) assert.ok(all.includes(c.id));
           assert.deepEqual(all, [...all].sort((x, y) => x - y));
         });
@@ -381,17 +385,17 @@ describe('SqlStorage', { concurrency: true }, () => {
           const p = project();
           const { cluster, nodegroups } = await makeCluster(f.s, { project_id: p });
           const { cluster: other } = await makeCluster(f.s, { project_id: p });
-          const S = { projectId: p };
+          const S = { kind: 'project' as const, projectId: p };
           const [master, worker] = nodegroups;
           assert.deepEqual((await f.s.findNodeGroups(cluster.uuid, S, { uuid: worker.uuid!.toUpperCase() })).map((n) => n.uuid), [worker.uuid]);
           assert.deepEqual((await f.s.findNodeGroups(cluster.uuid, S, { name: 'default-master' })).map((n) => n.uuid), [master.uuid]);
           const found = (await f.s.findNodeGroups(cluster.uuid, S, { uuid: worker.uuid }))[0];
           assert.deepEqual((await f.s.findNodeGroups(cluster.uuid, S, { id: found.id })).map((n) => n.uuid), [worker.uuid]);
           assert.deepEqual(await f.s.findNodeGroups(other.uuid, S, { uuid: worker.uuid }), [], 'a nodegroup of another cluster');
-          assert.deepEqual(await f.s.findNodeGroups(cluster.uuid, { projectId: project() }, { uuid: worker.uuid }), [], 'another project');
-          assert.equal((await f.s.findNodeGroups(cluster.uuid, { projectId: null }, { uuid: worker.uuid })).length, 1);
+          assert.deepEqual(await f.s.findNodeGroups(cluster.uuid, { kind: 'project' as const, projectId: project() }, { uuid: worker.uuid }), [], 'another project');
+          assert.equal((await f.s.findNodeGroups(cluster.uuid, ALL, { uuid: worker.uuid })).length, 1);
           assert.deepEqual((await f.s.listNodeGroups(cluster.uuid, S, { limit: 10, sortKey: 'id', sortDir: 'asc' }, 'worker')).map((n) => n.uuid), [worker.uuid]);
-          assert.deepEqual((await f.s.listNodeGroups(cluster.uuid, { projectId: project() }, { limit: 10, sortKey: 'id', sortDir: 'asc' })), []);
+          assert.deepEqual((await f.s.listNodeGroups(cluster.uuid, { kind: 'project' as const, projectId: project() }, { limit: 10, sortKey: 'id', sortDir: 'asc' })), []);
 
           const t0 = Date.now();
           const upd = await f.s.updateNodeGroup(worker.uuid!, { node_count: 7, node_addresses: ['1.2.3.4'], labels: { 'ü': '🚀' }, status: 'UPDATE_COMPLETE' });
@@ -455,7 +459,7 @@ describe('SqlStorage', { concurrency: true }, () => {
         });
 
         test('get (find) by ident: own ∪ all public, including hidden ones', async () => {
-          const A = { projectId: pa };
+          const A = { kind: 'project' as const, projectId: pa };
           for (const key of ['a-private', 'a-public-hidden', 'b-public', 'b-public-hidden']) {
             assert.deepEqual(ids(await f.s.findClusterTemplates(A, { uuid: T[key].uuid })), [T[key].id], key);
             assert.deepEqual(ids(await f.s.findClusterTemplates(A, { uuid: T[key].uuid.toUpperCase() })), [T[key].id], `${key} upper-case`);
@@ -468,14 +472,14 @@ describe('SqlStorage', { concurrency: true }, () => {
             assert.deepEqual(await f.s.findClusterTemplates(A, { id: T[key].id }), [], key);
           }
           for (const key of Object.keys(T)) {
-            assert.deepEqual(ids(await f.s.findClusterTemplates({ projectId: null }, { uuid: T[key].uuid })), [T[key].id], `admin ${key}`);
+            assert.deepEqual(ids(await f.s.findClusterTemplates(ALL, { uuid: T[key].uuid })), [T[key].id], `admin ${key}`);
           }
         });
 
         test('list: own (hidden too) ∪ public non-hidden; admin (scope null) lists all', async () => {
           const page: PageRequest = { limit: 1000, sortKey: 'id', sortDir: 'asc' };
           const known = new Set(Object.values(T).map((t) => t.uuid));
-          const names = async (projectId: string | null) => (await f.s.listClusterTemplates({ projectId }, page)).filter((t) => known.has(t.uuid)).map((t) => t.name);
+          const names = async (projectId: string | null) => (await f.s.listClusterTemplates(projectId === null ? ALL : { kind: 'project', projectId }, page)).filter((t) => known.has(t.uuid)).map((t) => t.name);
           assert.deepEqual(await names(pa), ['a-private', 'a-public-hidden', 'b-public']);
           assert.deepEqual(await names(pb), ['b-public', 'b-public-hidden', 'b-private', 'b-hidden-private']);
           assert.deepEqual(await names('proj-c'), ['b-public']);
@@ -487,7 +491,7 @@ describe('SqlStorage', { concurrency: true }, () => {
           for (const [name, v] of [['a', { project_id: pb }], ['b', { project_id: pa }], ['c', { project_id: pb, public: true, hidden: true }], ['d', { project_id: pb, public: true }], ['e', { project_id: pb }]] as const) {
             T[`extra-${name}`] = await f.s.createClusterTemplate({ uuid: uid(), name: `m-${name}`, ...v });
           }
-          const A = { projectId: pa };
+          const A = { kind: 'project' as const, projectId: pa };
           for (const sortKey of ['name', 'id', 'public', 'hidden', 'created_at']) {
             for (const sortDir of ['asc', 'desc'] as const) {
               const full = await f.s.listClusterTemplates(A, { limit: 1000, sortKey, sortDir });
@@ -508,7 +512,7 @@ describe('SqlStorage', { concurrency: true }, () => {
           const upd = await f.s.updateClusterTemplate(t.uuid, { name: 'renamed', labels: { 'ü': '🚀' }, hidden: true, docker_volume_size: 0 });
           assertFields(upd as never, { name: 'renamed', labels: { 'ü': '🚀' }, hidden: true, docker_volume_size: 0, public: true, project_id: pb, created_at: t.created_at }, 'updated');
           assertRecent(upd.updated_at, t0, 'updated_at');
-          const listed = await f.s.listClusterTemplates({ projectId: 'proj-c' }, { limit: 100, sortKey: 'id', sortDir: 'asc' });
+          const listed = await f.s.listClusterTemplates({ kind: 'project', projectId: 'proj-c' }, { limit: 100, sortKey: 'id', sortDir: 'asc' });
           assert.ok(!listed.some((x) => x.uuid === t.uuid), 'now hidden');
 
           // Referenced by a cluster in another project: not deletable.
@@ -553,7 +557,7 @@ describe('SqlStorage', { concurrency: true }, () => {
         test('full list in (sort_key, id) order with NULLs lowest, for each column and direction', async () => {
           for (const sortKey of ['id', 'name', 'created_at', 'docker_volume_size', 'stack_id']) {
             for (const sortDir of ['asc', 'desc'] as const) {
-              const got = await f.s.listClusters({ projectId: P }, { limit: 1000, sortKey, sortDir });
+              const got = await f.s.listClusters({ kind: 'project' as const, projectId: P }, { limit: 1000, sortKey, sortDir });
               assert.deepEqual(ids(got), ids(expectedOrder(mine, sortKey, sortDir)), `${sortKey} ${sortDir}`);
             }
           }
@@ -564,11 +568,11 @@ describe('SqlStorage', { concurrency: true }, () => {
             for (const sortDir of ['asc', 'desc'] as const) {
               const expected = ids(expectedOrder(mine, sortKey, sortDir));
               for (const limit of [1, 5, 13]) {
-                const walked = await walk((p) => f.s.listClusters({ projectId: P }, p), sortKey, sortDir, limit);
+                const walked = await walk((p) => f.s.listClusters({ kind: 'project' as const, projectId: P }, p), sortKey, sortDir, limit);
                 assert.deepEqual(ids(walked), expected, `${sortKey} ${sortDir} limit ${limit}`);
               }
               // The view (joined with the template) pages the same way.
-              assert.deepEqual(ids(await walk((p) => f.s.listClustersForView({ projectId: P }, p), sortKey, sortDir, 2)), expected, `view ${sortKey} ${sortDir}`);
+              assert.deepEqual(ids(await walk((p) => f.s.listClustersForView({ kind: 'project' as const, projectId: P }, p), sortKey, sortDir, 2)), expected, `view ${sortKey} ${sortDir}`);
             }
           }
         });
@@ -576,9 +580,9 @@ describe('SqlStorage', { concurrency: true }, () => {
         test('admin walk (all projects) matches the single-page listing', async () => {
           for (const sortKey of ['name', 'docker_volume_size', 'labels', 'floating_ip_enabled']) {
             for (const sortDir of ['asc', 'desc'] as const) {
-              const full = await f.s.listClusters({ projectId: null }, { limit: 1000, sortKey, sortDir });
+              const full = await f.s.listClusters(ALL, { limit: 1000, sortKey, sortDir });
               assert.ok(full.length > mine.length);
-              assert.deepEqual(ids(await walk((p) => f.s.listClusters({ projectId: null }, p), sortKey, sortDir, 3)), ids(full), `${sortKey} ${sortDir}`);
+              assert.deepEqual(ids(await walk((p) => f.s.listClusters(ALL, p), sortKey, sortDir, 3)), ids(full), `${sortKey} ${sortDir}`);
             }
           }
         });
@@ -599,11 +603,11 @@ describe('SqlStorage', { concurrency: true }, () => {
             for (const sortDir of ['asc', 'desc'] as const) {
               const expected = ids(expectedOrder(all, sortKey, sortDir));
               for (const limit of [1, 3]) {
-                const walked = await walk((p) => f.s.listNodeGroups(c, { projectId: P }, p), sortKey, sortDir, limit);
+                const walked = await walk((p) => f.s.listNodeGroups(c, { kind: 'project' as const, projectId: P }, p), sortKey, sortDir, limit);
                 assert.deepEqual(ids(walked), expected, `${sortKey} ${sortDir} limit ${limit}`);
               }
               const workers = all.filter((n) => n.role === 'worker');
-              const walkedWorkers = await walk((p) => f.s.listNodeGroups(c, { projectId: P }, p, 'worker'), sortKey, sortDir, 2);
+              const walkedWorkers = await walk((p) => f.s.listNodeGroups(c, { kind: 'project' as const, projectId: P }, p, 'worker'), sortKey, sortDir, 2);
               assert.deepEqual(ids(walkedWorkers), ids(expectedOrder(workers, sortKey, sortDir)), `workers ${sortKey} ${sortDir}`);
             }
           }
@@ -614,11 +618,11 @@ describe('SqlStorage', { concurrency: true }, () => {
           for (let i = 0; i < limits.length; i++) {
             await f.s.createQuota({ project_id: `qp-${i % 2}`, resource: `r${i}`, hard_limit: limits[i] });
           }
-          const all = await f.s.listQuotas('qp-0', { limit: 100, sortKey: 'id', sortDir: 'asc' });
+          const all = await f.s.listQuotas({ kind: 'project', projectId: 'qp-0' }, { limit: 100, sortKey: 'id', sortDir: 'asc' });
           assert.equal(all.length, 3);
           for (const sortKey of ['hard_limit', 'resource', 'id']) {
             for (const sortDir of ['asc', 'desc'] as const) {
-              const walked = await walk((p) => f.s.listQuotas('qp-0', p), sortKey, sortDir, 1);
+              const walked = await walk((p) => f.s.listQuotas({ kind: 'project', projectId: 'qp-0' }, p), sortKey, sortDir, 1);
               assert.deepEqual(ids(walked), ids(expectedOrder(all, sortKey, sortDir)), `${sortKey} ${sortDir}`);
             }
           }
@@ -956,10 +960,27 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.deepEqual(await f.s.listClustersInStatus(['ADOPT_COMPLETE'], 10), []);
         });
 
+        test('a scope without a project is refused, never read as all projects', async () => {
+          const page: PageRequest = { limit: 10, sortKey: 'id', sortDir: 'asc' };
+          const bad = [{ projectId: null }, { kind: 'project', projectId: null }, { kind: 'project', projectId: '' }, {}, null, undefined] as never[];
+          for (const scope of bad) {
+            await assert.rejects(async () => f.s.findClusters(scope, { name: 'x' }), UnscopedQuery, JSON.stringify(scope));
+            await assert.rejects(async () => f.s.listClusters(scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.listClustersForView(scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.listClusterTemplates(scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.findClusterTemplates(scope, { name: 'x' }), UnscopedQuery);
+            await assert.rejects(async () => f.s.listNodeGroups(uid(), scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.listContainers(scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.listQuotas(scope, page), UnscopedQuery);
+            await assert.rejects(async () => f.s.clusterStats(scope), UnscopedQuery);
+            await assert.rejects(async () => f.s.workloads.list('service', scope, page), UnscopedQuery);
+          }
+        });
+
         test('countClusters and clusterStats: clusters per project, nodes = node_count of all nodegroups', async () => {
           const p = project();
-          const total0 = await f.s.clusterStats(null);
-          assert.deepEqual(await f.s.clusterStats(p), { clusters: 0, nodes: 0 });
+          const total0 = await f.s.clusterStats(ALL);
+          assert.deepEqual(await f.s.clusterStats({ kind: 'project', projectId: p }), { clusters: 0, nodes: 0 });
           assert.equal(await f.s.countClusters(p), 0);
           const c1 = uid();
           await makeCluster(f.s, { uuid: c1, project_id: p }, { nodegroups: defaultNodeGroups(c1, p, 3) }); // 1 + 3
@@ -970,9 +991,9 @@ describe('SqlStorage', { concurrency: true }, () => {
           await makeCluster(f.s, { uuid: c3, project_id: other }, { nodegroups: defaultNodeGroups(c3, other, 5) }); // 1 + 5
           assert.equal(await f.s.countClusters(p), 2);
           assert.equal(await f.s.countClusters(other), 1);
-          assert.deepEqual(await f.s.clusterStats(p), { clusters: 2, nodes: 15 });
-          assert.deepEqual(await f.s.clusterStats(other), { clusters: 1, nodes: 6 });
-          assert.deepEqual(await f.s.clusterStats(null), { clusters: total0.clusters + 3, nodes: total0.nodes + 21 });
+          assert.deepEqual(await f.s.clusterStats({ kind: 'project', projectId: p }), { clusters: 2, nodes: 15 });
+          assert.deepEqual(await f.s.clusterStats({ kind: 'project', projectId: other }), { clusters: 1, nodes: 6 });
+          assert.deepEqual(await f.s.clusterStats(ALL), { clusters: total0.clusters + 3, nodes: total0.nodes + 21 });
         });
       });
 

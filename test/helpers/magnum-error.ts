@@ -11,7 +11,8 @@ export function magnumError(r: LightMyRequestResponse, status: number, detail?: 
   const e = body.errors[0];
   assert.equal(e.status, status);
   assert.equal(e.code, status >= 500 ? 'server' : 'client');
-  assert.equal(e.request_id, '');
+  assert.match(String(r.headers['x-openstack-request-id']), /^req-/);
+  assert.equal(e.request_id, r.headers['x-openstack-request-id'], 'request_id is the request id header');
   assert.deepEqual(e.links, []);
   const d = String(e.detail);
   assert.ok(d.length > 0);

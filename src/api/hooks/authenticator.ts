@@ -82,6 +82,16 @@ const IDENTITY_HEADERS = [
   'x-user-domain-id', 'x-user-domain-name', 'x-roles',
 ];
 
+/** Identity values must fit their columns (255; the role list 4096) and carry no control characters. */
+function checkIdentityHeader(name: string, value: string | undefined): void {
+  if (value === undefined) return;
+  const canonical = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
+  const max = name === 'x-roles' ? 4096 : 255;
+  if (value.length > max) throw E.InvalidInput(canonical, `${value.slice(0, 40)}...`, `Value should have a maximum character requirement of ${max}`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw E.InvalidInput(canonical, value.replace(/[\u0000-\u001f\u007f]/g, '?'), 'Value must not contain control characters');
+}
+
 class NoAuth implements Authenticator {
   readonly #defaults: Identity & { isAdmin: boolean };
   readonly #isAdmin: AdminCheck;
@@ -114,10 +124,12 @@ class NoAuth implements Authenticator {
       }
       return null;
     };
+    for (const h of IDENTITY_HEADERS) checkIdentityHeader(h, header(headers, h));
     const who: Identity = {
       userId: get('x-user-id'),
       userName: get('x-user-name'),
-      projectId: get('x-project-id', 'x-tenant-id'),
+      // Without X-Project-Id the caller acts in the default project, never in "all projects".
+      projectId: get('x-project-id', 'x-tenant-id') ?? this.#defaults.projectId,
       projectName: get('x-project-name', 'x-tenant-name'),
       domainId: get('x-user-domain-id'),
       domainName: get('x-user-domain-name'),

@@ -7,6 +7,8 @@ import type { Scope, Storage, NewOperation, OperationStart } from '../api.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
+import { projectOf } from '../../common/scope.ts';
+import { withinScope } from './scope.ts';
 import { fromRow, toRow, type TableName } from './rows.ts';
 import { WorkloadStore } from './workloads.ts';
 
@@ -100,11 +102,12 @@ export class SqlStorage implements Storage {
   }
 
   #templateVisible(scope: Scope, forList: boolean) {
+    const projectId = projectOf(scope);
     return (qb: any) => {
-      if (scope.projectId === null) return qb;
+      if (projectId === null) return qb;
       return qb.where((eb: any) =>
         eb.or([
-          eb('project_id', '=', scope.projectId),
+          eb('project_id', '=', projectId),
           forList
             ? eb.and([eb('public', '=', this.conn.bool(true)), eb('hidden', '=', this.conn.bool(false))])
             : eb('public', '=', this.conn.bool(true)),
@@ -159,7 +162,7 @@ export class SqlStorage implements Storage {
   // ---- clusters --------------------------------------------------------------------------------
 
   #clusterScope(scope: Scope) {
-    return (qb: any) => (scope.projectId === null ? qb : qb.where('project_id', '=', scope.projectId));
+    return (qb: any) => withinScope(qb, scope);
   }
 
   async findClusters(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<Cluster[]> {
@@ -188,14 +191,14 @@ export class SqlStorage implements Storage {
       .selectAll('cluster').select('cluster_template.labels as template_labels');
     if (by.uuid !== undefined) q = q.where('cluster.uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('cluster.name', '=', by.name);
-    if (scope.projectId !== null) q = q.where('cluster.project_id', '=', scope.projectId);
+    q = withinScope(q, scope, 'cluster.project_id');
     return this.#withTemplateLabels(await q.limit(2).execute());
   }
 
   async listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]> {
     let q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
       .selectAll('cluster').select('cluster_template.labels as template_labels');
-    if (scope.projectId !== null) q = q.where('cluster.project_id', '=', scope.projectId);
+    q = withinScope(q, scope, 'cluster.project_id');
     return this.#withTemplateLabels(await paginate(this.conn, q, 'cluster', page).execute());
   }
 
@@ -212,13 +215,9 @@ export class SqlStorage implements Storage {
     return Number(r?.n ?? 0);
   }
 
-  async clusterStats(projectId: string | null): Promise<{ clusters: number; nodes: number }> {
-    let cq = this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n'));
-    let nq = this.#db.selectFrom('nodegroup').select((eb) => eb.fn.sum('node_count').as('n'));
-    if (projectId !== null) {
-      cq = cq.where('project_id', '=', projectId);
-      nq = nq.where('project_id', '=', projectId);
-    }
+  async clusterStats(scope: Scope): Promise<{ clusters: number; nodes: number }> {
+    const cq = withinScope(this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n')), scope);
+    const nq = withinScope(this.#db.selectFrom('nodegroup').select((eb) => eb.fn.sum('node_count').as('n')), scope);
     const [c, n] = await Promise.all([cq.executeTakeFirst(), nq.executeTakeFirst()]);
     return { clusters: Number(c?.n ?? 0), nodes: Number(n?.n ?? 0) };
   }
@@ -307,14 +306,14 @@ export class SqlStorage implements Storage {
 
   async listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]> {
     let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     if (role !== undefined) q = q.where('role', '=', role);
     return this.#rows('nodegroup', await paginate(this.conn, q, 'nodegroup', page).execute());
   }
 
   async findNodeGroups(clusterUuid: string, scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<NodeGroup[]> {
     let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.id !== undefined) q = q.where('id', '=', by.id);
@@ -345,9 +344,8 @@ export class SqlStorage implements Storage {
     return row ? fromRow('quotas', row) : null;
   }
 
-  async listQuotas(projectId: string | null, page: PageRequest): Promise<Quota[]> {
-    let q = this.#db.selectFrom('quotas').selectAll();
-    if (projectId !== null) q = q.where('project_id', '=', projectId);
+  async listQuotas(scope: Scope, page: PageRequest): Promise<Quota[]> {
+    const q = withinScope(this.#db.selectFrom('quotas').selectAll(), scope);
     return this.#rows('quotas', await paginate(this.conn, q, 'quotas', page).execute());
   }
 
@@ -573,7 +571,7 @@ export class SqlStorage implements Storage {
     let q = this.#db.selectFrom('container').selectAll();
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     return (await q.limit(2).execute()).map((r) => this.#containerOut(r));
   }
 
@@ -584,7 +582,7 @@ export class SqlStorage implements Storage {
 
   async listContainers(scope: Scope, page: PageRequest, clusterUuid?: string): Promise<Container[]> {
     let q = this.#db.selectFrom('container').selectAll();
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     if (clusterUuid !== undefined) q = q.where('cluster_id', '=', clusterUuid);
     return (await paginate(this.conn, q, 'container', page).execute()).map((r) => this.#containerOut(r));
   }

@@ -5,6 +5,7 @@ import type { Workload } from '../../objects/models.ts';
 import type { Scope } from '../api.ts';
 import type { Connection } from './connection.ts';
 import { paginate, type PageRequest } from './paginate.ts';
+import { withinScope } from './scope.ts';
 import { fromRow, toRow } from './rows.ts';
 
 const TABLE = 'cluster_workload';
@@ -55,13 +56,13 @@ export class WorkloadStore {
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (clusterUuid !== undefined) q = q.where('cluster_id', '=', clusterUuid);
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     return (await q.limit(2).execute()).map((r) => this.#out(r));
   }
 
   async list(kind: Workload['kind'], scope: Scope, page: PageRequest, clusterUuid?: string): Promise<Workload[]> {
     let q = this.#db.selectFrom(TABLE).selectAll().where('kind', '=', kind);
-    if (scope.projectId !== null) q = q.where('project_id', '=', scope.projectId);
+    q = withinScope(q, scope);
     if (clusterUuid !== undefined) q = q.where('cluster_id', '=', clusterUuid);
     return (await paginate(this.#conn, q, TABLE, page).execute()).map((r) => this.#out(r));
   }

@@ -8,7 +8,7 @@ import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, type Fields } from '../../validation.ts';
 import { aggregate } from '../../views.ts';
 import { createCluster, defaultWorker, nodegroupsByCluster } from './clusters.ts';
-import { findCluster, ownScope } from './lookup.ts';
+import { findCluster, projectScope } from './lookup.ts';
 
 const ro = { type: { kind: 'any' }, readonly: true } as const;
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
@@ -60,7 +60,7 @@ export function registerBays(router: Router, deps: ApiDeps): void {
     listQuery(r.query);
     policy.enforce(r.ctx, `bay:${detail ? 'detail' : 'get_all'}`);
     const p = pageParams(r.query, 'cluster', conf.api.max_limit);
-    const scope = ownScope(r.ctx);
+    const scope = projectScope(r.ctx);
     const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
     if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
     const page = { ...p, marker };
@@ -76,7 +76,7 @@ export function registerBays(router: Router, deps: ApiDeps): void {
 
   router.get('/v1/bays/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'bay:get', { ...c });
     const ngs = await storage.listNodeGroupsOf([c.uuid]);
     return { status: 200, body: bayFull(c, ngs, r.host) };
@@ -98,7 +98,7 @@ export function registerBays(router: Router, deps: ApiDeps): void {
     const allowedQuery = atLeast(r.mv, 3) ? ['rollback'] : [];
     for (const k of Object.keys(r.query)) if (!allowedQuery.includes(k)) throw E.UnknownArgument(k);
     const ops = parsePatchBody(r.json(), { internal: [...COMMON_INTERNAL, '/api_address', '/node_addresses', '/master_addresses', '/stack_id'], nonRemovable: ['/baymodel_id'] });
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'bay:update', { ...c });
     const ngs = await storage.listNodeGroupsOf([c.uuid]);
     const worker = defaultWorker(ngs);
@@ -117,7 +117,7 @@ export function registerBays(router: Router, deps: ApiDeps): void {
 
   router.delete('/v1/bays/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'bay:delete', { ...c });
     await deps.conductor.clusterDelete(r.ctx, c);
     return { status: 204 };

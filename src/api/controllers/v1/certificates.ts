@@ -2,7 +2,7 @@ import { E } from '../../../common/errors.ts';
 import type { ApiDeps, Router } from '../../app.ts';
 import { resourceLinks } from '../../common.ts';
 import { checkQuery, parseBody } from '../../validation.ts';
-import { findCluster, ownScope } from './lookup.ts';
+import { findCluster, projectScope } from './lookup.ts';
 
 export function registerCertificates(router: Router, deps: ApiDeps): void {
   const { storage, policy } = deps;
@@ -11,7 +11,7 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
   router.get('/v1/certificates/:cluster', async (r) => {
     checkQuery(r.query, ['ca_cert_type']);
     // Magnum's certificate controller never switches admins to all projects.
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.cluster);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.cluster);
     policy.enforce(r.ctx, 'certificate:get', { ...c });
     const caType = r.query.ca_cert_type === undefined ? null : String(r.query.ca_cert_type);
     const cert = await deps.conductor.getCaCertificate(r.ctx, c, caType);
@@ -35,7 +35,7 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
     if (!input.csr) throw E.InvalidInput('csr', null, 'Mandatory field missing.');
     let c;
     try {
-      c = await findCluster(storage, ownScope(r.ctx), ident);
+      c = await findCluster(storage, projectScope(r.ctx), ident);
     } catch (e) {
       if ((e as { code?: string }).code === 'ClusterNotFound') throw E.InvalidParameterValue(`Cluster ${ident} could not be found.`);
       throw e;
@@ -50,7 +50,7 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
 
   router.patch('/v1/certificates/:cluster', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.cluster);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.cluster);
     policy.enforce(r.ctx, 'certificate:rotate_ca', { ...c });
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
     if (template?.tls_disabled) throw E.NotSupported('Rotating the CA certificate on a non-TLS cluster is not supported');

@@ -9,7 +9,7 @@ import type { ClusterEvent } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { isoTime } from '../../common.ts';
 import { canonicalUuid, checkQuery, isUuidLike, parseBody } from '../../validation.ts';
-import { adminScope, findCluster } from './lookup.ts';
+import { adminWideScope, findCluster } from './lookup.ts';
 
 const SWARM_COES = ['swarm', 'swarm-mode'];
 const STEP = 'image_load';
@@ -18,7 +18,7 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf, conductor } = deps;
 
   const dockerCluster = async (r: ApiRequest) => {
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
     return { c, swarm: Boolean(template?.coe && SWARM_COES.includes(template.coe)) };
   };

@@ -9,7 +9,8 @@ import { generateName, listQuery, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { parseBody, type Fields } from '../../validation.ts';
 import { templateView } from '../../views.ts';
-import { adminScope, findTemplate, ownScope } from './lookup.ts';
+import { requireProject } from '../../../common/scope.ts';
+import { adminWideScope, findTemplate, projectScope } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const bool = { kind: 'bool' } as const;
@@ -111,7 +112,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
   const argName = opts.legacy ? 'baymodel' : 'cluster_template';
   const view = (t: ClusterTemplate, host: string) => templateView(t, host, coll, { owner: !opts.legacy });
   // Legacy routes never switch admins to all projects.
-  const scopeOf = (r: ApiRequest) => (opts.legacy ? ownScope(r.ctx) : adminScope(r.ctx));
+  const scopeOf = (r: ApiRequest) => (opts.legacy ? projectScope(r.ctx) : adminWideScope(r.ctx));
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
     listQuery(r.query);
@@ -168,7 +169,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
       uuid: (input.uuid as string | undefined) ?? randomUUID(),
       name: (input.name as string | null | undefined) ?? generateName(opts.legacy ? 'model' : 'template'),
       labels: (input.labels as Record<string, string> | null) ?? {},
-      project_id: r.ctx.projectId,
+      project_id: requireProject(r.ctx),
       user_id: r.ctx.userId,
     };
     let created: ClusterTemplate;

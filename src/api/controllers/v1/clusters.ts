@@ -8,7 +8,8 @@ import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
 import { validateInfra } from './cluster-templates.ts';
-import { adminScope, findCluster, findNodeGroup, findTemplate, oneCluster, ownScope } from './lookup.ts';
+import { requireProject } from '../../../common/scope.ts';
+import { adminWideScope, findCluster, findNodeGroup, findTemplate, oneCluster, projectScope } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const ro = { type: { kind: 'any' }, readonly: true } as const;
@@ -67,7 +68,7 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   if (!atLeast(r.mv, 10) && input.node_count === 0) throw E.ZeroNodeCountNotSupported();
   let template: ClusterTemplate;
   try {
-    template = await findTemplate(storage, adminScope(r.ctx), String(input.cluster_template_id), { allowId: true });
+    template = await findTemplate(storage, adminWideScope(r.ctx), String(input.cluster_template_id), { allowId: true });
   } catch (e) {
     if ((e as { code?: string }).code === 'ClusterTemplateNotFound' && opts.templateNotFoundStatus === 400) {
       throw E.InvalidParameterValue(`ClusterTemplate ${input.cluster_template_id} could not be found.`);
@@ -83,10 +84,11 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   }
   policy.enforce(r.ctx, 'cluster:create');
   validateInfra(deps, { flavor_id: input.flavor_id, master_flavor_id: input.master_flavor_id });
-  if (opts.quota && r.ctx.projectId) {
-    const q = await storage.getQuota(r.ctx.projectId, 'Cluster');
+  const projectId = requireProject(r.ctx);
+  if (opts.quota) {
+    const q = await storage.getQuota(projectId, 'Cluster');
     const limit = q ? q.hard_limit : conf.quotas.max_clusters_per_project;
-    if ((await storage.countClusters(r.ctx.projectId)) >= limit) {
+    if ((await storage.countClusters(projectId)) >= limit) {
       throw E.ResourceLimitExceeded(`You have reached the maximum clusters per project, ${limit}. You may delete a cluster to make room for a new one.`);
     }
   }
@@ -102,7 +104,7 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   const cluster: Partial<Cluster> & { uuid: string } = {
     uuid,
     name: (input.name as string | null | undefined) ?? generateName('cluster'),
-    project_id: r.ctx.projectId,
+    project_id: projectId,
     user_id: r.ctx.userId,
     cluster_template_id: template.uuid,
     keypair: pick(input.keypair, 'keypair_id') as string | null,
@@ -123,7 +125,7 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   };
   const minNodes = labels.min_node_count !== undefined && /^\d+$/.test(labels.min_node_count) ? Number(labels.min_node_count) : 0;
   const ng = (name: string, role: string, count: number, flavor: string | null): Partial<NodeGroup> => ({
-    uuid: randomUUID(), name, cluster_id: uuid, project_id: r.ctx.projectId, docker_volume_size: cluster.docker_volume_size,
+    uuid: randomUUID(), name, cluster_id: uuid, project_id: projectId, docker_volume_size: cluster.docker_volume_size,
     labels, flavor_id: flavor, image_id: template.image_id, node_addresses: [], node_count: count, role,
     max_node_count: null, min_node_count: role === 'master' ? 0 : minNodes, is_default: true, status: 'CREATE_IN_PROGRESS',
   });
@@ -142,7 +144,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}`);
     if (r.ctx.isAdmin) policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}_all_projects`);
     const p = pageParams(r.query, 'cluster', conf.api.max_limit);
-    const scope = adminScope(r.ctx);
+    const scope = adminWideScope(r.ctx);
     const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
     if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
     const page = { ...p, marker };
@@ -171,7 +173,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     // By uuid, the cluster (with its template's labels) and its nodegroups come in one round trip.
     const by = identLookup(r.params.ident);
     const [found, early] = await Promise.all([
-      storage.findClustersForView(adminScope(r.ctx), by),
+      storage.findClustersForView(adminWideScope(r.ctx), by),
       by.uuid ? storage.listNodeGroupsOf([by.uuid]) : Promise.resolve(null),
     ]);
     const c = oneCluster(found, r.params.ident);
@@ -195,7 +197,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     for (const k of Object.keys(r.query)) if (!allowedQuery.includes(k)) throw E.UnknownArgument(k);
     const rollback = r.query.rollback === undefined ? false : parseBool(r.query.rollback);
     const ops = parsePatchBody(r.json(), { internal: CLUSTER_INTERNAL, nonRemovable: ['/cluster_template_id'] });
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:update', { ...c });
     policy.enforce(r.ctx, 'cluster:update_health_status', { ...c });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:update_all_projects');
@@ -226,7 +228,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   router.delete('/v1/clusters/:ident', async (r) => {
     for (const k of Object.keys(r.query)) if (k !== 'force') throw E.UnknownArgument(k);
     const force = r.query.force === undefined ? false : parseBool(r.query.force);
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:delete', { ...c });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:delete_all_projects');
     if (force) policy.enforce(r.ctx, 'cluster:force_delete', { ...c });
@@ -245,9 +247,9 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     const nodeCount = input.node_count as number;
     if (nodeCount === 0 && !atLeast(r.mv, 10)) throw E.ZeroNodeCountNotSupported();
     // Magnum's resize action never switches admins to all projects.
-    const c = await findCluster(storage, ownScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, projectScope(r.ctx), r.params.ident);
     const ngs = await storage.listNodeGroupsOf([c.uuid]);
-    const ng = input.nodegroup ? await findNodeGroup(storage, adminScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
+    const ng = input.nodegroup ? await findNodeGroup(storage, adminWideScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
     if (!ng) throw E.NodeGroupNotFound('default-worker');
     if (ng.role === 'master') throw E.MasterNGResizeNotSupported();
     if (nodeCount < ng.min_node_count || (ng.max_node_count !== null && nodeCount > ng.max_node_count)) {
@@ -267,10 +269,10 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       max_batch_size: { type: { kind: 'int', min: 1 } },
       nodegroup: { type: { kind: 'string', min: 1, max: 255 } },
     }, r.json());
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
-    const template = await findTemplate(storage, adminScope(r.ctx), String(input.cluster_template));
+    const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
+    const template = await findTemplate(storage, adminWideScope(r.ctx), String(input.cluster_template));
     const ngs = await storage.listNodeGroupsOf([c.uuid]);
-    const ng = input.nodegroup ? await findNodeGroup(storage, adminScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
+    const ng = input.nodegroup ? await findNodeGroup(storage, adminWideScope(r.ctx), c, String(input.nodegroup)) : defaultWorker(ngs);
     if (!ng) throw E.NodeGroupNotFound('default-worker');
     if (!ng.is_default && template.uuid !== c.cluster_template_id) {
       const current = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
@@ -284,7 +286,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
 
   router.get('/v1/clusters/:ident/events', async (r) => {
     for (const k of Object.keys(r.query)) if (!['limit', 'marker'].includes(k)) throw E.UnknownArgument(k);
-    const c = await findCluster(storage, adminScope(r.ctx), r.params.ident);
+    const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     const limit = r.query.limit === undefined ? conf.api.max_limit : Math.min(coerceField('limit', { type: { kind: 'int', min: 1 } }, r.query.limit) as number, conf.api.max_limit);
     const afterId = r.query.marker === undefined ? undefined : (coerceField('marker', { type: { kind: 'int', min: 0 } }, r.query.marker) as number);

@@ -17,7 +17,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { identLookup, isoTime, listQuery, nextLink, pageParams, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { canonicalUuid, checkQuery, coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
-import { adminScope, findCluster } from './lookup.ts';
+import { adminWideScope, findCluster } from './lookup.ts';
 
 const ro = { type: { kind: 'any' }, readonly: true } as const;
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
@@ -153,7 +153,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     conductor.call<T>(ctx, method, args, { timeoutMs: seconds * 1000 });
 
   const find = async (r: ApiRequest, ident = r.params.ident): Promise<Container> => {
-    const found = await storage.findContainers(adminScope(r.ctx), identLookup(ident));
+    const found = await storage.findContainers(adminWideScope(r.ctx), identLookup(ident));
     if (found.length === 0) throw E.ContainerNotFound(ident);
     if (found.length > 1) throw E.Conflict('Multiple containers exist with same name. Please use the container uuid instead.');
     return found[0];
@@ -172,13 +172,13 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     }
   };
 
-  const clusterOf = async (r: ApiRequest, ident: string): Promise<Cluster> => findCluster(storage, adminScope(r.ctx), ident);
+  const clusterOf = async (r: ApiRequest, ident: string): Promise<Cluster> => findCluster(storage, adminWideScope(r.ctx), ident);
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
     listQuery(r.query, ['bay_ident', 'cluster_ident']);
     policy.enforce(r.ctx, `container:${detail ? 'detail' : 'get_all'}`);
     const p = pageParams(r.query, 'container', conf.api.max_limit);
-    const scope = adminScope(r.ctx);
+    const scope = adminWideScope(r.ctx);
     let clusterUuid: string | undefined;
     const idents = [r.query.bay_ident, r.query.cluster_ident].filter((v) => v !== undefined).map(String);
     for (const ident of idents) {

@@ -3,7 +3,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { listQuery, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, parsePatchBody } from '../../patch.ts';
 import { checkQuery, parseBody, parseBool } from '../../validation.ts';
-import { adminScope, findCluster } from './lookup.ts';
+import { adminWideScope, findCluster } from './lookup.ts';
 
 // Federations are experimental in Magnum 15 and do nothing there (the conductor raises
 // NotImplementedError and nothing is stored). We validate requests the same way, list the
@@ -41,7 +41,7 @@ export function registerFederations(router: Router, deps: ApiDeps): void {
     }, r.json());
     policy.enforce(r.ctx, 'federation:create');
     if (!input.hostcluster_id) throw E.InvalidParameterValue('No hostcluster specified. Please specify a hostcluster_id.');
-    await findCluster(storage, adminScope(r.ctx), String(input.hostcluster_id));
+    await findCluster(storage, adminWideScope(r.ctx), String(input.hostcluster_id));
     if (!input.properties) throw E.InvalidParameterValue('Please specify a `properties` dict for the federation.');
     if (!('dns-zone' in (input.properties as object))) throw E.InvalidParameterValue('No DNS zone specified. Please specify a `dns-zone`.');
     throw E.NotSupported('Creating a federation is not supported: no federation backend exists (Magnum 15 has none either).');

@@ -1,12 +1,10 @@
 // Finding resources by ident with Magnum's tenant scoping: another project's resource is a 404.
-import type { RequestContext } from '../../../common/context.ts';
 import { E } from '../../../common/errors.ts';
 import type { Scope, Storage } from '../../../db/api.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
 import { identLookup } from '../../common.ts';
 
-export const ownScope = (ctx: RequestContext): Scope => ({ projectId: ctx.projectId });
-export const adminScope = (ctx: RequestContext): Scope => (ctx.isAdmin ? { projectId: null } : { projectId: ctx.projectId });
+export { adminWideScope, ownerScope, projectScope } from '../../../common/scope.ts';
 
 export async function findTemplate(storage: Storage, scope: Scope, ident: string, opts: { allowId?: boolean } = {}): Promise<ClusterTemplate> {
   const by = identLookup(ident, opts.allowId);

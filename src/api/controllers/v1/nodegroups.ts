@@ -7,7 +7,7 @@ import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, type Fields } from '../../validation.ts';
 import { nodegroupBrief, nodegroupFull } from '../../views.ts';
 import { validateInfra } from './cluster-templates.ts';
-import { adminScope, findCluster, findNodeGroup } from './lookup.ts';
+import { adminWideScope, findCluster, findNodeGroup, ownerScope } from './lookup.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const ro = { type: { kind: 'any' }, readonly: true } as const;
@@ -52,7 +52,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
   const gate = (r: ApiRequest) => {
     if (!atLeast(r.mv, 9)) throw E.NotAcceptable(`Version ${r.mv.major}.${r.mv.minor} was requested but the requested API nodegroups is not supported for this version.`);
   };
-  const cluster = (r: ApiRequest): Promise<Cluster> => findCluster(storage, adminScope(r.ctx), r.params.cluster);
+  const cluster = (r: ApiRequest): Promise<Cluster> => findCluster(storage, adminWideScope(r.ctx), r.params.cluster);
 
   router.get(base, async (r) => {
     gate(r);
@@ -61,7 +61,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'nodegroup:get_all_all_projects');
     const c = await cluster(r);
     const p = pageParams(r.query, 'nodegroup', conf.api.max_limit);
-    const scope = adminScope(r.ctx);
+    const scope = adminWideScope(r.ctx);
     const marker = p.marker ? (await storage.findNodeGroups(c.uuid, scope, { uuid: p.marker }))[0] : undefined;
     if (p.marker && !marker) throw E.NodeGroupNotFound(p.marker);
     const page = { ...p, marker };
@@ -78,7 +78,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     policy.enforce(r.ctx, 'nodegroup:get', { project_id: r.ctx.projectId });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'nodegroup:get_one_all_projects');
     const c = await cluster(r);
-    const ng = await findNodeGroup(storage, adminScope(r.ctx), c, r.params.ng);
+    const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     return { status: 200, body: nodegroupFull(ng, c.labels, r.host) };
   });
 
@@ -91,7 +91,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     if (!input.name) throw E.InvalidInput('name', null, 'Mandatory field missing.');
     if (input.role === 'master') throw E.CreateMasterNodeGroup();
     if (!c.api_address) throw E.ClusterAPIAddressUnavailable();
-    const existing = await storage.findNodeGroups(c.uuid, { projectId: null }, { name: String(input.name) });
+    const existing = await storage.findNodeGroups(c.uuid, ownerScope(c), { name: String(input.name) });
     if (existing.length) throw E.NodeGroupAlreadyExists(String(input.name), c.name ?? c.uuid);
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
     let labels = (input.labels as Record<string, string> | null | undefined) ?? null;
@@ -118,7 +118,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     validateInfra(deps, { flavor_id: input.flavor_id });
     if (typeof input.image_id === 'string' && (await deps.catalog.imageOsDistro(input.image_id)) === undefined) throw E.ImageNotFound(input.image_id);
     await deps.conductor.nodegroupCreate(r.ctx, c, ng);
-    const created = (await storage.findNodeGroups(c.uuid, { projectId: null }, { uuid: ng.uuid }))[0];
+    const created = (await storage.findNodeGroups(c.uuid, ownerScope(c), { uuid: ng.uuid }))[0];
     return { status: 202, body: nodegroupFull(created, c.labels, r.host) };
   });
 
@@ -128,7 +128,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     const ops = parsePatchBody(r.json(), { internal: NG_INTERNAL, nonRemovable: [] });
     policy.enforce(r.ctx, 'nodegroup:update', { project_id: r.ctx.projectId });
     const c = await cluster(r);
-    const ng = await findNodeGroup(storage, adminScope(r.ctx), c, r.params.ng);
+    const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     const current = { min_node_count: ng.min_node_count, max_node_count: ng.max_node_count };
     const patched = applyPatch(current, ops);
     for (const k of Object.keys(patched)) if (!(k in current)) throw E.UnknownAttribute('nodegroup', [k]);
@@ -145,7 +145,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
     policy.enforce(r.ctx, 'nodegroup:delete', { project_id: r.ctx.projectId });
     const c = await cluster(r);
-    const ng = await findNodeGroup(storage, adminScope(r.ctx), c, r.params.ng);
+    const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     if (ng.is_default) throw E.DeletingDefaultNGNotSupported();
     await deps.conductor.nodegroupDelete(r.ctx, c, ng);
     return { status: 204 };

@@ -5,6 +5,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { nextLink, pageParams } from '../../common.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { quotaView } from '../../views.ts';
+import { adminWideScope, projectScope } from '../../../common/scope.ts';
 
 const QUOTA_INPUT: Fields = {
   id: { type: { kind: 'int' } },
@@ -30,8 +31,9 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
       if (!marker) throw E.QuotaNotFound(String(id), 'Cluster');
     }
     const page = { ...p, marker };
-    const projectId = r.ctx.isAdmin && allTenants ? null : r.ctx.projectId ?? '';
-    const items = await storage.listQuotas(projectId, page);
+    // Admins list every project's quotas only when they ask for all_tenants (Magnum's rule).
+    const scope = allTenants ? adminWideScope(r.ctx) : projectScope(r.ctx);
+    const items = await storage.listQuotas(scope, page);
     const body: Record<string, unknown> = { quotas: items.map(quotaView) };
     const next = nextLink(r.host, 'quotas', page, items, 'id');
     if (next) body.next = next;

@@ -24,7 +24,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { generateName, identLookup, isoTime, listQuery, pageParams, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL } from '../../patch.ts';
 import { checkQuery, parseBody, type Fields } from '../../validation.ts';
-import { adminScope, findCluster } from './lookup.ts';
+import { adminWideScope, findCluster } from './lookup.ts';
 
 type Kind = Workload['kind'];
 
@@ -219,7 +219,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   /** The workload by uuid or name, in the caller's scope (another project's is a 404). */
   const find = async (r: ApiRequest): Promise<Workload> => {
     checkQuery(r.query, ['cluster_ident', 'bay_ident']);
-    const scope = adminScope(r.ctx);
+    const scope = adminWideScope(r.ctx);
     const ident = clusterFilter(r);
     const cluster = ident === undefined ? undefined : await findCluster(storage, scope, ident);
     const found = await storage.workloads.find(kind, scope, identLookup(r.params.ident), cluster?.uuid);
@@ -231,7 +231,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   const list = (detail: boolean) => async (r: ApiRequest) => {
     listQuery(r.query, ['cluster_ident', 'bay_ident']);
     policy.enforce(r.ctx, `${kind}:${detail ? 'detail' : 'get_all'}`, { project_id: r.ctx.projectId, user_id: r.ctx.userId });
-    const scope = adminScope(r.ctx);
+    const scope = adminWideScope(r.ctx);
     const ident = clusterFilter(r);
     const cluster = ident === undefined ? undefined : await findCluster(storage, scope, ident);
     if (cluster) {
@@ -282,7 +282,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
       throw E.Invalid(`Invalid manifest: expected YAML or JSON text or a JSON object, got ${Array.isArray(input.manifest) ? 'a list' : typeof input.manifest}`);
     }
     policy.enforce(r.ctx, `${kind}:create`, { project_id: r.ctx.projectId, user_id: r.ctx.userId });
-    const cluster = await findCluster(storage, adminScope(r.ctx), clusterIdent);
+    const cluster = await findCluster(storage, adminWideScope(r.ctx), clusterIdent);
     const template = await storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
     const coe = template?.coe ?? '';
     const parsed = parseFor(kind, coe, cluster, input.manifest, (input.name as string | null | undefined) ?? null);

@@ -1,18 +1,19 @@
 import { E } from '../../../common/errors.ts';
 import type { ApiDeps, Router } from '../../app.ts';
 import { checkQuery } from '../../validation.ts';
+import { adminWideScope, projectScope, requireProject, type Scope } from '../../../common/scope.ts';
 
 export function registerStats(router: Router, deps: ApiDeps): void {
   router.get('/v1/stats', async (r) => {
     checkQuery(r.query, ['project_id', 'type']);
     const type = r.query.type === undefined ? 'cluster' : String(r.query.type).toLowerCase();
     if (type !== 'cluster') throw E.InvalidParameterValue("Invalid stats type. Allowed values are 'cluster'");
-    let projectId: string | null = r.query.project_id === undefined ? null : String(r.query.project_id);
-    if (!r.ctx.isAdmin) {
-      if (projectId !== null && projectId !== r.ctx.projectId) throw E.NotAuthorized();
-      projectId = r.ctx.projectId;
-    }
-    deps.policy.enforce(r.ctx, 'stats:get_all', { project_id: projectId ?? r.ctx.projectId });
-    return { status: 200, body: await deps.storage.clusterStats(projectId) };
+    const own = requireProject(r.ctx);
+    const asked = r.query.project_id === undefined ? null : String(r.query.project_id);
+    if (!r.ctx.isAdmin && asked !== null && asked !== own) throw E.NotAuthorized();
+    // Admins get totals over every project unless they name one; others their own project's.
+    const scope: Scope = !r.ctx.isAdmin ? projectScope(r.ctx) : asked === null ? adminWideScope(r.ctx) : { kind: 'project', projectId: asked };
+    deps.policy.enforce(r.ctx, 'stats:get_all', { project_id: asked ?? own });
+    return { status: 200, body: await deps.storage.clusterStats(scope) };
   });
 }
