@@ -15,6 +15,7 @@ import {
 } from './common.ts';
 import { registerV1 } from './controllers/v1/index.ts';
 import { renderError } from './hooks/errors.ts';
+import { checkJson, checkStrings } from './input-guard.ts';
 
 export interface Authenticator {
   authenticate(headers: Record<string, string | string[] | undefined>, requestId: string): Promise<RequestContext>;
@@ -201,6 +202,8 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
   const hasBody = raw.trim().length > 0;
   let parsed: unknown;
   let parsedOnce = false;
+  checkStrings(req.params as Record<string, unknown>);
+  checkStrings(req.query as Record<string, unknown>);
   const apiReq: ApiRequest = {
     ctx: req.magnum.ctx!,
     mv: req.magnum.mv!,
@@ -219,6 +222,7 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
         } catch (err) {
           throw E.InvalidJson((err as Error).message);
         }
+        checkJson(parsed);
         parsedOnce = true;
       }
       return parsed;

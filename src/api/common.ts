@@ -93,7 +93,8 @@ export function nextLink(host: string, resourceUrl: string, page: PageRequest, i
 /** An ident is a UUID-like value (looked up by uuid) or a name; integer ids where Magnum takes them. */
 export function identLookup(ident: string, allowId = false): { uuid?: string; name?: string; id?: number } {
   if (isUuidLike(ident)) return { uuid: canonicalUuid(ident) };
-  if (allowId && /^\d+$/.test(ident)) return { id: Number(ident) };
+  // An integer id only within the column's range; a longer digit string can only be a name.
+  if (allowId && /^\d{1,10}$/.test(ident) && Number(ident) <= 2 ** 31 - 1) return { id: Number(ident) };
   return { name: ident };
 }
 

@@ -24,6 +24,9 @@ export interface FieldSpec {
 
 export type Fields = Record<string, FieldSpec>;
 
+/** The largest JSON document a text column holds on every database (MariaDB's TEXT). */
+export const MAX_JSON_COLUMN_BYTES = 65_535;
+
 export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 /** oslo_utils.uuidutils.is_uuid_like: canonical, 32-hex, {braced} and urn:uuid: forms. */
@@ -101,16 +104,20 @@ export function coerceField(name: string, spec: FieldSpec, value: unknown): unkn
         if (k.length > 255) throw bad('Label keys should have a maximum character requirement of 255');
         out[k] = pyStr(v);
       }
+      // Labels are stored as JSON in a text column: 65,535 bytes on MariaDB.
+      if (Buffer.byteLength(JSON.stringify(out)) > MAX_JSON_COLUMN_BYTES) throw bad(`Labels should have a maximum size of ${MAX_JSON_COLUMN_BYTES} bytes`);
       return out;
     }
     case 'strdict': {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(`Wrong type. Expected '<class 'dict'>', got '${pyType(value)}'`);
       for (const v of Object.values(value)) if (typeof v !== 'string') throw bad(`Wrong type. Expected '<class 'str'>', got '${pyType(v)}'`);
+      if (Buffer.byteLength(JSON.stringify(value)) > MAX_JSON_COLUMN_BYTES) throw bad(`Value should have a maximum size of ${MAX_JSON_COLUMN_BYTES} bytes`);
       return { ...(value as Record<string, string>) };
     }
     case 'strlist': {
       if (!Array.isArray(value)) throw bad(`Wrong type. Expected '<class 'list'>', got '${pyType(value)}'`);
       for (const v of value) if (typeof v !== 'string') throw bad(`Wrong type. Expected '<class 'str'>', got '${pyType(v)}'`);
+      if (Buffer.byteLength(JSON.stringify(value)) > MAX_JSON_COLUMN_BYTES) throw bad(`Value should have a maximum size of ${MAX_JSON_COLUMN_BYTES} bytes`);
       return [...value];
     }
     default:

@@ -13,6 +13,9 @@ import type { ExecResult, Flavor, ImageInfo, InfraProvider, LabelledResource, Ne
 
 export class DockerUnavailable extends Error {}
 
+/** A Docker image reference: [registry[:port]/]path[:tag][@digest], or an image id (sha256:...). */
+const IMAGE_REFERENCE = /^(sha256:[a-f0-9]{64}|[a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?)$/;
+
 interface RunOpts {
   input?: string | Buffer;
   timeoutMs?: number;
@@ -79,9 +82,12 @@ export class DockerProvider implements InfraProvider {
   }
 
   async image(name: string): Promise<ImageInfo | null> {
+    // Only a Docker image reference can name an image; anything else (an option such as
+    // "--help", spaces, control characters) is no image and never reaches the command line.
+    if (!IMAGE_REFERENCE.test(name)) return null;
     let r: ExecResult;
     try {
-      r = await this.#docker(['image', 'inspect', '--format', '{{json .}}', name], { allowFail: true, timeoutMs: 15_000 });
+      r = await this.#docker(['image', 'inspect', '--format', '{{json .}}', '--', name], { allowFail: true, timeoutMs: 15_000 });
     } catch (err) {
       if (err instanceof DockerUnavailable) throw E.ServiceUnavailable(`Images cannot be looked up: ${err.message}`);
       throw err;
