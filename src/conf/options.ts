@@ -59,6 +59,10 @@ export const SCHEMA = {
     project_domain_name: str('Default', 'Domain of the service project.'),
     token_cache_time: int(300, 'Seconds a validated token is cached in memory (bounded by the token expiry).', { min: 0 }),
     token_cache_size: int(10000, 'Most tokens kept in the validation cache.', { min: 1 }),
+    check_revocations_for_cached: bool(false,
+      'Re-validate a cached token with Keystone on every request, so a revoked token or a disabled user is refused at once; ' +
+      'off (as in keystonemiddleware and Magnum), a revoked token is accepted until its cache entry expires (token_cache_time), ' +
+      'and each request costs no Keystone round trip.'),
     http_request_max_retries: int(3, 'Retries of a Keystone request that failed to connect.', { min: 0 }),
     http_connect_timeout: int(10, 'Seconds a Keystone request (connecting included) may take before the API answers 503.', { min: 1 }),
   },

@@ -336,6 +336,36 @@ describe('keystone (real Keystone)', () => {
     assert.equal(counter.calls, 2);
   });
 
+  it('a revoked token: accepted from the cache by default, refused at once with check_revocations_for_cached', async (t) => {
+    const revoke = async (token: string) => {
+      const res = await fetch(`${env.KEYSTONE_URL}/auth/tokens`, { method: 'DELETE', headers: { 'x-auth-token': token, 'x-subject-token': token } });
+      assert.equal(res.status, 204, 'token revoked');
+    };
+    const unauthorized = isError(401, 'Unauthorized');
+    // Default (as keystonemiddleware and Magnum): the cached validation stands until it expires.
+    const byDefault = createAuthenticator(config({ keystone_authtoken: { auth_url: env.KEYSTONE_URL, password: 'unused' } }), { keystone });
+    const t1 = await userToken(env, 'alt', env.ALT_PASSWORD, 'alt');
+    await byDefault.authenticate({ 'x-auth-token': t1 }, 'r');
+    await revoke(t1);
+    const still = await byDefault.authenticate({ 'x-auth-token': t1 }, 'r');
+    assert.equal(still.userName, 'alt', 'a revoked token is served from the cache by default');
+    await assert.rejects(createAuthenticator(conf, { keystone }).authenticate({ 'x-auth-token': t1 }, 'r'), unauthorized, 'Keystone itself refuses it');
+
+    const counter = counting(keystone);
+    const checking = createAuthenticator(config({
+      keystone_authtoken: { auth_url: env.KEYSTONE_URL, password: 'unused', check_revocations_for_cached: 'true' },
+    }), { keystone: counter });
+    const t2 = await userToken(env, 'alt', env.ALT_PASSWORD, 'alt');
+    await checking.authenticate({ 'x-auth-token': t2 }, 'r');
+    await checking.authenticate({ 'x-auth-token': t2 }, 'r');
+    assert.equal(counter.calls, 2, 'every request asks Keystone');
+    await revoke(t2);
+    await assert.rejects(checking.authenticate({ 'x-auth-token': t2 }, 'r'), unauthorized);
+    await assert.rejects(checking.authenticate({ 'x-auth-token': t2 }, 'r'), unauthorized);
+    assert.equal(counter.calls, 3, 'a refusal is remembered');
+    t.diagnostic('revoked token: accepted from the cache by default; refused on the next request with check_revocations_for_cached');
+  });
+
   it('token_cache_time = 0 disables the cache', async () => {
     const counter = counting(keystone);
     const none = config({ keystone_authtoken: { auth_url: env.KEYSTONE_URL, password: 'unused', token_cache_time: '0' } });

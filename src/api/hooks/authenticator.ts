@@ -153,6 +153,7 @@ class KeystoneAuth implements Authenticator {
   readonly #isAdmin: AdminCheck;
   readonly #cacheMs: number;
   readonly #cacheSize: number;
+  readonly #recheck: boolean;
   /** Insertion order is recency order: a hit moves its entry to the end. */
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inFlight = new Map<string, Promise<CacheEntry>>();
@@ -163,12 +164,16 @@ class KeystoneAuth implements Authenticator {
     this.#isAdmin = isAdmin;
     this.#cacheMs = conf.keystone_authtoken.token_cache_time * 1000;
     this.#cacheSize = conf.keystone_authtoken.token_cache_size;
+    this.#recheck = conf.keystone_authtoken.check_revocations_for_cached;
   }
 
   async authenticate(raw: Headers, requestId: string): Promise<RequestContext> {
     const token = header(lowerCased(raw), 'x-auth-token')?.trim();
     if (!token) throw E.Unauthorized();
-    const entry = this.#cached(token) ?? (await this.#validate(token));
+    const hit = this.#cached(token);
+    // With check_revocations_for_cached, a cached valid token is asked about again (a revoked
+    // token or a disabled user is refused at once); a cached refusal stays a refusal.
+    const entry = hit && (!hit.who || !this.#recheck) ? hit : await this.#validate(token);
     if (!entry.who) throw E.Unauthorized();
     return makeContext({ ...entry.who, requestId, authToken: token });
   }
