@@ -26,6 +26,8 @@ bin/magnum-node-image workload >/dev/null
 
 echo "[test] type-checking"
 npx tsc -p tsconfig.json
+echo "[test] import boundaries (eslint.config.js)"
+npx eslint src
 
 if [ "$#" -gt 0 ]; then
   files=("$@")

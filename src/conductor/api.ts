@@ -11,6 +11,9 @@ import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED 
 import type { Cluster, ClusterTemplate, NodeGroup, OperationKind } from '../objects/models.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 
+/** What the API shows of a workload's live state (services, pods). */
+export type { LiveReply } from './workloads.ts';
+
 export const RUN_OPERATION = 'run_operation';
 
 export function contextToWire(ctx: RequestContext): Record<string, unknown> {

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyPatch as rfcApply, type Operation } from 'rfc6902';
 import { E } from '../../../common/errors.ts';
-import type { LiveReply } from '../../../conductor/workloads.ts';
+import type { LiveReply } from '../../../conductor/api.ts';
 import {
   ManifestError, SERVICE_NAME_RE, isKubernetesManifest, manifestError, parseKubernetesPod, parseKubernetesService,
   parseManifestDocument, parseSwarmService, publishAddress, type SwarmServiceManifest,

@@ -1,0 +1,38 @@
+// Import boundaries that keep the layers honest (STYLE.md); checked by the test command.
+// Only this rule set runs: formatting and style are not the linter's job here.
+import tseslint from 'typescript-eslint';
+
+const api = {
+  patterns: [
+    { group: ['**/drivers/**', '**/infra/**'], message: 'The API never imports drivers or infrastructure providers: ask through ApiDeps (Catalog) or the conductor.' },
+    { group: ['**/db/sql/**'], message: 'The API uses the storage interface (src/db/api.ts), never the SQL implementation.' },
+    { group: ['**/rpc/amqp*', '**/rpc/in-process*'], message: 'The API reaches the conductor only through src/conductor/api.ts.' },
+    { group: ['**/conductor/**', '!**/conductor/api.ts'], message: 'The API reaches the conductor only through src/conductor/api.ts.' },
+    { group: ['**/cmd/**'], message: 'Only src/cmd wires concrete dependencies.' },
+  ],
+};
+const noDb = {
+  patterns: [
+    { group: ['**/db/**'], message: 'Drivers and infrastructure providers never touch the database: the conductor saves (as in Magnum).' },
+    { group: ['**/cmd/**'], message: 'Only src/cmd wires concrete dependencies.' },
+  ],
+};
+const cli = {
+  patterns: [
+    { group: ['**/db/**'], message: 'The coe client talks to the REST API only.' },
+    { group: ['**/conductor/**', '**/drivers/**', '**/infra/**', '**/rpc/**', '**/cmd/**'], message: 'The coe client talks to the REST API only.' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'var/**'] },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    languageOptions: { parser: tseslint.parser },
+    linterOptions: { reportUnusedDisableDirectives: 'off' },
+  },
+  { files: ['src/api/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', api] } },
+  { files: ['src/drivers/**/*.ts', 'src/infra/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', noDb] } },
+  { files: ['src/cli/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', cli] } },
+);
