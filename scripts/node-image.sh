@@ -386,10 +386,10 @@ cmd_workload() {
     log "apt-get download busybox-static"
     dir=$(mktemp -d "$CACHE_DIR/deb.XXXXXX"); CLEANUP+=("$dir")
     # Needs package lists: on a machine that has none (or stale ones), update once.
-    if ! (cd "$dir" && run apt-get download -o APT::Sandbox::User=root busybox-static); then
+    if ! (cd "$dir" && run apt-get -o DPkg::Lock::Timeout=900 download -o APT::Sandbox::User=root busybox-static); then
       log "apt-get update, then download again"
-      run apt-get update || log "apt-get update reported errors (continuing)"
-      (cd "$dir" && run apt-get download -o APT::Sandbox::User=root busybox-static) ||
+      run apt-get -o DPkg::Lock::Timeout=900 update || log "apt-get update reported errors (continuing)"
+      (cd "$dir" && run apt-get -o DPkg::Lock::Timeout=900 download -o APT::Sandbox::User=root busybox-static) ||
         die "apt-get download busybox-static failed"
     fi
     deb=$(ls "$dir"/busybox-static_*.deb | head -n 1)

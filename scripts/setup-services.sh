@@ -31,6 +31,9 @@ ENV_FILE="$VAR_DIR/services.env"
 ALL_STEPS=(postgres mariadb rabbitmq keystone clients docker)
 
 export DEBIAN_FRONTEND=noninteractive
+# A fresh machine often runs its own apt job when it boots: wait for the package manager's
+# locks (apt prints "Waiting for cache lock ...") instead of failing at once.
+APT_WAIT=(-o DPkg::Lock::Timeout=900)
 export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
@@ -60,6 +63,22 @@ step_begin() {
   STEP=$1
   STEP_LOG="$LOG_DIR/setup-$1.log"
   printf '\n===== %s %s\n' "$(date '+%F %T')" "$1" >>"$STEP_LOG"
+}
+
+# apt-get update, waiting for another apt job's lock on the package lists (dpkg's own locks are
+# waited for by DPkg::Lock::Timeout, which does not cover the lists lock).
+apt_update() {
+  local waited=0
+  while :; do
+    local mark
+    mark=$(wc -l <"$STEP_LOG" 2>/dev/null || echo 0)
+    run apt-get "${APT_WAIT[@]}" update && return 0
+    tail -n +"$((mark + 1))" "$STEP_LOG" | grep -q 'Could not get lock' || return 1
+    [ "$waited" -ge 900 ] && return 1
+    [ $((waited % 30)) = 0 ] && log "another apt job holds the package lists lock: waiting (${waited} s)"
+    sleep 5
+    waited=$((waited + 5))
+  done
 }
 
 # Run a noisy command with its output appended to the step's log. fds 8 and 9
@@ -151,9 +170,9 @@ ensure_packages() {
     APT_UPDATED=1
     # Third-party sources that are unreachable here make update exit non-zero;
     # the Debian lists still get refreshed, so carry on.
-    run apt-get update || log "apt-get update reported errors (continuing; see var/log/setup-apt.log)"
+    apt_update || log "apt-get update reported errors (continuing; see var/log/setup-apt.log)"
   fi
-  run apt-get install -y --no-install-recommends \
+  run apt-get "${APT_WAIT[@]}" install -y --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   policy_rc_off
   STEP_LOG=$step_log
