@@ -158,7 +158,10 @@ export class CertManager {
     }
   }
 
-  /** Store a pair; returns its ref (the row uuid). `name` is accepted for Magnum's interface; the table has no column for it. */
+  /**
+   * Store a pair; returns its ref (the row uuid: `ref` when given, so a caller can record it before
+   * the row exists). `name` is accepted for Magnum's interface; the table has no column for it.
+   */
   async storeKeyPair(p: {
     certificate: string;
     privateKey: string;
@@ -166,8 +169,9 @@ export class CertManager {
     userId: string | null;
     name?: string;
     intermediates?: string | null;
+    ref?: string;
   }): Promise<string> {
-    const uuid = randomUUID();
+    const uuid = p.ref ?? randomUUID();
     await this.#storage.createX509KeyPair({
       uuid,
       certificate: p.certificate,
@@ -270,12 +274,17 @@ export class ClusterCertificates {
     return { keySize: this.settings.keySize, validityDays: this.settings.validityDays };
   }
 
+  /** Fresh refs for createClusterCa, to record (e.g. in the cluster's ledger) before anything is stored. */
+  planRefs(): ClusterCertRefs {
+    return { ca_cert_ref: randomUUID(), etcd_ca_cert_ref: randomUUID(), front_proxy_ca_cert_ref: randomUUID(), magnum_cert_ref: randomUUID() };
+  }
+
   /**
    * §6.1: the cluster CA, the etcd CA, the front-proxy CA (subject CN = cluster name, or uuid) and
    * the conductor's client certificate (CN=admin, O=system:masters) issued by the cluster CA; all
-   * stored. Nothing is left stored when it fails.
+   * stored, under `refs` when given. Nothing is left stored when it fails.
    */
-  async createClusterCa(cluster: ClusterIdentity): Promise<ClusterCertRefs> {
+  async createClusterCa(cluster: ClusterIdentity, refs: ClusterCertRefs = this.planRefs()): Promise<ClusterCertRefs> {
     const cn = cluster.name || cluster.uuid;
     const [ca, etcd, frontProxy] = await Promise.all([0, 1, 2].map(() => generateCa(cn, this.#keyOpts)));
     const client = await issueCertificate(
@@ -284,17 +293,17 @@ export class ClusterCertificates {
       this.#keyOpts,
     );
     const stored: string[] = [];
-    const store = async (kp: KeyPairPem, name: string) => {
-      const ref = await this.manager.storeKeyPair({ ...kp, projectId: cluster.project_id, userId: cluster.user_id, name });
+    const store = async (kp: KeyPairPem, name: string, ref: string) => {
+      await this.manager.storeKeyPair({ ...kp, projectId: cluster.project_id, userId: cluster.user_id, name, ref });
       stored.push(ref);
       return ref;
     };
     try {
       return {
-        ca_cert_ref: await store(ca, cn),
-        etcd_ca_cert_ref: await store(etcd, cn),
-        front_proxy_ca_cert_ref: await store(frontProxy, cn),
-        magnum_cert_ref: await store(client, MAGNUM_CLIENT.name),
+        ca_cert_ref: await store(ca, cn, refs.ca_cert_ref),
+        etcd_ca_cert_ref: await store(etcd, cn, refs.etcd_ca_cert_ref),
+        front_proxy_ca_cert_ref: await store(frontProxy, cn, refs.front_proxy_ca_cert_ref),
+        magnum_cert_ref: await store(client, MAGNUM_CLIENT.name, refs.magnum_cert_ref),
       };
     } catch (e) {
       await this.deleteAll(stored).catch(() => undefined);

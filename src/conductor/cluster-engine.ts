@@ -4,7 +4,7 @@
 // [cluster] temp_cache_dir, and rewritten when the cluster's CA changes.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterCertificates } from '../cert/cert-manager.ts';
@@ -108,5 +108,24 @@ export class ClusterEngines {
       writeFileSync(stampFile, stamp, { mode: 0o600 });
     }
     return new ClusterEngine(cluster, dir);
+  }
+
+  /** Removes a cluster's cached key and certificate files (the cluster is deleted, or its CA rotated). */
+  forget(clusterUuid: string): void {
+    if (!/^[0-9a-f-]{36}$/i.test(clusterUuid)) return;
+    rmSync(join(this.#cacheDir, clusterUuid), { recursive: true, force: true });
+  }
+
+  /** Removes the cached files of every cluster that no longer exists. */
+  async prune(): Promise<void> {
+    let names: string[];
+    try {
+      names = readdirSync(this.#cacheDir);
+    } catch {
+      return; // nothing cached yet
+    }
+    for (const name of names) {
+      if (/^[0-9a-f-]{36}$/i.test(name) && !(await this.#storage.getClusterByUuid(name))) this.forget(name);
+    }
   }
 }

@@ -8,9 +8,11 @@ import type { Storage } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { ClusterPki, Ledger, StepContext } from '../drivers/driver.ts';
 import type { Cluster, ClusterTemplate, NodeGroup, Operation } from '../objects/models.ts';
+import { clusterAddresses } from './addresses.ts';
+import { operationSteps } from './cluster-steps.ts';
 import { completion, failure, type Finish } from './outcome.ts';
 
-/** Builds the certificate access of one cluster (null: no TLS, or no certificate support). */
+/** Builds the certificate access of one cluster (null only for a runner without a certificate store). */
 export type PkiFactory = (cluster: Cluster, template: ClusterTemplate) => ClusterPki | null;
 
 class LeaseLost extends Error {}
@@ -93,9 +95,10 @@ export class OperationRunner {
       const target = op.kind === 'cluster_upgrade' ? await this.#storage.getClusterTemplateByUuid(String(op.params.cluster_template)) : null;
       const driver = this.#drivers.forTemplate(template);
       if (op.kind === 'cluster_delete') await this.#waitForSuperseded(op, abort.signal);
-      const steps = driver.steps(op.kind, op);
+      const steps = operationSteps(op.kind, driver.steps(op.kind, op));
       const ledger = this.#ledger(cluster.uuid);
       const pki = this.#pki(cluster, template);
+      const addresses = clusterAddresses(this.#storage, cluster.uuid);
       const done = op.step ? steps.findIndex((s) => s.name === op.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
       if (resumed) await this.#event(op, currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
@@ -114,6 +117,7 @@ export class OperationRunner {
           note: (m) => void this.#event(op, step.name, 'info', m),
           ledger,
           pki,
+          addresses,
         };
         try {
           await step.run(ctx);
@@ -136,7 +140,6 @@ export class OperationRunner {
         if (force && (left.length || forceErrors.length)) {
           this.#log?.warn({ cluster: cluster.uuid, left: what, errors: forceErrors }, 'forced delete: the cluster is removed, these resources could not be');
         }
-        await pki?.destroy();
       }
       await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));
       await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`);

@@ -1,37 +1,79 @@
 // The conductor's side of cluster certificates: drivers get a ClusterPki per operation; the CA
 // keys stay here (encrypted in the x509keypair table) and never reach a driver or the API.
-import type { ClusterCertificates } from '../cert/cert-manager.ts';
+//
+// Every key pair is written to the cluster's ledger (kind "certificate", named by its ref) before
+// it is stored, so a create or a rotation cut short by a crash leaves no key row that the
+// cluster's delete would not find: a retry first discards what the cluster does not reference,
+// and the delete removes everything the ledger or the cluster's ref columns name.
+import type { ClusterCertificates, ClusterCertRefs, ClusterRefs } from '../cert/cert-manager.ts';
 import type { Storage } from '../db/api.ts';
 import type { ClusterPki, TlsMaterial } from '../drivers/driver.ts';
-import type { Cluster, ClusterTemplate } from '../objects/models.ts';
+import type { Cluster } from '../objects/models.ts';
 import type { PkiFactory } from './operation-runner.ts';
 
-export function pkiFactory(storage: Storage, certs: ClusterCertificates): PkiFactory {
-  return (cluster: Cluster, template: ClusterTemplate): ClusterPki | null => {
-    if (template.tls_disabled) return null;
-    const current = async () => (await storage.getClusterByUuid(cluster.uuid)) ?? cluster;
-    return {
-      ensure: async (): Promise<TlsMaterial> => {
-        let c = await current();
-        if (!c.ca_cert_ref || !c.magnum_cert_ref) {
-          const refs = await certs.createClusterCa(c);
-          c = (await storage.updateCluster(c.uuid, refs)) ?? { ...c, ...refs };
-        }
-        return certs.getClientCredentials(c);
-      },
-      issueNode: async (name, ips, dnsNames) => {
+type PkiStorage = Pick<Storage, 'getClusterByUuid' | 'updateCluster' | 'intendResource' | 'markResource' | 'listResources'>;
+
+const refsOf = (c: ClusterRefs): string[] =>
+  [c.ca_cert_ref, c.magnum_cert_ref, c.etcd_ca_cert_ref, c.front_proxy_ca_cert_ref].filter((r): r is string => !!r);
+
+export function pkiFactory(storage: PkiStorage, certs: ClusterCertificates, opts: { forgetCredentials?: (clusterUuid: string) => void } = {}): PkiFactory {
+  return (cluster: Cluster): ClusterPki => {
+    const uuid = cluster.uuid;
+    const current = async () => (await storage.getClusterByUuid(uuid)) ?? cluster;
+    const recorded = async () => (await storage.listResources(uuid)).filter((r) => r.kind === 'certificate').map((r) => r.name);
+
+    const remove = async (refs: Iterable<string>) => {
+      for (const ref of refs) {
+        await certs.manager.delete(ref);
+        await storage.markResource(uuid, 'certificate', ref, 'removed');
+      }
+    };
+    /** Key pairs of an earlier attempt that the cluster does not reference. */
+    const discardUnreferenced = async (c: Cluster) => {
+      const referenced = new Set(refsOf(c));
+      await remove((await recorded()).filter((ref) => !referenced.has(ref)));
+    };
+    const make = async (c: Cluster): Promise<ClusterCertRefs> => {
+      const refs = certs.planRefs();
+      for (const [role, ref] of Object.entries(refs)) await storage.intendResource(uuid, 'certificate', ref, { role });
+      await certs.createClusterCa(c, refs);
+      for (const ref of Object.values(refs)) await storage.markResource(uuid, 'certificate', ref, 'present', ref);
+      return refs;
+    };
+
+    let ensuring: Promise<Cluster> | null = null;
+    /** The cluster with its certificates, made once per operation however many callers ask at once. */
+    const withCertificates = (): Promise<Cluster> => {
+      ensuring ??= (async () => {
         const c = await current();
-        if (!c.ca_cert_ref) throw new Error('the cluster has no CA yet');
-        return certs.issueNodeCertificate(c.ca_cert_ref, { name, ips, dnsNames });
+        if (c.ca_cert_ref && c.magnum_cert_ref) return c;
+        await discardUnreferenced(c);
+        const refs = await make(c);
+        return (await storage.updateCluster(uuid, refs)) ?? { ...c, ...refs };
+      })();
+      ensuring.catch(() => { ensuring = null; });
+      return ensuring;
+    };
+
+    return {
+      ensure: async (): Promise<TlsMaterial> => certs.getClientCredentials(await withCertificates()),
+      issueNode: async (name, ips, dnsNames) => {
+        const c = await withCertificates();
+        return certs.issueNodeCertificate(c.ca_cert_ref!, { name, ips, dnsNames });
       },
       rotate: async () => {
         const c = await current();
-        const fresh = await certs.rotate(c);
-        await storage.updateCluster(c.uuid, fresh);
-        await certs.deleteAll(c);
+        await discardUnreferenced(c);
+        const fresh = await make(c);
+        await storage.updateCluster(uuid, fresh);
+        await remove(refsOf(c));
+        opts.forgetCredentials?.(uuid);
+        ensuring = null;
       },
       destroy: async () => {
-        await certs.deleteAll(await current());
+        const c = await current();
+        await remove(new Set([...refsOf(c), ...(await recorded())]));
+        opts.forgetCredentials?.(uuid);
       },
     };
   };

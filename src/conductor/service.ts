@@ -29,6 +29,7 @@ export class ConductorService {
   #sweeping = false;
   readonly #certs: ClusterCertificates;
   readonly #methods: RpcMethods;
+  readonly #engines: ClusterEngines;
   #stopped = false;
   /** What the feature modules behind `methods` release at stop (listeners, timers). */
   readonly #onStop: (() => Promise<void>) | undefined;
@@ -42,10 +43,11 @@ export class ConductorService {
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
     const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs });
+    this.#engines = engines;
     const deps = { conf: opts.conf, storage: opts.storage, engines, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => engines.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
   }
 
   async start(): Promise<void> {
@@ -60,6 +62,9 @@ export class ConductorService {
       this.#every(c.conductor.sweep_interval * 1000, () => this.sweep());
       this.#every(c.DEFAULT.periodic_interval_max * 1000, () => this.#heartbeat());
       this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth());
+      // Cached client keys of clusters deleted by another conductor host (or while this one was down).
+      void this.#engines.prune().catch((err) => this.#log?.warn({ err }, 'pruning cached cluster credentials failed'));
+      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.#engines.prune());
     }
     this.#log?.info({ owner: this.runner.owner, drivers: this.#drivers.names }, 'conductor started');
   }

@@ -37,6 +37,29 @@ export interface ClusterPki {
   destroy(): Promise<void>;
 }
 
+/** What a driver asks for when its cluster needs a subnet (see ClusterAddresses). */
+export interface SubnetRequest {
+  /** The CIDR cluster subnets are carved from, e.g. 10.213.0.0/16. */
+  pool: string;
+  /** The size of one cluster's subnet, e.g. 24. */
+  prefixLength: number;
+  /** Subnets in use where the network is made (the provider's host), whoever made them: skipped. */
+  inUse: readonly string[];
+  /** A CIDR the user gave (fixed_subnet): allocated as it is, or the step fails if another cluster holds it. */
+  fixed: string | null;
+}
+
+/**
+ * The cluster's address space, allocated by the conductor in the database so that concurrent
+ * operations on any number of conductors never hand out the same subnet.
+ */
+export interface ClusterAddresses {
+  /** The cluster's subnet: the one it holds already, else a new allocation (canonical CIDR text). */
+  subnet(req: SubnetRequest): Promise<string>;
+  /** Gives the cluster's subnet back (its network is gone). */
+  release(): Promise<void>;
+}
+
 export interface StepContext {
   readonly operation: Operation;
   readonly cluster: Cluster;
@@ -53,8 +76,13 @@ export interface StepContext {
   /** Adds an informational event to the cluster's timeline. */
   note(message: string): void;
   readonly ledger: Ledger;
-  /** Null when the template has tls_disabled. */
+  /**
+   * The cluster's certificates. Every cluster has them whatever tls_disabled says (the conductor
+   * makes them at create, before the driver's steps); null only for a conductor built without a
+   * certificate store (unit tests of the runner).
+   */
   readonly pki: ClusterPki | null;
+  readonly addresses: ClusterAddresses;
 }
 
 export interface Step {

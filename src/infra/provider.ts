@@ -69,12 +69,26 @@ export interface LabelledResource {
   name: string;
 }
 
+/** The subnet asked for overlaps one a network on the host already uses. */
+export class SubnetOverlap extends Error {
+  override name = 'SubnetOverlap';
+  constructor(readonly subnet: string, message: string) {
+    super(message);
+  }
+}
+
 export interface InfraProvider {
   readonly name: string;
   image(name: string): Promise<ImageInfo | null>;
   flavor(name: string): Flavor | null;
   /** The host address endpoints are published on, or null when no such external network exists. */
   externalNetworkAddress(name: string | null): string | null;
+  /** Where cluster networks take their subnets from (allocated by the conductor), and the size of one. */
+  readonly subnetPool: { cidr: string; prefixLength: number };
+  /** The subnets the host's networks use now, whoever made them (CIDRs). */
+  usedSubnets(): Promise<string[]>;
+  network(name: string): Promise<NetworkInfo | null>;
+  /** Makes the network with this subnet (null: the host picks one), or returns it when it exists; SubnetOverlap when the subnet is taken on the host. */
   ensureNetwork(name: string, opts: { subnet: string | null; labels: Record<string, string> }): Promise<NetworkInfo>;
   removeNetwork(name: string): Promise<void>;
   ensureVolume(name: string, labels: Record<string, string>): Promise<void>;

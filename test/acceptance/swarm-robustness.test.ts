@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ROOT, need } from '../helpers/env.ts';
+import { labelled, removeLabelled } from '../helpers/cluster-leftovers.ts';
 import { freePort, runCommand, runOpenstack, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { as, waitFor } from '../helpers/stack.ts';
 
@@ -33,29 +34,6 @@ async function must(cmd: string, args: string[], opts: { env?: Record<string, st
 }
 
 const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean);
-
-/** Containers, networks and volumes labelled for the cluster, as "kind name". */
-async function labelled(uuid: string): Promise<string[]> {
-  const f = `label=magnum.cluster=${uuid}`;
-  const [c, n, v] = await Promise.all([
-    must('docker', ['ps', '-a', '--filter', f, '--format', '{{.Names}}']),
-    must('docker', ['network', 'ls', '--filter', f, '--format', '{{.Name}}']),
-    must('docker', ['volume', 'ls', '--filter', f, '--format', '{{.Name}}']),
-  ]);
-  return [...lines(c).map((x) => `container ${x}`), ...lines(n).map((x) => `network ${x}`), ...lines(v).map((x) => `volume ${x}`)];
-}
-
-/** Last resort after a failed test: remove what is still labelled for one of our clusters. */
-async function removeLabelled(uuid: string): Promise<void> {
-  const f = `label=magnum.cluster=${uuid}`;
-  const ids = async (args: string[]) => lines((await sh('docker', [...args, '--filter', f])).stdout);
-  const c = await ids(['ps', '-aq']);
-  if (c.length) await sh('docker', ['rm', '--force', '--volumes', ...c]);
-  const v = await ids(['volume', 'ls', '-q']);
-  if (v.length) await sh('docker', ['volume', 'rm', '--force', ...v]);
-  const n = await ids(['network', 'ls', '-q']);
-  if (n.length) await sh('docker', ['network', 'rm', ...n]);
-}
 
 /** "name=state" of each node container of a cluster (one docker call: cheap enough to poll). */
 async function nodeStates(uuid: string): Promise<string[]> {

@@ -30,7 +30,10 @@ export async function startStack(kind: DbKind = 'sqlite', overrides: Record<stri
       fake_driver: { step_delay_ms: '5', ...overrides.fake_driver },
       conductor: { sweep_interval: '1', operation_lease: '3', ...overrides.conductor },
       oslo_policy: { policy_file: '/nonexistent/policy.yaml' },
-      ...Object.fromEntries(Object.entries(overrides).filter(([k]) => !['DEFAULT', 'fake_driver', 'conductor'].includes(k))),
+      // Every create makes the cluster's CAs: the smallest allowed RSA keys keep tests that make
+      // many clusters fast (a test may ask for more).
+      x509: { rsa_key_size: '1024', ...overrides.x509 },
+      ...Object.fromEntries(Object.entries(overrides).filter(([k]) => !['DEFAULT', 'fake_driver', 'conductor', 'x509'].includes(k))),
     },
   });
   const storage = SqlStorage.open(conf.database.connection, { poolSize: 5 });

@@ -632,6 +632,40 @@ export class SqlStorage implements Storage {
     }
     return out;
   }
+
+  // ---- subnet allocation ------------------------------------------------------------------------
+
+  /** The subnet allocated to a cluster's network, or null. */
+  async findClusterSubnet(clusterUuid: string): Promise<string | null> {
+    const row = await this.#db.selectFrom('cluster_subnet').select('subnet').where('cluster_id', '=', clusterUuid).executeTakeFirst();
+    return row ? String(row.subnet) : null;
+  }
+
+  /** Every allocated subnet (CIDRs in canonical form), oldest first. */
+  async listAllocatedSubnets(): Promise<{ clusterUuid: string; subnet: string }[]> {
+    const rows = await this.#db.selectFrom('cluster_subnet').select(['cluster_id', 'subnet']).orderBy('id').execute();
+    return rows.map((r) => ({ clusterUuid: String(r.cluster_id), subnet: String(r.subnet) }));
+  }
+
+  /**
+   * Allocate `subnet` to the cluster unless another cluster holds it. Returns the subnet the
+   * cluster holds afterwards (this one, or the one it already had), or null when it is taken.
+   * The unique keys decide between concurrent callers, on any number of processes.
+   */
+  async claimClusterSubnet(clusterUuid: string, subnet: string): Promise<string | null> {
+    try {
+      await this.#db.insertInto('cluster_subnet').values({ cluster_id: clusterUuid, subnet, created_at: this.conn.time(new Date()) }).execute();
+      return subnet;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      return this.findClusterSubnet(clusterUuid);
+    }
+  }
+
+  /** The cluster's network is gone: its subnet may be allocated again. */
+  async releaseClusterSubnet(clusterUuid: string): Promise<void> {
+    await this.#db.deleteFrom('cluster_subnet').where('cluster_id', '=', clusterUuid).execute();
+  }
 }
 
 export type { ClusterStatus };

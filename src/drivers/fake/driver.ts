@@ -23,19 +23,21 @@ export class FakeDriver implements Driver {
     this.#failLabel = conf.fake_driver.fail_on_label;
   }
 
-  #step(name: string, body: (ctx: StepContext) => void = () => undefined): Step {
+  #step(name: string, body: (ctx: StepContext) => void | Promise<void> = () => undefined): Step {
     return {
       name,
       run: async (ctx) => {
         await sleep(this.#delay, undefined, { signal: ctx.signal });
         if (ctx.cluster.labels[this.#failLabel] === name) throw new Error(`injected failure at step "${name}" (label ${this.#failLabel})`);
-        body(ctx);
+        await body(ctx);
       },
     };
   }
 
+  /** One address per node, up to the 250 of TEST-NET-1 that it hands out: a node count of
+   *  2^31 - 1 (which the API accepts) must not make a list of that length. */
   #addresses(ng: Pick<NodeGroup, 'id' | 'node_count'>): string[] {
-    return Array.from({ length: ng.node_count }, (_, i) => `192.0.2.${(ng.id * 16 + i) % 250 + 1}`);
+    return Array.from({ length: Math.min(ng.node_count, 250) }, (_, i) => `192.0.2.${(ng.id * 16 + i) % 250 + 1}`);
   }
 
   #scale(ctx: StepContext, uuid: string) {
@@ -80,8 +82,11 @@ export class FakeDriver implements Driver {
       case 'cluster_heal':
         return [this.#step('restart failed nodes')];
       case 'rotate_ca':
-        return [this.#step('rotate ca', () => {
-          throw new Error('the fake driver manages no certificates');
+        // The conductor's certificates are real; there are no nodes to give new ones to.
+        return [this.#step('rotate ca', async (ctx) => {
+          if (!ctx.pki) throw new Error('the conductor has no certificate store');
+          if (!ctx.state.rotated) await ctx.pki.rotate();
+          ctx.state.rotated = true;
         })];
     }
   }

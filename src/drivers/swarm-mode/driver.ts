@@ -8,9 +8,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
 import type { DockerProvider } from '../../infra/docker/provider.ts';
-import type { InfraProvider, NodeInfo, NodeSpec } from '../../infra/provider.ts';
+import { SubnetOverlap, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
-import type { Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
+import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { SwarmServices } from './services.ts';
 
@@ -66,8 +66,8 @@ export class SwarmModeDriver implements Driver {
     switch (kind) {
       case 'cluster_create':
         return [
+          // The cluster's certificates are made by the conductor before these steps (every driver).
           s('create network', (ctx) => this.#network(ctx)),
-          s('create certificates', async (ctx) => void (await ctx.pki?.ensure())),
           s('start nodes', (ctx) => this.#reconcileAll(ctx)),
           s('wait for engines', (ctx) => this.#waitEngines(ctx)),
           s('form swarm', (ctx) => this.#formSwarm(ctx)),
@@ -104,8 +104,8 @@ export class SwarmModeDriver implements Driver {
       case 'rotate_ca':
         return [
           s('rotate ca', async (ctx) => {
-            if (!ctx.pki) throw new Error('the cluster has no certificates (tls_disabled)');
-            if (!ctx.state.rotated) await ctx.pki.rotate();
+            if (ctx.template.tls_disabled) throw new Error('the cluster\'s engines do not use TLS (tls_disabled)');
+            if (!ctx.state.rotated) await this.#pki(ctx).rotate();
             ctx.state.rotated = true;
           }),
           s('renew node certificates', (ctx) => this.#renewCertificates(ctx)),
@@ -130,19 +130,48 @@ export class SwarmModeDriver implements Driver {
     return { [CLUSTER_LABEL]: ctx.cluster.uuid, 'magnum.project': ctx.cluster.project_id ?? '', ...extra };
   }
 
+  #pki(ctx: StepContext): ClusterPki {
+    if (!ctx.pki) throw new Error('the conductor has no certificate store');
+    return ctx.pki;
+  }
+
+  /** The node's engine certificate, or null when the template has tls_disabled. */
+  async #nodeTls(ctx: StepContext, rec: Pick<NodeRecord, 'name' | 'address'>): Promise<TlsMaterial | null> {
+    if (ctx.template.tls_disabled) return null;
+    return this.#pki(ctx).issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']);
+  }
+
+  /**
+   * The cluster's network, on a subnet the conductor allocates in the database (so concurrent
+   * creates never pick the same one), skipping what the host's other networks use.
+   */
   async #network(ctx: StepContext): Promise<void> {
     const name = networkName(ctx.cluster);
     await ctx.ledger.intend('network', name);
-    const net = await this.#provider.ensureNetwork(name, { subnet: ctx.cluster.fixed_subnet && /\//.test(ctx.cluster.fixed_subnet) ? ctx.cluster.fixed_subnet : null, labels: this.#labels(ctx) });
-    await ctx.ledger.present('network', name, net.id);
+    const fixed = ctx.cluster.fixed_subnet && /\//.test(ctx.cluster.fixed_subnet) ? ctx.cluster.fixed_subnet : null;
+    const pool = this.#provider.subnetPool;
+    let net = await this.#provider.network(name);
+    for (let attempt = 1; !net; attempt++) {
+      const subnet = await ctx.addresses.subnet({ pool: pool.cidr, prefixLength: pool.prefixLength, inUse: await this.#provider.usedSubnets(), fixed });
+      try {
+        net = await this.#provider.ensureNetwork(name, { subnet, labels: this.#labels(ctx) });
+      } catch (err) {
+        // A network made on the host since it was asked took the subnet: give it back, take another.
+        if (!(err instanceof SubnetOverlap) || fixed || attempt >= 3) throw err;
+        await ctx.addresses.release();
+        ctx.note(`subnet ${subnet} is in use on the Docker host; allocating another`);
+      }
+    }
+    await ctx.ledger.present('network', name, net.id, { subnet: net.subnet });
     ctx.state.subnet = net.subnet;
   }
 
   async #subnet(ctx: StepContext): Promise<string> {
     if (typeof ctx.state.subnet === 'string') return ctx.state.subnet;
-    const net = await this.#provider.ensureNetwork(networkName(ctx.cluster), { subnet: null, labels: this.#labels(ctx) });
-    ctx.state.subnet = net.subnet;
-    return net.subnet;
+    const net = await this.#provider.network(networkName(ctx.cluster));
+    if (net) ctx.state.subnet = net.subnet;
+    else await this.#network(ctx);
+    return ctx.state.subnet as string;
   }
 
   /** Every nodegroup to its node_count, and every recorded node running. */
@@ -202,7 +231,7 @@ export class SwarmModeDriver implements Driver {
       // Saved in the ledger once the node runs (present), from the port it really got.
       rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
     }
-    const tls = ctx.pki ? await ctx.pki.issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']) : null;
+    const tls = await this.#nodeTls(ctx, rec);
     if (rec.volume) {
       await ctx.ledger.intend('volume', rec.volume);
       await this.#provider.ensureVolume(rec.volume, this.#labels(ctx, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
@@ -392,6 +421,7 @@ export class SwarmModeDriver implements Driver {
     const name = networkName(ctx.cluster);
     await this.#provider.removeNetwork(name);
     await ctx.ledger.removed('network', name);
+    await ctx.addresses.release();
     for (const stray of await this.#provider.listLabelled(CLUSTER_LABEL, ctx.cluster.uuid)) {
       if (stray.kind === 'network') await this.#provider.removeNetwork(stray.name);
     }
@@ -434,10 +464,10 @@ export class SwarmModeDriver implements Driver {
 
   /** After a CA rotation: every engine gets a certificate from the new CA and restarts. */
   async #renewCertificates(ctx: StepContext): Promise<void> {
-    if (!ctx.pki) throw new Error('the cluster has no certificates (tls_disabled)');
     const nodes = nodeRecords(await ctx.ledger.list());
     await Promise.all(nodes.map(async (n) => {
-      const tls: TlsMaterial = await ctx.pki!.issueNode(n.name, [n.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [n.name, 'localhost']);
+      const tls = await this.#nodeTls(ctx, n);
+      if (!tls) throw new Error('the cluster\'s engines do not use TLS (tls_disabled)');
       await this.#provider.writeFiles(n.name, [
         { path: `${CERT_DIR}/ca.pem`, content: tls.caPem, mode: 0o644 },
         { path: `${CERT_DIR}/server.pem`, content: tls.certificate, mode: 0o644 },

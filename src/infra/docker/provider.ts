@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { E } from '../../common/errors.ts';
 import type { Config } from '../../conf/index.ts';
-import type { ExecResult, Flavor, ImageInfo, InfraProvider, LabelledResource, NetworkInfo, NodeInfo, NodeSpec } from '../provider.ts';
+import { formatCidr, parseCidr } from '../../common/cidr.ts';
+import { SubnetOverlap, type ExecResult, type Flavor, type ImageInfo, type InfraProvider, type LabelledResource, type NetworkInfo, type NodeInfo, type NodeSpec } from '../provider.ts';
 
 export class DockerUnavailable extends Error {}
 
@@ -47,7 +48,7 @@ export class DockerProvider implements InfraProvider {
   readonly #global: string[];
   readonly #flavors: Map<string, Flavor>;
   readonly #externals: Map<string, string>;
-  readonly #subnetPool: string;
+  readonly subnetPool: { cidr: string; prefixLength: number };
 
   constructor(conf: Config) {
     const d = conf.docker;
@@ -58,7 +59,9 @@ export class DockerProvider implements InfraProvider {
       const [name, addr] = e.split(':');
       return [name, addr || '127.0.0.1'];
     }));
-    this.#subnetPool = d.subnet_pool;
+    const pool = parseCidr(d.subnet_pool);
+    if (!pool || pool.prefix > 24) throw new Error(`[docker] subnet_pool: '${d.subnet_pool}' is not an IPv4 CIDR of /24 or larger`);
+    this.subnetPool = { cidr: formatCidr(pool), prefixLength: 24 };
   }
 
   async #docker(args: string[], opts: RunOpts = {}): Promise<ExecResult> {
@@ -107,44 +110,32 @@ export class DockerProvider implements InfraProvider {
   }
 
   async ensureNetwork(name: string, opts: { subnet: string | null; labels: Record<string, string> }): Promise<NetworkInfo> {
-    const existing = await this.#inspectNetwork(name);
+    const existing = await this.network(name);
     if (existing) return existing;
     const labels = Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-    const candidates = opts.subnet ? [opts.subnet] : await this.#freeSubnets();
-    let lastErr: unknown;
-    for (const subnet of candidates) {
-      const r = await this.#docker(['network', 'create', '--driver', 'bridge', '--subnet', subnet, ...labels, name], { allowFail: true });
-      if (r.exitCode === 0) return (await this.#inspectNetwork(name))!;
-      if (/already exists/.test(r.stderr)) return (await this.#inspectNetwork(name))!;
-      lastErr = new Error(r.stderr.trim());
-      if (!/overlap/i.test(r.stderr)) break;
+    const r = await this.#docker(['network', 'create', '--driver', 'bridge', ...(opts.subnet ? ['--subnet', opts.subnet] : []), ...labels, name], { allowFail: true });
+    if (r.exitCode === 0 || /already exists/.test(r.stderr)) {
+      const made = await this.network(name);
+      if (made) return made;
     }
-    throw lastErr ?? new Error(`no free subnet for network ${name}`);
+    if (opts.subnet && /overlap/i.test(r.stderr)) throw new SubnetOverlap(opts.subnet, `creating network ${name}: ${r.stderr.trim()}`);
+    throw new Error(`creating network ${name}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   }
 
-  async #inspectNetwork(name: string): Promise<NetworkInfo | null> {
+  async network(name: string): Promise<NetworkInfo | null> {
     const r = await this.#docker(['network', 'inspect', '--format', '{{json .}}', name], { allowFail: true });
     if (r.exitCode !== 0) return null;
-    const n = JSON.parse(r.stdout) as { Id: string; IPAM: { Config: { Subnet: string; Gateway?: string }[] } };
-    const cfg = n.IPAM.Config[0];
-    return { name, id: n.Id, subnet: cfg.Subnet, gateway: cfg.Gateway ?? '' };
+    const n = JSON.parse(r.stdout) as { Id: string; IPAM: { Config: { Subnet: string; Gateway?: string }[] | null } };
+    const cfg = n.IPAM.Config?.[0];
+    return { name, id: n.Id, subnet: cfg?.Subnet ?? '', gateway: cfg?.Gateway ?? '' };
   }
 
-  /** /24 subnets of [docker] subnet_pool (a /16) that no network on the host uses yet. */
-  async #freeSubnets(): Promise<string[]> {
+  async usedSubnets(): Promise<string[]> {
     const ids = (await this.#docker(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-    const used = new Set<string>();
-    if (ids.length) {
-      const r = await this.#docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], { allowFail: true });
-      for (const s of r.stdout.split(/\s+/)) if (s) used.add(s);
-    }
-    const [a, b] = this.#subnetPool.split('.');
-    const out: string[] = [];
-    for (let c = 0; c < 256 && out.length < 16; c++) {
-      const s = `${a}.${b}.${c}.0/24`;
-      if (!used.has(s)) out.push(s);
-    }
-    return out;
+    if (!ids.length) return [];
+    // A network removed between the two calls makes inspect fail for it alone: the others still print.
+    const r = await this.#docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], { allowFail: true });
+    return [...new Set(r.stdout.split(/\s+/).filter(Boolean))];
   }
 
   async removeNetwork(name: string): Promise<void> {
