@@ -10,6 +10,7 @@ import { requireProject } from '../common/scope.ts';
 import type { Config } from '../conf/index.ts';
 import type { ConductorAPI } from '../conductor/api.ts';
 import type { Storage } from '../db/api.ts';
+import { DatabaseUnavailable, isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 import {
   MAX_VERSION_STRING, MIN_VERSION_STRING, MicroversionUnsupported, formatMv, parseMicroversion, type Microversion,
 } from './common.ts';
@@ -252,6 +253,8 @@ function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: Fast
 /** Anything that reaches the error handler becomes a MagnumError; Fastify's own 4xx keep their status. */
 function toMagnumError(err: unknown, maxBody: number): MagnumError {
   if (err instanceof MagnumError) return err;
+  // The database out of reach (a driver error the SQL layer did not already turn into it): 503.
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailable(unavailableReason(err));
   const f = err as { statusCode?: number; code?: string; message?: string };
   if (f?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return E.RequestEntityTooLarge(maxBody);
   if (typeof f?.statusCode === 'number' && f.statusCode >= 400 && f.statusCode < 500) {

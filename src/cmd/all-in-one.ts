@@ -11,7 +11,7 @@ const { conf, logger, configDir } = boot('magnum-all-in-one', process.argv.slice
 });
 
 try {
-  const storage = await openStorage(conf, { migrate: true });
+  const storage = await openStorage(conf, { migrate: true, logger });
   const transport = createTransport(conf.DEFAULT.transport_url, logger);
   const conductor = buildConductor({ conf, storage, transport, logger });
   await conductor.start();

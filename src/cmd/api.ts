@@ -18,7 +18,7 @@ if (cluster.isPrimary && conf.api.workers > 1) {
   });
 } else {
   try {
-    const storage = await openStorage(conf, { migrate: false });
+    const storage = await openStorage(conf, { migrate: false, logger });
     const transport = createTransport(conf.DEFAULT.transport_url, logger);
     const app = buildApi({ conf, storage, transport, logger, configDir });
     const address = await app.listen({ host: conf.api.host, port: conf.api.port });

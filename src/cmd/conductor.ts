@@ -6,7 +6,7 @@ import { buildConductor } from './conductor-wiring.ts';
 const { conf, logger } = boot('magnum-conductor', process.argv.slice(2));
 
 try {
-  const storage = await openStorage(conf, { migrate: false });
+  const storage = await openStorage(conf, { migrate: false, logger });
   const transport = createTransport(conf.DEFAULT.transport_url, logger);
   const conductor = buildConductor({ conf, storage, transport, logger });
   await conductor.start();

@@ -1,11 +1,12 @@
 // magnum-db-manage upgrade|downgrade|version
-import { SqlStorage } from '../db/sql/storage.ts';
-import { boot } from './common.ts';
+import { redactCredentials } from '../db/errors.ts';
+import { boot, storageFromConfig } from './common.ts';
 
 const argv = process.argv.slice(2);
 const { conf } = boot('magnum-db-manage', argv);
 const command = argv.filter((a, i) => !a.startsWith('--config-file') && argv[i - 1] !== '--config-file')[0];
-const storage = SqlStorage.open(conf.database.connection);
+// Migrations may run long: no statement bound here.
+const storage = storageFromConfig(conf, { statementTimeout: 0 });
 try {
   if (command === 'upgrade') {
     const applied = await storage.migrate();
@@ -20,7 +21,7 @@ try {
     process.exitCode = 2;
   }
 } catch (err) {
-  process.stderr.write(`magnum-db-manage: ${(err as Error).message}\n`);
+  process.stderr.write(`magnum-db-manage: ${redactCredentials((err as Error).message)}\n`);
   process.exitCode = 1;
 } finally {
   await storage.close();

@@ -12,6 +12,7 @@ import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 import { catalog } from './common.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
+import { runInRequestScope } from '../db/sql/connection.ts';
 
 export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; configDir: string; drivers?: DriverRegistry }) {
   const { conf, storage, transport } = opts;
@@ -30,6 +31,16 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     projects: keystone ? { exists: async (id) => (await keystone.getProject(id)) !== null } : undefined,
     wwwAuthenticate: keystoneMode ? wwwAuthenticateHeader(conf) : undefined,
     logger: opts.logger,
+  });
+  // A request whose client goes away before it is answered commits nothing after that
+  // (src/db/sql/connection.ts, request scope); its statements are bounded by [database]
+  // statement_timeout and pool_timeout, so a stalled database costs a client a 503, not a hang.
+  app.addHook('onRequest', (req, reply, done) => {
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+    runInRequestScope(gone.signal, done);
   });
   app.addHook('onClose', async () => {
     await authenticator.close();

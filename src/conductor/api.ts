@@ -15,6 +15,8 @@ import type { RpcTransport } from '../rpc/transport.ts';
 export type { LiveReply } from './workloads.ts';
 
 export const RUN_OPERATION = 'run_operation';
+/** How long a request waits to wake a conductor over the broker; the sweep covers a wake that failed. */
+const WAKE_TIMEOUT_MS = 3_000;
 
 export function contextToWire(ctx: RequestContext): Record<string, unknown> {
   return {
@@ -53,10 +55,16 @@ export class ConductorAPI {
 
   async #wake(ctx: RequestContext, operation: string): Promise<void> {
     try {
-      await this.#transport.cast(this.#topic, { method: RUN_OPERATION, context: contextToWire(ctx), args: { operation } });
+      await this.#transport.cast(this.#topic, { method: RUN_OPERATION, context: contextToWire(ctx), args: { operation } }, { timeoutMs: WAKE_TIMEOUT_MS });
     } catch {
       // The operation is already saved; a conductor's sweep takes it over when the bus is back.
     }
+  }
+
+  /** The "requested" line of the timeline, written after the operation: the request has done its work
+   * by then, so a database that fails just now costs the line, not the answer. */
+  async #requested(ev: Parameters<Storage['appendEvent']>[0]): Promise<void> {
+    await this.#storage.appendEvent(ev).catch(() => undefined);
   }
 
   #operation(ctx: RequestContext, clusterUuid: string, kind: OperationKind, params: Record<string, unknown>, deadline: Date, nodegroup: string | null = null) {
@@ -67,7 +75,7 @@ export class ConductorAPI {
     const timeout = cluster.create_timeout && cluster.create_timeout > 0 ? cluster.create_timeout : this.#conf.cluster_heat.create_timeout;
     const op = this.#operation(ctx, cluster.uuid, 'cluster_create', {}, this.#deadline(timeout));
     await this.#storage.createClusterWithOperation(cluster, nodegroups, op);
-    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' });
+    await this.#requested({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' });
     await this.#wake(ctx, op.uuid);
   }
 
@@ -79,7 +87,7 @@ export class ConductorAPI {
       if (now.status && (IN_PROGRESS_STATUSES as string[]).includes(now.status)) throw E.OperationInProgress(now.name ?? now.uuid);
       throw E.NotSupported(`${verb} a cluster when status is "${now.status}" is not supported.`);
     }
-    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: start.operation.uuid, step: start.operation.kind, outcome: 'info', message: `${start.operation.kind.replace('_', ' ')} requested.` });
+    await this.#requested({ cluster_id: cluster.uuid, operation_id: start.operation.uuid, step: start.operation.kind, outcome: 'info', message: `${start.operation.kind.replace('_', ' ')} requested.` });
     await this.#wake(ctx, start.operation.uuid);
   }
 
@@ -134,7 +142,7 @@ export class ConductorAPI {
       const forced = await this.#storage.startOperation({ clusterUuid: cluster.uuid, allowed: ['DELETE_IN_PROGRESS'], clusterStatus: 'DELETE_IN_PROGRESS', operation: op, supersede: 'Replaced by a forced delete.' });
       if (!forced) return;
     }
-    await this.#storage.appendEvent({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_delete', outcome: 'info', message: 'Delete requested.' });
+    await this.#requested({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_delete', outcome: 'info', message: 'Delete requested.' });
     await this.#wake(ctx, op.uuid);
   }
 

@@ -2,6 +2,7 @@
 // lease while working, save each step, end COMPLETE or FAILED with a reason that names the step.
 // A conductor killed mid-operation leaves a lease that runs out; another conductor's sweep claims
 // the operation and continues from the saved step (steps are idempotent).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
@@ -10,10 +11,13 @@ import type { ClusterPki, Ledger, StepContext } from '../drivers/driver.ts';
 import type { Cluster, ClusterTemplate, NodeGroup, Operation } from '../objects/models.ts';
 import { clusterAddresses } from './addresses.ts';
 import { operationSteps } from './cluster-steps.ts';
+import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 import { completion, failure, type Finish } from './outcome.ts';
 
 /** Builds the certificate access of one cluster (null only for a runner without a certificate store). */
 export type PkiFactory = (cluster: Cluster, template: ClusterTemplate) => ClusterPki | null;
+
+type EventOutcome = 'started' | 'succeeded' | 'failed' | 'info';
 
 class LeaseLost extends Error {}
 class DeadlinePassed extends Error {}
@@ -53,11 +57,19 @@ export class OperationRunner {
     return this.#running.size;
   }
 
-  /** Claim and run; resolves when done (or at once if another conductor holds it). */
+  /**
+   * Claim and run; resolves when done (or at once if another conductor holds it). Never rejects:
+   * what cannot be done now (the database unavailable when claiming) is left to the sweep.
+   */
   run(uuid: string): Promise<void> {
     const existing = this.#running.get(uuid);
     if (existing) return existing;
-    const p = this.#run(uuid).finally(() => this.#running.delete(uuid));
+    const p = this.#run(uuid)
+      .catch((err: unknown) => {
+        if (isDatabaseUnavailable(err)) this.#log?.warn({ operation: uuid, reason: unavailableReason(err) }, 'database unavailable; the operation is left to the sweep');
+        else this.#log?.error({ operation: uuid, err }, 'operation runner failed');
+      })
+      .finally(() => this.#running.delete(uuid));
     this.#running.set(uuid, p);
     return p;
   }
@@ -66,96 +78,155 @@ export class OperationRunner {
     await Promise.allSettled([...this.#running.values()]);
   }
 
+  /**
+   * A storage call of a running operation that waits out a database outage: tried again (0.5 s,
+   * doubling up to 5 s) while the database is unavailable, until it works or the operation is
+   * aborted (its deadline, its lease lost). Every such call is idempotent or guarded by the owner.
+   */
+  async #persist<T>(signal: AbortSignal, uuid: string, fn: () => Promise<T>): Promise<T> {
+    let warned = false;
+    for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        const out = await fn();
+        if (warned) this.#log?.info({ operation: uuid }, 'database available again; the operation goes on');
+        return out;
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || signal.aborted) throw err;
+        if (!warned) this.#log?.warn({ operation: uuid, reason: unavailableReason(err) }, 'database unavailable; the operation waits for it');
+        warned = true;
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw signal.reason ?? err;
+      }
+    }
+  }
+
   async #run(uuid: string): Promise<void> {
     const now = new Date();
     if (!(await this.#storage.claimOperation(uuid, this.#owner, new Date(now.getTime() + this.#leaseMs), now))) return;
-    const op = await this.#storage.getOperation(uuid);
-    if (!op) return;
-    const cluster = await this.#storage.getClusterByUuid(op.cluster_id);
-    if (!cluster) {
-      await this.#storage.finishOperation({ uuid, owner: this.#owner, state: 'failed', error: 'The cluster no longer exists.' });
-      return;
-    }
-    const resumed = op.attempts > 1;
+    // From here the operation is ours: every exit below releases, finishes or fails it.
     const abort = new AbortController();
-    const msLeft = op.deadline_at.getTime() - Date.now();
-    const deadlineTimer = setTimeout(() => abort.abort(new DeadlinePassed()), Math.max(0, msLeft));
-    const renew = setInterval(() => {
-      void this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
-        (ok) => { if (!ok) abort.abort(new LeaseLost()); },
-        () => undefined, // a database blip: the next renewal tries again
-      );
-    }, Math.max(200, Math.floor(this.#leaseMs / 3)));
-    let currentStep = op.step ?? 'start';
-    let ngs: NodeGroup[] = await this.#storage.listNodeGroupsOf([cluster.uuid]);
-    let liveCluster: Cluster = cluster;
+    const signal = abort.signal;
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    let renew: NodeJS.Timeout | undefined;
+    let op: Operation | null | undefined;
+    let currentStep = 'start';
+    let ngs: NodeGroup[] = [];
+    let liveCluster: Cluster | undefined;
     try {
-      const template = await this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
+      renew = setInterval(() => {
+        this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
+          (ok) => { if (!ok) abort.abort(new LeaseLost()); },
+          () => undefined, // the database unavailable: the next renewal tries again
+        );
+      }, Math.max(200, Math.floor(this.#leaseMs / 3)));
+      op = await this.#persist(signal, uuid, () => this.#storage.getOperation(uuid));
+      if (!op) return;
+      const theOp = op;
+      const msLeft = op.deadline_at.getTime() - Date.now();
+      deadlineTimer = setTimeout(() => abort.abort(new DeadlinePassed()), Math.max(0, msLeft));
+      currentStep = op.step ?? 'start';
+      const cluster = await this.#persist(signal, uuid, () => this.#storage.getClusterByUuid(theOp.cluster_id));
+      if (!cluster) {
+        await this.#persist(signal, uuid, () => this.#storage.finishOperation({ uuid, owner: this.#owner, state: 'failed', error: 'The cluster no longer exists.' }));
+        return;
+      }
+      liveCluster = cluster;
+      const resumed = op.attempts > 1;
+      ngs = await this.#persist(signal, uuid, () => this.#storage.listNodeGroupsOf([cluster.uuid]));
+      const template = await this.#persist(signal, uuid, () => this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? ''));
       if (!template) throw new Error(`its cluster template ${cluster.cluster_template_id} no longer exists`);
-      const target = op.kind === 'cluster_upgrade' ? await this.#storage.getClusterTemplateByUuid(String(op.params.cluster_template)) : null;
+      const target = op.kind === 'cluster_upgrade' ? await this.#persist(signal, uuid, () => this.#storage.getClusterTemplateByUuid(String(theOp.params.cluster_template))) : null;
       const driver = this.#drivers.forTemplate(template);
-      if (op.kind === 'cluster_delete') await this.#waitForSuperseded(op, abort.signal);
+      if (op.kind === 'cluster_delete') await this.#waitForSuperseded(op, signal);
       const steps = operationSteps(op.kind, driver.steps(op.kind, op));
       const ledger = this.#ledger(cluster.uuid);
       const pki = this.#pki(cluster, template);
       const addresses = clusterAddresses(this.#storage, cluster.uuid);
-      const done = op.step ? steps.findIndex((s) => s.name === op.step) + 1 : 0;
+      const done = op.step ? steps.findIndex((s) => s.name === theOp.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
-      if (resumed) await this.#event(op, currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
+      const event = (step: string, outcome: EventOutcome, message: string | null) => this.#persist(signal, uuid, () => this.#event(theOp, step, outcome, message));
+      if (resumed) await event(currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
       const force = op.kind === 'cluster_delete' && op.params.force === true;
       const forceErrors: string[] = [];
       for (const step of steps.slice(done)) {
-        if (abort.signal.aborted) throw abort.signal.reason;
+        if (signal.aborted) throw signal.reason;
         currentStep = step.name;
-        await this.#event(op, step.name, 'started', null);
+        await event(step.name, 'started', null);
         const clusterChanges: Partial<Cluster> = {};
         const ngChanges: Record<string, Partial<NodeGroup>> = {};
         const ctx: StepContext = {
-          operation: op, cluster: liveCluster, template, nodegroups: ngs, targetTemplate: target, signal: abort.signal, state,
+          operation: op, cluster: liveCluster, template, nodegroups: ngs, targetTemplate: target, signal, state,
           setCluster: (c) => Object.assign(clusterChanges, c),
           setNodeGroup: (id, c) => { ngChanges[id] = { ...ngChanges[id], ...c }; },
-          note: (m) => void this.#event(op, step.name, 'info', m),
+          note: (m) => void this.#event(theOp, step.name, 'info', m).catch((err: unknown) => this.#log?.warn({ operation: uuid, reason: unavailableReason(err) }, 'a note of the operation was not saved')),
           ledger,
           pki,
           addresses,
         };
-        try {
-          await step.run(ctx);
-        } catch (err) {
-          if (!force || abort.signal.aborted) throw err;
-          // A forced delete goes on past a failed step; what remains is reported below.
-          forceErrors.push(`${step.name}: ${(err as Error).message}`);
-          await this.#event(op, step.name, 'failed', `${(err as Error).message} (forced delete: going on)`);
+        for (;;) {
+          try {
+            await step.run(ctx);
+            break;
+          } catch (err) {
+            if (isDatabaseUnavailable(err) && !signal.aborted) {
+              // The step's own bookkeeping (its ledger) met a database outage: wait for the database
+              // under our lease, then run the step again (steps are idempotent).
+              this.#log?.warn({ operation: uuid, step: step.name, reason: unavailableReason(err) }, 'database unavailable during a step; running it again once it is back');
+              const held = await this.#persist(signal, uuid, () => this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)));
+              if (!held) throw new LeaseLost();
+              continue;
+            }
+            if (!force || signal.aborted) throw err;
+            // A forced delete goes on past a failed step; what remains is reported below.
+            forceErrors.push(`${step.name}: ${(err as Error).message}`);
+            await event(step.name, 'failed', `${(err as Error).message} (forced delete: going on)`);
+            break;
+          }
         }
-        if (!(await this.#storage.saveOperationStep(uuid, this.#owner, step.name, { ...op.params, state }))) throw new LeaseLost();
-        if (Object.keys(clusterChanges).length) liveCluster = (await this.#storage.updateCluster(cluster.uuid, clusterChanges)) ?? liveCluster;
-        for (const [id, c] of Object.entries(ngChanges)) await this.#storage.updateNodeGroup(id, c);
-        if (Object.keys(ngChanges).length) ngs = await this.#storage.listNodeGroupsOf([cluster.uuid]);
-        await this.#event(op, step.name, 'succeeded', null);
+        if (!(await this.#persist(signal, uuid, () => this.#storage.saveOperationStep(uuid, this.#owner, step.name, { ...theOp.params, state })))) throw new LeaseLost();
+        if (Object.keys(clusterChanges).length) liveCluster = (await this.#persist(signal, uuid, () => this.#storage.updateCluster(cluster.uuid, clusterChanges))) ?? liveCluster;
+        for (const [id, c] of Object.entries(ngChanges)) await this.#persist(signal, uuid, () => this.#storage.updateNodeGroup(id, c));
+        if (Object.keys(ngChanges).length) ngs = await this.#persist(signal, uuid, () => this.#storage.listNodeGroupsOf([cluster.uuid]));
+        await event(step.name, 'succeeded', null);
       }
       if (op.kind === 'cluster_delete') {
-        const left = await ledger.list();
+        const left = await this.#persist(signal, uuid, () => ledger.list());
         const what = left.map((r) => `${r.kind} ${r.name}`).join(', ');
         if (left.length && !force) throw new Error(`resources are left that could not be removed: ${what}`);
         if (force && (left.length || forceErrors.length)) {
           this.#log?.warn({ cluster: cluster.uuid, left: what, errors: forceErrors }, 'forced delete: the cluster is removed, these resources could not be');
         }
       }
-      await this.#finish(op, 'complete', null, completion(op, liveCluster, ngs, target));
-      await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`);
+      const finished = liveCluster;
+      await this.#persist(signal, uuid, () => this.#finish(theOp, 'complete', null, completion(theOp, finished, ngs, target)));
+      await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`).catch(() => undefined);
       if (op.kind !== 'cluster_delete') this.#onComplete(cluster.uuid);
     } catch (err) {
-      if (err instanceof LeaseLost || abort.signal.reason instanceof LeaseLost) {
+      if (err instanceof LeaseLost || signal.reason instanceof LeaseLost) {
         this.#log?.warn({ operation: uuid }, 'lost the lease of an operation; another conductor or a delete took it over');
         await this.#storage.releaseOperation(uuid, this.#owner).catch(() => undefined);
         return;
       }
-      const reason = abort.signal.reason instanceof DeadlinePassed || err instanceof DeadlinePassed
+      if (!op || !liveCluster || (isDatabaseUnavailable(err) && !signal.aborted)) {
+        // Not the operation's fault: give it back (or let its lease run out) for the sweep to resume.
+        this.#log?.warn({ operation: uuid, step: currentStep, reason: unavailableReason(err) }, 'operation interrupted; it is left to the sweep to resume');
+        await this.#storage.releaseOperation(uuid, this.#owner).catch(() => undefined);
+        return;
+      }
+      const reason = signal.reason instanceof DeadlinePassed || err instanceof DeadlinePassed
         ? `${VERB[op.kind]} did not finish before its deadline (${op.deadline_at.toISOString()}); it stopped at step "${currentStep}".`
         : `${VERB[op.kind]} failed at step "${currentStep}": ${(err as Error).message ?? String(err)}`;
       this.#log?.warn({ operation: uuid, step: currentStep, err }, 'operation failed');
-      await this.#finish(op, 'failed', reason, failure(op, liveCluster, ngs, reason)).catch((e) => this.#log?.error({ err: e }, 'could not record a failure'));
-      await this.#event(op, currentStep, 'failed', reason).catch(() => undefined);
+      // Recorded even past the deadline (the abort signal has fired then): a bounded wait for the database.
+      const recording = AbortSignal.timeout(this.#leaseMs);
+      const failed = op;
+      const last = liveCluster;
+      try {
+        await this.#persist(recording, uuid, () => this.#finish(failed, 'failed', reason, failure(failed, last, ngs, reason)));
+        await this.#event(op, currentStep, 'failed', reason).catch(() => undefined);
+      } catch (e) {
+        this.#log?.error({ operation: uuid, err: e }, 'could not record a failure; the sweep will');
+      }
     } finally {
       clearTimeout(deadlineTimer);
       clearInterval(renew);
@@ -189,7 +260,7 @@ export class OperationRunner {
     }
   }
 
-  #event(op: Operation, step: string, outcome: 'started' | 'succeeded' | 'failed' | 'info', message: string | null) {
+  #event(op: Operation, step: string, outcome: EventOutcome, message: string | null) {
     return this.#storage.appendEvent({ cluster_id: op.cluster_id, operation_id: op.uuid, step, outcome, message });
   }
 

@@ -128,7 +128,7 @@ export class PortForwarders {
     l.sockets.add(client);
     client.on('close', () => l.sockets.delete(client));
     client.on('error', () => client.destroy());
-    void this.#forward(l, client, true);
+    void this.#forward(l, client, true).catch(() => client.destroy());
   }
 
   /** Round robin over the endpoints, the next one when one refuses; once more after a refresh. */

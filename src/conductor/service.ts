@@ -14,6 +14,7 @@ import { pkiFactory } from './pki.ts';
 import { ClusterEngines } from './cluster-engine.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
+import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 
 export const BINARY = 'magnum-conductor';
 
@@ -58,10 +59,10 @@ export class ConductorService {
     });
     await this.#heartbeat();
     if (c.DEFAULT.periodic_enable) {
-      void this.sweep();
-      this.#every(c.conductor.sweep_interval * 1000, () => this.sweep());
-      this.#every(c.DEFAULT.periodic_interval_max * 1000, () => this.#heartbeat());
-      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth());
+      void this.sweep().catch((err: unknown) => this.#periodicFailed('sweep', err));
+      this.#every(c.conductor.sweep_interval * 1000, () => this.sweep(), 'sweep');
+      this.#every(c.DEFAULT.periodic_interval_max * 1000, () => this.#heartbeat(), 'heartbeat');
+      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth(), 'health polling');
       // Cached client keys of clusters deleted by another conductor host (or while this one was down).
       void this.#engines.prune().catch((err) => this.#log?.warn({ err }, 'pruning cached cluster credentials failed'));
       this.#every(c.kubernetes.health_polling_interval * 1000, () => this.#engines.prune());
@@ -78,10 +79,16 @@ export class ConductorService {
     await this.#onStop?.();
   }
 
-  #every(ms: number, fn: () => Promise<void>) {
-    const t = setInterval(() => void fn().catch((err) => this.#log?.error({ err }, 'periodic task failed')), ms);
+  #every(ms: number, fn: () => Promise<void>, name = 'periodic task') {
+    const t = setInterval(() => void fn().catch((err: unknown) => this.#periodicFailed(name, err)), ms);
     t.unref();
     this.#timers.push(t);
+  }
+
+  /** A periodic task that failed is tried again at its next turn; a database outage is no bug. */
+  #periodicFailed(task: string, err: unknown): void {
+    if (isDatabaseUnavailable(err)) this.#log?.warn({ task, reason: unavailableReason(err) }, 'periodic task skipped: database unavailable');
+    else this.#log?.error({ task, err }, 'periodic task failed');
   }
 
   async #heartbeat(): Promise<void> {

@@ -48,6 +48,11 @@ export const SCHEMA = {
   database: {
     connection: str('sqlite:///var/magnum.sqlite', 'Database URL: sqlite:///path, postgresql://user:pass@host/db, mysql+pymysql://user:pass@host/db.'),
     max_pool_size: int(10, 'Connections per process (PostgreSQL and MariaDB).', { min: 1 }),
+    pool_timeout: int(5, 'Seconds a statement may wait for a database connection (a free one of the pool, or a new one being opened) before it fails: the API then answers 503, the conductor retries later. 0 waits without bound.', { min: 0 }),
+    statement_timeout: int(10, 'Seconds one SQL statement may run (PostgreSQL and MariaDB). The server cancels it then; a server that has not answered 2 s later (stalled, or the network gone) has the connection closed under it, which rolls back its open transaction. The API answers 503. 0: no bound (magnum-db-manage never has one).', { min: 0 }),
+    connection_recycle_time: int(3600, 'Seconds a database connection is used before it is replaced by a new one. 0: never.', { min: 0 }),
+    max_retries: int(10, 'Attempts to reach the database when a process starts, retry_interval apart, before it gives up and exits; -1 tries for ever. (Once running, a process never exits because the database is unavailable.)', { min: -1 }),
+    retry_interval: int(10, 'Seconds between the attempts to reach the database when a process starts.', { min: 0 }),
   },
   keystone_authtoken: {
     www_authenticate_uri: str('http://127.0.0.1:5000/v3', 'Keystone URL given to clients in the WWW-Authenticate header of a 401.'),

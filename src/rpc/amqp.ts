@@ -23,7 +23,8 @@
 // have settled); the cast and call channels here are re-opened by the next publish. A publish waits
 // at most `publishTimeoutMs` for the broker (then 503); a call waits at most its timeout for the
 // reply (then 504), or fails at once with 503 if the connection drops while it waits, since a direct
-// reply-to answer cannot arrive on another channel.
+// reply-to answer cannot arrive on another channel. While the connection is known to be lost (an
+// attempt failed), a publish waits at most DOWN_WAIT_MS before its 503.
 
 import { randomUUID } from 'node:crypto';
 import { AMQPChannelError, Connection } from 'rabbitmq-client';
@@ -64,6 +65,8 @@ export interface AmqpEndpoint {
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+/** How long a send waits for a reconnection while the broker is known to be down. */
+const DOWN_WAIT_MS = 2_000;
 
 /**
  * Parse Magnum's transport_url. Accepts rabbit://, amqp:// and amqps:// (and rabbit://...?ssl=1),
@@ -160,6 +163,8 @@ export class AmqpTransport implements RpcTransport {
   #closed = false;
   #closing?: Promise<void>;
   #where: string;
+  /** Since when the connection is known to be lost (a failed connection or reconnection attempt). */
+  #downSince: number | null = null;
 
   constructor(opts: AmqpTransportOptions) {
     this.endpoint = parseTransportUrl(opts.url);
@@ -186,10 +191,12 @@ export class AmqpTransport implements RpcTransport {
     if (ep.hosts.length > 1) connOpts.hosts = ep.hosts.map((h) => `${h.hostname}:${h.port}`);
     this.#conn = new Connection(connOpts);
     this.#conn.on('error', (err: unknown) => {
+      if (!this.#conn.ready) this.#downSince ??= Date.now();
       if (!this.#closed) this.#log.warn({ err: errText(err), broker: this.#where }, 'RabbitMQ connection error; reconnecting');
     });
     let connections = 0;
     this.#conn.on('connection', () => {
+      this.#downSince = null;
       // After a reconnection, declare topic queues again on first use: cheap, and it survives a
       // broker that lost its definitions. (Not on the first connection: declarations made while
       // it was being established are fine.)
@@ -223,9 +230,9 @@ export class AmqpTransport implements RpcTransport {
     );
   }
 
-  async cast(topic: string, req: RpcRequest): Promise<void> {
+  async cast(topic: string, req: RpcRequest, opts: { timeoutMs?: number } = {}): Promise<void> {
     this.#assertOpen(req.method);
-    await this.#publish(req.method, topic, this.#publishTimeoutMs, async (cancelled) => {
+    await this.#publish(req.method, topic, Math.min(this.#publishTimeoutMs, opts.timeoutMs ?? Infinity), async (cancelled) => {
       await this.#declare(topic);
       const ch = await this.#castChannel.get();
       if (cancelled()) return;
@@ -488,6 +495,9 @@ export class AmqpTransport implements RpcTransport {
    * the caller's 503 is not followed by a late delivery.
    */
   async #publish(method: string, topic: string, ms: number, step: (cancelled: () => boolean) => Promise<void>): Promise<void> {
+    // While the broker is known to be unreachable, a send waits only briefly for the reconnection
+    // (a blip), so an API request that needs the conductor answers 503 within a few seconds.
+    if (this.#downSince !== null && !this.#conn.ready) ms = Math.min(ms, DOWN_WAIT_MS);
     let expired = false;
     const cancelled = () => expired || this.#closed;
     const work = (async () => {

@@ -7,7 +7,8 @@
 //   be redelivered to another one.
 // - call: one server handles it and the caller gets the handler's result, or its MagnumError
 //   (same class name, status and message), or a 504 MagnumError when no reply comes in time, or a
-//   503 MagnumError when the broker cannot be reached. Never a hang.
+//   503 MagnumError when the broker cannot be reached (at once, or within a couple of seconds, when
+//   the connection to it is known to be down). Never a hang.
 
 import type { WireError } from '../common/errors.ts';
 
@@ -33,7 +34,8 @@ export interface RpcServer {
 
 export interface RpcTransport {
   call<T = unknown>(topic: string, req: RpcRequest, opts?: { timeoutMs?: number }): Promise<T>;
-  cast(topic: string, req: RpcRequest): Promise<void>;
+  /** `timeoutMs` bounds how long the send may wait for the broker (then a 503 MagnumError). */
+  cast(topic: string, req: RpcRequest, opts?: { timeoutMs?: number }): Promise<void>;
   serve(handler: RpcHandler, opts: RpcServerOptions): Promise<RpcServer>;
   close(): Promise<void>;
 }
