@@ -105,8 +105,10 @@ export function catalog(conf: Config, drivers: DriverRegistry, provider: InfraPr
 export function fatal(logger: Logger, err: unknown): never {
   // What reaches here may quote a configuration value: no URL password goes to the log.
   const e = err instanceof Error ? err : new Error(String(err));
-  const message = redactCredentials(e.message);
-  logger.fatal({ err: { type: e.name, message, stack: redactCredentials(e.stack ?? '') } }, message);
+  const safe = Object.assign(new Error(redactCredentials(e.message)), { code: (e as { code?: unknown }).code });
+  safe.name = e.name;
+  safe.stack = redactCredentials(e.stack ?? '');
+  logger.fatal({ err: safe }, safe.message);
   process.exit(1);
 }
 
