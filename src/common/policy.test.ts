@@ -129,10 +129,11 @@ describe('check-string parser', () => {
   });
 });
 
-// Every default of Magnum 15 (magnum/common/policies/*.py; reference §16).
+// Every default of Magnum 15 (magnum/common/policies/*.py; reference §16), but baymodel:update and
+// baymodel:delete: deny_cluster_user and admin_or_owner (Magnum: deny_cluster_user alone).
 const DENY_CLUSTER_USER = [
   'bay:create', 'bay:delete', 'bay:detail', 'bay:get', 'bay:get_all', 'bay:update',
-  'baymodel:create', 'baymodel:delete', 'baymodel:detail', 'baymodel:get', 'baymodel:get_all', 'baymodel:update',
+  'baymodel:create', 'baymodel:detail', 'baymodel:get', 'baymodel:get_all',
   'cluster:create', 'cluster:delete', 'cluster:detail', 'cluster:get', 'cluster:get_all', 'cluster:update',
   'cluster:resize', 'cluster:upgrade',
   'clustertemplate:create', 'clustertemplate:detail', 'clustertemplate:get', 'clustertemplate:get_all',
@@ -155,6 +156,7 @@ const ADMIN_OR_OWNER = [
   'quota:get', 'stats:get_all',
 ];
 const ADMIN_OR_USER_OR_CLUSTER_USER = ['certificate:create', 'certificate:get', 'cluster:update_health_status'];
+const OWNER_NOT_CLUSTER_USER = ['baymodel:delete', 'baymodel:update'];
 const BASE = ['context_is_admin', 'admin_or_owner', 'admin_api', 'admin_or_user', 'cluster_user', 'deny_cluster_user'];
 
 describe('default rules (Magnum 15)', () => {
@@ -162,7 +164,7 @@ describe('default rules (Magnum 15)', () => {
     const OURS = ['cluster:force_delete', 'cluster:load_image', ...['create', 'delete', 'detail', 'get', 'get_all', 'update', 'start', 'stop', 'reboot',
       'pause', 'unpause', 'logs', 'execute'].map((a) => `container:${a}`),
     ...['service', 'pod'].flatMap((r) => ['create', 'delete', 'detail', 'get', 'get_all', 'update'].map((a) => `${r}:${a}`))];
-    const expected = [...BASE, ...DENY_CLUSTER_USER, ...ADMIN_API, ...ADMIN_OR_OWNER, ...ADMIN_OR_USER_OR_CLUSTER_USER, ...OURS].sort();
+    const expected = [...BASE, ...DENY_CLUSTER_USER, ...ADMIN_API, ...ADMIN_OR_OWNER, ...ADMIN_OR_USER_OR_CLUSTER_USER, ...OWNER_NOT_CLUSTER_USER, ...OURS].sort();
     assert.deepEqual(Object.keys(DEFAULT_RULES).sort(), expected);
     assert.equal(DEFAULT_RULES['cluster:force_delete'], 'rule:admin_api');
   });
@@ -186,6 +188,8 @@ describe('default rules (Magnum 15)', () => {
     // The trustee is trust-scoped to the owner's project, so it is an "owner" too (as in Magnum).
     ['admin_or_owner', ADMIN_OR_OWNER, { admin: true, owner: true, otherProject: false, trustee: true }],
     ['admin_or_user or cluster_user', ADMIN_OR_USER_OR_CLUSTER_USER, { admin: true, owner: true, otherProject: false, trustee: true }],
+    // Ours: a public baymodel is visible to every project, so policy keeps other projects' changes out.
+    ['deny_cluster_user and admin_or_owner', OWNER_NOT_CLUSTER_USER, { admin: true, owner: true, otherProject: false, trustee: false }],
   ];
   for (const [kind, rules, expect] of cases) {
     it(`${kind}: ${rules.length} rules, against a cluster of project p1`, () => {

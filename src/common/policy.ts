@@ -37,7 +37,11 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = Object.freeze(Obj
   ['deny_cluster_user', 'not domain_id:%(trustee_domain_id)s'],
 
   ...each('bay', ['create', 'delete', 'detail', 'get', 'get_all', 'update'], DENY_CLUSTER_USER),
-  ...each('baymodel', ['create', 'delete', 'detail', 'get', 'get_all', 'update'], DENY_CLUSTER_USER),
+  ...each('baymodel', ['create', 'detail', 'get', 'get_all'], DENY_CLUSTER_USER),
+  // Ours: Magnum 15 has deny_cluster_user here, so any project's member could rename or delete
+  // another project's public baymodel (the lookup shows public templates to everybody). Only its
+  // project or an admin may, as for clustertemplate:update/delete; trustees stay denied.
+  ...each('baymodel', ['delete', 'update'], `${DENY_CLUSTER_USER} and ${ADMIN_OR_OWNER}`),
   ['baymodel:publish', ADMIN_API],
 
   ['certificate:create', ADMIN_OR_USER_OR_CLUSTER_USER],
