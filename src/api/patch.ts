@@ -69,13 +69,30 @@ export function applyPatch(doc: Record<string, unknown>, ops: PatchOp[]): Record
     rfcOps.push(p.op === 'remove' ? { op: 'remove', path: p.path } : { op: p.op, path: p.path, value });
   }
   // A replace or add below a null container (e.g. /labels/x when labels is null) needs the container.
-  const results = rfcApply(target, rfcOps);
-  const failed = results.find((r) => r !== null);
-  if (failed) throw E.PatchError(JSON.stringify(ops), describeRfcError(failed));
+  const failed = patchFailure(target, rfcOps);
+  if (failed) throw E.PatchError(JSON.stringify(ops), describePatchFailure(failed));
   return target;
 }
 
-function describeRfcError(err: Error): string {
+/**
+ * Applies RFC 6902 operations in order and gives the first failure, or null. rfc6902 reports a
+ * missing target, but throws (a TypeError) when a path goes below a string, a number or a
+ * boolean (/image_id/0, /hidden/-): that is the client's patch failing too, not the server.
+ */
+export function patchFailure(target: unknown, ops: readonly Operation[]): Error | null {
+  for (const op of ops) {
+    try {
+      const [result] = rfcApply(target, [op]);
+      if (result) return result;
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      return Object.assign(new Error(`can't go below a value that is neither an object nor a list (${op.path})`), { name: 'NotContainerError', path: op.path });
+    }
+  }
+  return null;
+}
+
+export function describePatchFailure(err: Error): string {
   if (err.name === 'MissingError') return `can't remove or replace a non-existent object (${(err as Error & { path?: string }).path ?? ''})`;
   return err.message || err.name;
 }

@@ -12,7 +12,7 @@
 //   PATCH  /v1/{services,pods}/{ident}[?cluster_ident=]  JSON-Patch (/manifest..., /image, /replicas)  202
 //   DELETE /v1/{services,pods}/{ident}[?cluster_ident=]                                      204
 import { randomUUID } from 'node:crypto';
-import { applyPatch as rfcApply, type Operation } from 'rfc6902';
+import type { Operation } from 'rfc6902';
 import { E } from '../../../common/errors.ts';
 import type { LiveReply } from '../../../conductor/api.ts';
 import {
@@ -22,7 +22,7 @@ import {
 import type { Cluster, Workload } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { generateName, identLookup, isoTime, listQuery, pageParams, resourceLinks } from '../../common.ts';
-import { COMMON_INTERNAL } from '../../patch.ts';
+import { COMMON_INTERNAL, describePatchFailure, patchFailure } from '../../patch.ts';
 import { checkQuery, parseBody, type Fields } from '../../validation.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
@@ -310,9 +310,9 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
       return alias ? { ...o, path: alias } : o;
     });
     const doc: Record<string, unknown> = { manifest: structuredClone(w.manifest) };
-    const failed = rfcApply(doc, rfcOps).find((e) => e !== null);
+    const failed = patchFailure(doc, rfcOps);
     if (failed) {
-      const why = failed.name === 'MissingError' ? `can't remove or replace a non-existent object (${(failed as Error & { path?: string }).path ?? ''}); use "add"` : failed.message || failed.name;
+      const why = failed.name === 'MissingError' ? `${describePatchFailure(failed)}; use "add"` : describePatchFailure(failed);
       throw E.PatchError(JSON.stringify(ops), why);
     }
     // The patched manifest is validated like a new one; the name stays.
