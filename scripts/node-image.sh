@@ -9,11 +9,23 @@
 #       os_distro=DISTRO (default debian; like a Glance image property),
 #       magnum.node-image=1 and magnum.node-image.name=NAME, and
 #       ENTRYPOINT tini -> /usr/local/bin/magnum-node-entrypoint (execs dockerd "$@").
-#       The root file system is cached as var/cache/node-image/rootfs-*.tar, so
+#       The root file system is cached as $CACHE_ROOT/node-image/rootfs-*.tar, so
 #       another NAME (e.g. magnum-node:v2 for upgrade tests: a distinct image id,
 #       env MAGNUM_NODE_IMAGE=NAME inside) or a rebuild after `docker rmi` only
 #       re-imports it (seconds). --rebuild replaces an existing NAME; --label adds
 #       an image label (e.g. magnum.test=RUN, so a test's cleanup finds it).
+#   bin/magnum-node-image build --coe kubernetes [--kube-tag TAG] [--name NAME] [--os-distro DISTRO]
+#                               [--label K=V]... [--rebuild]
+#       The Kubernetes node image (default magnum-kube-node:TAG, TAG default v1.34.4): a Debian
+#       root file system with containerd, runc, CNI plugins, etcd; the Kubernetes binaries of
+#       TAG built from the Go module proxy (about 15 min cold on 2 cores, then cached); CoreDNS
+#       and pause images preloaded; ENTRYPOINT tini -> magnum-kube-node (runs a master or a
+#       worker; see scripts/kube-node/magnum-kube-node). Labels os_distro, kube_tag,
+#       magnum.node-image.coe=kubernetes. See scripts/node-image-kubernetes.sh.
+#   bin/magnum-node-image artifacts [--kube-tag TAG]
+#       Only the cached Kubernetes binaries, CoreDNS and pause (no image); prints the bin dir.
+#   bin/magnum-node-image kubectl-path [--kube-tag TAG]
+#       The path of the kubectl built here for TAG (fails when it is not built yet).
 #   bin/magnum-node-image workload [--name NAME]
 #       A tiny workload image (default magnum-test/busybox:latest) from Debian's
 #       busybox-static: /bin/busybox plus a symlink per applet (sh, httpd, sleep,
@@ -27,13 +39,19 @@
 # stderr; noisy output in var/log/node-image.log). Both are idempotent: an
 # existing image is reported at once. Needs root and a running Docker Engine
 # (scripts/setup-services.sh docker). Settings (environment):
+#   MAGNUM_CACHE_DIR    where built things are cached (default $XDG_CACHE_HOME/magnum-ts,
+#                       i.e. ~/.cache/magnum-ts): root file systems, Kubernetes binaries, and
+#                       the Go module and build caches (GOPATH, GOCACHE) used to build them
 #   MAGNUM_NODE_SUITE   Debian suite of the node image (default bookworm)
 #   MAGNUM_DEBIAN_MIRROR  mirror URI (default: read from the apt sources)
 #   DOCKER_HOST         the Docker Engine to build into (default: docker's own)
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE_DIR="$ROOT/var/cache/node-image"
+# Outside the repository: a fresh clone on the same machine reuses it, and nothing built is
+# ever in the work tree.
+CACHE_ROOT=${MAGNUM_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/magnum-ts}
+CACHE_DIR="$CACHE_ROOT/node-image"
 LOG_DIR="$ROOT/var/log"
 LOG="$LOG_DIR/node-image.log"
 SUITE=${MAGNUM_NODE_SUITE:-bookworm}
@@ -56,12 +74,14 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
 
 CLEANUP=()
+BG_PIDS=()
 LOG_START=0
 log() { printf '[node-image] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 on_exit() {
   local rc=$? p
   set +e
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${CLEANUP[@]}"; do
     # A debootstrap that failed may leave /proc etc. mounted inside its target.
     if [ -d "$p" ]; then
@@ -88,7 +108,11 @@ run() {
 }
 
 now_ms() { date +%s%3N; }
-since() { local t=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((t / 1000)) $((t % 1000 / 100)); }
+since() {
+  local t=$(( $(now_ms) - $1 ))
+  if [ "$t" -ge 60000 ]; then printf '%dm%02ds' $((t / 60000)) $((t % 60000 / 1000))
+  else printf '%d.%01ds' $((t / 1000)) $((t % 1000 / 100)); fi
+}
 
 need_docker() {
   command -v docker >/dev/null || die "no docker client (run scripts/setup-services.sh docker)"
@@ -226,9 +250,9 @@ rootfs_key() {
     "$(dpkg --print-architecture)" | sha256sum | cut -c1-12
 }
 
-# make_rootfs TARBALL: debootstrap, customise, tar.
+# make_rootfs TARBALL [PACKAGES]: debootstrap, customise, tar.
 make_rootfs() {
-  local tarball=$1 mirror keyring dir t0
+  local tarball=$1 packages=${2:-$NODE_PACKAGES} mirror keyring dir t0
   read -r mirror keyring < <(debian_mirror) ||
     die "no Debian mirror for '$SUITE' in /etc/apt/sources.list.d/*.sources or sources.list"
   [ -n "$mirror" ] || die "no Debian mirror for '$SUITE' in the apt sources"
@@ -238,9 +262,9 @@ make_rootfs() {
   CLEANUP+=("$dir")
   local kopt=()
   [ -n "$keyring" ] && [ -r "$keyring" ] && kopt=(--keyring="$keyring")
-  log "debootstrap $SUITE (minbase + $NODE_PACKAGES) from $mirror (a few minutes; log: ${LOG#"$ROOT"/})"
+  log "debootstrap $SUITE (minbase + $packages) from $mirror (a few minutes; log: ${LOG#"$ROOT"/})"
   t0=$(now_ms)
-  run debootstrap --variant=minbase --components=main --include="$NODE_PACKAGES" \
+  run debootstrap --variant=minbase --components=main --include="$packages" \
     "${kopt[@]}" "$SUITE" "$dir" "$mirror" || die "debootstrap failed"
   log "debootstrap done in $(since "$t0")"
 
@@ -261,7 +285,7 @@ make_rootfs() {
   run tar -C "$dir" --numeric-owner --one-file-system -b 1 -cf "$tarball.part" . || die "tar failed"
   tar_ends_cleanly "$tarball.part" || die "unexpected end of $tarball.part"
   mv "$tarball.part" "$tarball"
-  log "cached $(du -h "$tarball" | cut -f1) root file system as ${tarball#"$ROOT"/} ($(since "$t0"))"
+  log "cached $(du -h "$tarball" | cut -f1) root file system as $tarball ($(since "$t0"))"
   rm -rf "$dir"
 }
 
@@ -307,6 +331,13 @@ import_node() {
 }
 
 cmd_build() {
+  case "${1:-}:${2:-}" in
+    --coe:kubernetes) shift 2; cmd_build_kubernetes "$@"; return ;;
+    --coe=kubernetes:*) shift; cmd_build_kubernetes "$@"; return ;;
+    --coe:swarm-mode|--coe:swarm) shift 2 ;;
+    --coe=swarm-mode:*|--coe=swarm:*) shift ;;
+    --coe:*|--coe=*) die "build: --coe must be swarm-mode (the default) or kubernetes" ;;
+  esac
   local name=$DEFAULT_NODE_NAME os_distro=$DEFAULT_OS_DISTRO os_given=0 rebuild=0 labels=()
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -341,7 +372,7 @@ cmd_build() {
   key=$(rootfs_key)
   tarball="$CACHE_DIR/rootfs-$SUITE-$key.tar"
   if [ -s "$tarball" ]; then
-    log "using cached root file system ${tarball#"$ROOT"/}"
+    log "using cached root file system $tarball"
   else
     make_rootfs "$tarball"
     # Older root file systems of this suite are of no further use.
@@ -439,12 +470,30 @@ cmd_mirror() { debian_mirror | cut -d' ' -f1; }
 
 usage() { sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
+# The root file system and the busybox package cached by older versions of this script in
+# var/cache/node-image (inside the repository) move to CACHE_DIR once.
+migrate_old_cache() {
+  local old="$ROOT/var/cache/node-image" f
+  [ -d "$old" ] && [ "$old" != "$CACHE_DIR" ] || return 0
+  mkdir -p "$CACHE_DIR"
+  for f in "$old"/rootfs-*.tar "$old"/busybox-static_*.deb; do
+    [ -f "$f" ] && [ ! -e "$CACHE_DIR/$(basename "$f")" ] && mv "$f" "$CACHE_DIR/" 2>/dev/null
+  done
+  return 0
+}
+
+# shellcheck source=scripts/node-image-kubernetes.sh
+. "$ROOT/scripts/node-image-kubernetes.sh"
+
 mkdir -p "$LOG_DIR"
 LOG_START=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+migrate_old_cache
 case "${1:-}" in
   build) shift; cmd_build "$@" ;;
   workload) shift; cmd_workload "$@" ;;
   save) shift; cmd_save "$@" ;;
+  artifacts) shift; cmd_kube_artifacts "$@" ;;
+  kubectl-path) shift; cmd_kubectl_path "$@" ;;
   mirror) shift; cmd_mirror ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
