@@ -3,6 +3,7 @@
 // machine's shared services (the ones scripts/setup-services.sh started) are never touched. Every
 // instance is stopped and its directory removed by destroy() (and, for the processes, by the
 // registry of test/helpers/processes.ts should a test die first).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,6 +125,14 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
     await pgCtl('start', '-w', '-t', '60', '-l', join(dir, 'postgres.log'), '-o', options);
   };
   await start();
+  // pg_ctl daemonizes the server, out of reach of the process registry: a test run that is
+  // interrupted (SIGTERM, SIGINT end in process.exit) still stops it.
+  const stopAtExit = () => {
+    if (!existsSync(join(data, 'postmaster.pid'))) return;
+    const [cmd, args] = as('postgres', `${bin}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
+  };
+  process.on('exit', stopAtExit);
   const psql = (sql: string) => must('psql', ...as('postgres', `${bin}/psql`, ['-h', dir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql]));
   await psql(`CREATE ROLE magnum LOGIN PASSWORD '${password}'`);
   await psql('CREATE DATABASE magnum OWNER magnum');
@@ -146,6 +155,7 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
       frozen = null;
     },
     destroy: async () => {
+      process.off('exit', stopAtExit);
       if (frozen !== null) signalTree(frozen, 'SIGCONT');
       if (existsSync(join(data, 'postmaster.pid'))) await pgCtl('stop', '-m', 'immediate', '-w', '-t', '60').catch(() => undefined);
     },
