@@ -17,6 +17,13 @@ const noDb = {
     { group: ['**/cmd/**'], message: 'Only src/cmd wires concrete dependencies.' },
   ],
 };
+const conductor = {
+  patterns: [
+    { group: ['**/db/sql/**'], message: 'The conductor uses the storage interface (src/db/api.ts), never the SQL implementation.' },
+    { group: ['**/rpc/amqp*', '**/rpc/in-process*', '**/cmd/**'], message: 'Only src/cmd wires concrete dependencies (transports included).' },
+    { group: ['**/api/**'], message: 'The conductor never imports the REST API.' },
+  ],
+};
 const cli = {
   patterns: [
     { group: ['**/db/**'], message: 'The coe client talks to the REST API only.' },
@@ -34,5 +41,6 @@ export default tseslint.config(
   },
   { files: ['src/api/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', api] } },
   { files: ['src/drivers/**/*.ts', 'src/infra/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', noDb] } },
+  { files: ['src/conductor/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', conductor] } },
   { files: ['src/cli/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', cli] } },
 );

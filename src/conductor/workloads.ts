@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { E, MagnumError } from '../common/errors.ts';
-import { DuplicateWorkload } from '../db/sql/workloads.ts';
+import { DuplicateWorkload } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
 import { backendKey, ingressPorts, publishAddress, type SwarmServiceManifest } from '../objects/manifests.ts';

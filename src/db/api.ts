@@ -1,11 +1,31 @@
-// The storage interface: one method per intent. The API and the conductor depend on this type;
-// only src/cmd builds the SQL implementation (src/db/sql/storage.ts).
+// The storage interface: one method per intent, declared here and implemented by the SQL layer
+// (src/db/sql/storage.ts, the one implementation, built only in src/cmd). The API and the
+// conductor depend on this interface, never on the SQL classes.
 import type { ClusterStatus } from '../objects/fields.ts';
-import type { Cluster, NodeGroup, Operation } from '../objects/models.ts';
-import type { SqlStorage } from './sql/storage.ts';
+import type {
+  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, Workload, X509KeyPair,
+} from '../objects/models.ts';
+import type { Scope } from '../common/scope.ts';
 
 /** Project scoping of a query: one project, or all projects (see src/common/scope.ts: the one rule). */
 export type { Scope } from '../common/scope.ts';
+export { DuplicateWorkload, UniqueViolation } from './errors.ts';
+export { COLUMNS as SORTABLE_COLUMNS } from './sql/rows.ts';
+
+export interface PageRequest {
+  limit: number;
+  sortKey: string;
+  sortDir: 'asc' | 'desc';
+  /** The marker row itself (already resolved and visible to the caller), or none. */
+  marker?: object | null;
+}
+
+/** An ident lookup: by uuid (any case), name or integer id; at most two rows come back. */
+export interface IdentLookup {
+  uuid?: string;
+  name?: string;
+  id?: number;
+}
 
 export type NewOperation = Pick<Operation, 'uuid' | 'cluster_id' | 'nodegroup_id' | 'kind' | 'params' | 'deadline_at' | 'request_id'>;
 
@@ -21,9 +41,142 @@ export interface OperationStart {
   supersede?: string;
 }
 
-export type { PageRequest } from './sql/paginate.ts';
-export { UniqueViolation } from './sql/storage.ts';
-export { COLUMNS as SORTABLE_COLUMNS } from './sql/rows.ts';
+export interface OperationFinish {
+  uuid: string;
+  /** When given, the write happens only while that owner still holds the operation. */
+  owner: string | null;
+  state: 'complete' | 'failed';
+  error?: string | null;
+  cluster?: { uuid: string; changes: Partial<Cluster> } | null;
+  nodegroups?: Record<string, Partial<NodeGroup>>;
+  destroyNodeGroups?: string[];
+  destroyCluster?: string;
+}
 
-/** Everything the storage offers; SqlStorage is the one implementation. */
-export type Storage = Omit<SqlStorage, 'conn'>;
+export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
+
+export type NewWorkload = Pick<Workload, 'uuid' | 'kind' | 'name' | 'project_id' | 'user_id' | 'cluster_id' | 'coe' | 'manifest'> & { backend_id?: string | null };
+
+/** Services and pods made through the API (/v1/services, /v1/pods). */
+export interface WorkloadStorage {
+  /** Throws DuplicateWorkload when the cluster has one of that kind and name. */
+  create(values: NewWorkload): Promise<Workload>;
+  get(uuid: string): Promise<Workload | null>;
+  find(kind: Workload['kind'], scope: Scope, by: { uuid?: string; name?: string }, clusterUuid?: string): Promise<Workload[]>;
+  list(kind: Workload['kind'], scope: Scope, page: PageRequest, clusterUuid?: string): Promise<Workload[]>;
+  /** Every workload of a kind (all projects), oldest first: the conductor's reconciliation. */
+  listAll(kind: Workload['kind'], limit?: number): Promise<Workload[]>;
+  update(uuid: string, changes: Partial<Pick<Workload, 'manifest' | 'backend_id'>>): Promise<Workload | null>;
+  destroy(uuid: string): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface Storage {
+  readonly workloads: WorkloadStorage;
+
+  // Schema and lifetime.
+  migrate(): Promise<string[]>;
+  migrateDown(steps?: number): Promise<void>;
+  version(): Promise<string | null>;
+  close(): Promise<void>;
+
+  // Cluster templates. Visibility: own project's, public ones, or all (admins).
+  createClusterTemplate(values: Partial<ClusterTemplate>): Promise<ClusterTemplate>;
+  findClusterTemplates(scope: Scope, by: IdentLookup): Promise<ClusterTemplate[]>;
+  listClusterTemplates(scope: Scope, page: PageRequest): Promise<ClusterTemplate[]>;
+  updateClusterTemplate(uuid: string, changes: Partial<ClusterTemplate>): Promise<ClusterTemplate>;
+  /** Deletes the template unless a cluster (of any project) uses it; false when one does. */
+  deleteClusterTemplateIfUnused(uuid: string): Promise<boolean>;
+  isClusterTemplateReferenced(uuid: string): Promise<boolean>;
+  getClusterTemplateByUuid(uuid: string): Promise<ClusterTemplate | null>;
+  getClusterTemplatesByUuids(uuids: string[]): Promise<ClusterTemplate[]>;
+
+  // Clusters.
+  findClusters(scope: Scope, by: IdentLookup): Promise<Cluster[]>;
+  getClusterByUuid(uuid: string): Promise<Cluster | null>;
+  listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]>;
+  /** Clusters with their template's labels in one query (for labels_overridden/added/skipped). */
+  findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterWithTemplateLabels[]>;
+  listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]>;
+  /** Clusters of one project (the quota check). */
+  countClusters(projectId: string): Promise<number>;
+  clusterStats(scope: Scope): Promise<{ clusters: number; nodes: number }>;
+  listClustersInStatus(statuses: readonly string[], limit: number): Promise<Cluster[]>;
+  updateCluster(uuid: string, changes: Partial<Cluster>): Promise<Cluster | null>;
+  /** Removes the cluster row with its nodegroups, operations and events. */
+  destroyCluster(uuid: string): Promise<void>;
+
+  // Nodegroups.
+  listNodeGroupsOf(clusterUuids: string[]): Promise<NodeGroup[]>;
+  listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]>;
+  findNodeGroups(clusterUuid: string, scope: Scope, by: IdentLookup): Promise<NodeGroup[]>;
+  updateNodeGroup(uuid: string, changes: Partial<NodeGroup>): Promise<NodeGroup | null>;
+  destroyNodeGroup(uuid: string): Promise<void>;
+
+  // Operations: every lifecycle change is a row, claimed under a lease (DESIGN-NOTES.md).
+  /** The cluster, its nodegroups and its first operation, in one transaction. */
+  createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster>;
+  /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */
+  startOperation(start: OperationStart): Promise<boolean>;
+  getOperation(uuid: string): Promise<Operation | null>;
+  listOperations(clusterUuid: string): Promise<Operation[]>;
+  /** Take an operation nobody holds (or whose holder's lease ran out). True if this owner got it. */
+  claimOperation(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
+  renewLease(uuid: string, owner: string, leaseUntil: Date): Promise<boolean>;
+  saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean>;
+  /** Give an operation back (this owner stopped working on it). */
+  releaseOperation(uuid: string, owner: string): Promise<void>;
+  /** Operations a sweep should look at: unowned or lease expired, or past their deadline. */
+  listStaleOperations(now: Date, limit?: number): Promise<Operation[]>;
+  /** Finish an operation and apply the final cluster and nodegroup changes atomically. */
+  finishOperation(fin: OperationFinish): Promise<boolean>;
+
+  // The cluster's ledger of external resources (nothing is created before it is recorded here).
+  /** Record (or re-record) a resource before creating it; a present one stays present. */
+  intendResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, details?: Record<string, unknown>): Promise<void>;
+  markResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, state: 'present' | 'removed', externalId?: string | null, details?: Record<string, unknown>): Promise<void>;
+  listResources(clusterUuid: string, opts?: { includeRemoved?: boolean }): Promise<ClusterResource[]>;
+
+  // Per-cluster address space (one subnet per cluster, unique across clusters).
+  findClusterSubnet(clusterUuid: string): Promise<string | null>;
+  listAllocatedSubnets(): Promise<{ clusterUuid: string; subnet: string }[]>;
+  /** Allocate `subnet` unless another cluster holds it: the subnet the cluster holds afterwards, or null when it is taken. */
+  claimClusterSubnet(clusterUuid: string, subnet: string): Promise<string | null>;
+  releaseClusterSubnet(clusterUuid: string): Promise<void>;
+
+  // The cluster's timeline.
+  appendEvent(ev: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<void>;
+  listEvents(clusterUuid: string, opts: { limit: number; afterId?: number }): Promise<ClusterEvent[]>;
+
+  // Quotas.
+  createQuota(values: Partial<Quota>): Promise<Quota>;
+  getQuota(projectId: string, resource: string): Promise<Quota | null>;
+  getQuotaById(id: number): Promise<Quota | null>;
+  listQuotas(scope: Scope, page: PageRequest): Promise<Quota[]>;
+  updateQuota(id: number, changes: Partial<Quota>): Promise<Quota>;
+  deleteQuota(id: number): Promise<void>;
+
+  // Conductor services (heartbeats).
+  reportServiceUp(host: string, binary: string): Promise<void>;
+  listServices(): Promise<MagnumService[]>;
+
+  // Certificates (private keys stored encrypted by src/cert).
+  createX509KeyPair(values: Partial<X509KeyPair>): Promise<X509KeyPair>;
+  getX509KeyPair(uuid: string): Promise<X509KeyPair | null>;
+  deleteX509KeyPair(uuid: string): Promise<void>;
+
+  // Containers (/v1/containers).
+  createContainer(values: Partial<Container> & { uuid: string; cluster_id: string }): Promise<Container>;
+  findContainers(scope: Scope, by: { uuid?: string; name?: string }): Promise<Container[]>;
+  getContainerByUuid(uuid: string): Promise<Container | null>;
+  listContainers(scope: Scope, page: PageRequest, clusterUuid?: string): Promise<Container[]>;
+  /** Every container of a cluster (placement counts containers per node). */
+  listContainersOfCluster(clusterUuid: string): Promise<Container[]>;
+  updateContainer(uuid: string, changes: Partial<Container>): Promise<Container | null>;
+  /** Several containers' last seen status at once (a list refresh). */
+  setContainerStatuses(statuses: Record<string, string>): Promise<void>;
+  destroyContainer(uuid: string): Promise<void>;
+
+  /** For tests and the sample data loader: how many rows each table has. */
+  tableCounts(): Promise<Record<string, number>>;
+}

@@ -97,3 +97,9 @@ export function unavailableReason(err: unknown): string {
 export function redactCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):\S*@/gi, '$1:***@');
 }
+
+/** An insert or update hit a unique key (the caller turns it into the resource's 409). */
+export class UniqueViolation extends Error {}
+
+/** A workload of that kind and name exists in the cluster already. */
+export class DuplicateWorkload extends Error {}

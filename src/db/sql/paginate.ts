@@ -1,13 +1,8 @@
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import type { PageRequest } from '../api.ts';
 import type { Connection } from './connection.ts';
 
-export interface PageRequest {
-  limit: number;
-  sortKey: string;
-  sortDir: 'asc' | 'desc';
-  /** The marker row itself (already resolved and visible to the caller), or none. */
-  marker?: object | null;
-}
+export type { PageRequest };
 
 /**
  * ORDER BY (sort_key, id) with keyset pagination strictly after the marker row, NULLs sorting

@@ -3,7 +3,8 @@ import type {
   Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
-import type { Scope, Storage, NewOperation, OperationStart } from '../api.ts';
+import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, Storage } from '../api.ts';
+import { UniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
@@ -18,9 +19,8 @@ const isUniqueViolation = (e: unknown): boolean => {
     err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
 };
 
-export class UniqueViolation extends Error {}
-
-export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
+export { UniqueViolation };
+export type { ClusterWithTemplateLabels };
 
 /** Thrown inside a transaction to roll it back and report a refusal. */
 class Refused extends Error {}
@@ -116,7 +116,7 @@ export class SqlStorage implements Storage {
     };
   }
 
-  async findClusterTemplates(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<ClusterTemplate[]> {
+  async findClusterTemplates(scope: Scope, by: IdentLookup): Promise<ClusterTemplate[]> {
     let q = this.#db.selectFrom('cluster_template').selectAll();
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
@@ -165,7 +165,7 @@ export class SqlStorage implements Storage {
     return (qb: any) => withinScope(qb, scope);
   }
 
-  async findClusters(scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<Cluster[]> {
+  async findClusters(scope: Scope, by: IdentLookup): Promise<Cluster[]> {
     let q = this.#db.selectFrom('cluster').selectAll();
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
@@ -311,7 +311,7 @@ export class SqlStorage implements Storage {
     return this.#rows('nodegroup', await paginate(this.conn, q, 'nodegroup', page).execute());
   }
 
-  async findNodeGroups(clusterUuid: string, scope: Scope, by: { uuid?: string; name?: string; id?: number }): Promise<NodeGroup[]> {
+  async findNodeGroups(clusterUuid: string, scope: Scope, by: IdentLookup): Promise<NodeGroup[]> {
     let q = this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', '=', clusterUuid);
     q = withinScope(q, scope);
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
@@ -473,16 +473,7 @@ export class SqlStorage implements Storage {
    * Finish an operation and apply the final cluster and nodegroup changes atomically. When
    * `owner` is given the write happens only while that owner still holds the operation.
    */
-  async finishOperation(fin: {
-    uuid: string;
-    owner: string | null;
-    state: 'complete' | 'failed';
-    error?: string | null;
-    cluster?: { uuid: string; changes: Partial<Cluster> } | null;
-    nodegroups?: Record<string, Partial<NodeGroup>>;
-    destroyNodeGroups?: string[];
-    destroyCluster?: string;
-  }): Promise<boolean> {
+  async finishOperation(fin: OperationFinish): Promise<boolean> {
     return this.#db.transaction().execute(async (tx) => {
       const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', fin.uuid).executeTakeFirst();
       if (target) await this.#lockCluster(tx, target.cluster_id as string);

@@ -2,16 +2,16 @@
 // SqlStorage exposes one of these as `storage.workloads`.
 import type { Kysely } from 'kysely';
 import type { Workload } from '../../objects/models.ts';
-import type { Scope } from '../api.ts';
+import type { NewWorkload, PageRequest, Scope, WorkloadStorage } from '../api.ts';
+import { DuplicateWorkload } from '../errors.ts';
 import type { Connection } from './connection.ts';
-import { paginate, type PageRequest } from './paginate.ts';
+import { paginate } from './paginate.ts';
 import { withinScope } from './scope.ts';
 import { fromRow, toRow } from './rows.ts';
 
 const TABLE = 'cluster_workload';
 
-/** A workload of that kind and name exists in the cluster already. */
-export class DuplicateWorkload extends Error {}
+export { DuplicateWorkload };
 
 const isUniqueViolation = (e: unknown): boolean => {
   const err = e as { code?: string; errno?: number; message?: string };
@@ -19,9 +19,8 @@ const isUniqueViolation = (e: unknown): boolean => {
     err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
 };
 
-export type NewWorkload = Pick<Workload, 'uuid' | 'kind' | 'name' | 'project_id' | 'user_id' | 'cluster_id' | 'coe' | 'manifest'> & { backend_id?: string | null };
 
-export class WorkloadStore {
+export class WorkloadStore implements WorkloadStorage {
   readonly #conn: Connection;
   readonly #db: Kysely<any>;
 
