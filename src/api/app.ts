@@ -240,7 +240,9 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
 
 function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const e = toMagnumError(err, deps.conf.oslo_middleware.max_request_body_size);
-  if (e.status >= 500) req.log?.error?.({ err, requestId: req.id }, 'request failed');
+  // A client that left is its own doing, not a server failure.
+  if (e.code === 'RequestAbandoned') req.log?.info?.({ requestId: req.id }, 'client closed the connection; the request was rolled back');
+  else if (e.status >= 500) req.log?.error?.({ err, requestId: req.id }, 'request failed');
   if (e.status === 401) {
     if (deps.wwwAuthenticate) void reply.header('WWW-Authenticate', deps.wwwAuthenticate);
     return reply.code(401).type('application/json').send({
