@@ -183,9 +183,10 @@ export class OperationRunner {
             break;
           }
         }
-        if (!(await this.#persist(signal, uuid, () => this.#storage.saveOperationStep(uuid, this.#owner, step.name, { ...theOp.params, state })))) throw new LeaseLost();
-        if (Object.keys(clusterChanges).length) liveCluster = (await this.#persist(signal, uuid, () => this.#storage.updateCluster(cluster.uuid, clusterChanges))) ?? liveCluster;
-        for (const [id, c] of Object.entries(ngChanges)) await this.#persist(signal, uuid, () => this.#storage.updateNodeGroup(id, c));
+        // The step, its params and what it changed commit together: a crash never keeps one without the other.
+        const outcome = { uuid, owner: this.#owner, step: step.name, params: { ...theOp.params, state }, cluster: { uuid: cluster.uuid, changes: clusterChanges }, nodegroups: ngChanges };
+        if (!(await this.#persist(signal, uuid, () => this.#storage.saveStepOutcome(outcome)))) throw new LeaseLost();
+        if (Object.keys(clusterChanges).length) liveCluster = (await this.#persist(signal, uuid, () => this.#storage.getClusterByUuid(cluster.uuid))) ?? liveCluster;
         if (Object.keys(ngChanges).length) ngs = await this.#persist(signal, uuid, () => this.#storage.listNodeGroupsOf([cluster.uuid]));
         await event(step.name, 'succeeded', null);
       }

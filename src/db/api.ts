@@ -53,6 +53,17 @@ export interface OperationFinish {
   destroyCluster?: string;
 }
 
+/** What one finished step of an operation leaves: its name, the operation's params, and the cluster and nodegroup changes it made. */
+export interface StepOutcome {
+  uuid: string;
+  /** The write happens only while this owner holds the running operation. */
+  owner: string;
+  step: string;
+  params?: Record<string, unknown>;
+  cluster?: { uuid: string; changes: Partial<Cluster> } | null;
+  nodegroups?: Record<string, Partial<NodeGroup>>;
+}
+
 export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
 
 export type NewWorkload = Pick<Workload, 'uuid' | 'kind' | 'name' | 'project_id' | 'user_id' | 'cluster_id' | 'coe' | 'manifest'> & { backend_id?: string | null };
@@ -124,6 +135,8 @@ export interface Storage {
   claimOperation(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
   renewLease(uuid: string, owner: string, leaseUntil: Date): Promise<boolean>;
   saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean>;
+  /** A step's outcome: the step, the params and its cluster and nodegroup changes, in one transaction; false (nothing written) unless `owner` holds it. */
+  saveStepOutcome(outcome: StepOutcome): Promise<boolean>;
   /** Give an operation back (this owner stopped working on it). */
   releaseOperation(uuid: string, owner: string): Promise<void>;
   /** Operations a sweep should look at: unowned or lease expired, or past their deadline. */

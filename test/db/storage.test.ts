@@ -855,6 +855,39 @@ describe('SqlStorage', { concurrency: true }, () => {
           assertFields((await f.s.getOperation(op.uuid)) as never, { step: 'nodes_ready', params: { keep: 'me', stack: 'ü🚀', n: [1, 2] }, owner: 'a' }, 'step and params');
         });
 
+        test('saveStepOutcome: step, params, cluster and nodegroup changes in one transaction, only for the owner', async () => {
+          const { cluster, nodegroups, op } = await makeCluster(f.s, {}, { op: { params: { keep: 'me' } } });
+          const [master, worker] = nodegroups.map((n) => n.uuid!);
+          const outcome = {
+            uuid: op.uuid, step: 'nodes_ready', params: { keep: 'me', state: { net: 'n1' } },
+            cluster: { uuid: cluster.uuid, changes: { api_address: 'tcp://127.0.0.1:40001', coe_version: '24.0' } },
+            nodegroups: { [worker]: { node_addresses: ['10.0.0.3', '10.0.0.4'] } },
+          };
+          assert.equal(await f.s.saveStepOutcome({ ...outcome, owner: 'a' }), false, 'pending: nobody owns it');
+          const now = new Date();
+          assert.equal(await f.s.claimOperation(op.uuid, 'a', new Date(now.getTime() + HOUR), now), true);
+          assert.equal(await f.s.saveStepOutcome({ ...outcome, owner: 'b' }), false, 'another owner');
+          assert.equal((await f.s.getClusterByUuid(cluster.uuid))?.api_address, null, 'nothing written for another owner');
+          assert.equal((await f.s.getOperation(op.uuid))?.step, null);
+          assert.equal(await f.s.saveStepOutcome({ ...outcome, owner: 'a' }), true);
+          assertFields((await f.s.getOperation(op.uuid)) as never, { step: 'nodes_ready', params: { keep: 'me', state: { net: 'n1' } }, owner: 'a' }, 'operation');
+          assertFields((await f.s.getClusterByUuid(cluster.uuid)) as never, { api_address: 'tcp://127.0.0.1:40001', coe_version: '24.0', status: 'CREATE_IN_PROGRESS' }, 'cluster');
+          assert.deepEqual((await f.s.listNodeGroupsOf([cluster.uuid])).find((n) => n.uuid === worker)?.node_addresses, ['10.0.0.3', '10.0.0.4']);
+          // A change that fails (a nodegroup renamed onto its sibling's name) rolls back the step and the cluster change too.
+          await assert.rejects(f.s.saveStepOutcome({
+            uuid: op.uuid, owner: 'a', step: 'later', params: { keep: 'no' },
+            cluster: { uuid: cluster.uuid, changes: { api_address: 'tcp://127.0.0.1:1' } },
+            nodegroups: { [worker]: { node_count: 7 }, [master]: { name: 'default-worker' } },
+          }), /unique|duplicate/i);
+          assertFields((await f.s.getOperation(op.uuid)) as never, { step: 'nodes_ready', params: { keep: 'me', state: { net: 'n1' } } }, 'operation after the rollback');
+          assert.equal((await f.s.getClusterByUuid(cluster.uuid))?.api_address, 'tcp://127.0.0.1:40001', 'cluster after the rollback');
+          assert.equal((await f.s.listNodeGroupsOf([cluster.uuid])).find((n) => n.uuid === worker)?.node_count, 2, 'nodegroup after the rollback');
+          // A finished operation takes no more outcomes.
+          assert.equal(await f.s.finishOperation({ uuid: op.uuid, owner: 'a', state: 'complete' }), true);
+          assert.equal(await f.s.saveStepOutcome({ ...outcome, owner: 'a', step: 'after' }), false);
+          assert.equal((await f.s.getOperation(op.uuid))?.step, 'nodes_ready');
+        });
+
         test('finishOperation: owner check, final cluster and nodegroup changes, nodegroup removal; only once', async () => {
           const { cluster, nodegroups, op } = await makeCluster(f.s);
           const now = new Date();

@@ -3,7 +3,7 @@ import type {
   Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
-import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, Storage } from '../api.ts';
+import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
 import { UniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
@@ -440,12 +440,38 @@ export class SqlStorage implements Storage {
     return Number(res.numUpdatedRows) === 1;
   }
 
-  async saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean> {
-    const res = await this.#db.updateTable('operation')
-      .set(toRow(this.conn, 'operation', { step, params, updated_at: new Date() }))
-      .where('uuid', '=', uuid).where('owner', '=', owner).where('state', '=', 'running')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+  saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean> {
+    return this.saveStepOutcome({ uuid, owner, step, params });
+  }
+
+  /**
+   * A step's outcome in one transaction: the operation's step and params (only while `owner`
+   * holds it running) and the step's cluster and nodegroup changes, all or nothing, so a crash
+   * never leaves a saved step without what it changed (an api_address, node addresses).
+   */
+  async saveStepOutcome(o: StepOutcome): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', o.uuid).executeTakeFirst();
+      if (!target) return false;
+      await this.#lockCluster(tx, target.cluster_id as string);
+      const res = await tx.updateTable('operation')
+        .set(toRow(this.conn, 'operation', { step: o.step, ...(o.params !== undefined ? { params: o.params } : {}), updated_at: new Date() }))
+        .where('uuid', '=', o.uuid).where('owner', '=', o.owner).where('state', '=', 'running')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await this.#applyChanges(tx, o.cluster, o.nodegroups);
+      return true;
+    });
+  }
+
+  /** An operation's cluster and nodegroup changes, inside its transaction. */
+  async #applyChanges(tx: Transaction<any>, cluster: StepOutcome['cluster'], nodegroups: StepOutcome['nodegroups']): Promise<void> {
+    if (cluster && Object.keys(cluster.changes).length) {
+      await tx.updateTable('cluster').set(toRow(this.conn, 'cluster', { ...cluster.changes, updated_at: new Date() })).where('uuid', '=', cluster.uuid).execute();
+    }
+    for (const [uuid, changes] of Object.entries(nodegroups ?? {})) {
+      await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
+    }
   }
 
   /** Give an operation back (this owner stopped working on it). */
@@ -494,12 +520,7 @@ export class SqlStorage implements Storage {
         await tx.deleteFrom('cluster').where('uuid', '=', id).execute();
         return true;
       }
-      if (fin.cluster) {
-        await tx.updateTable('cluster').set(toRow(this.conn, 'cluster', { ...fin.cluster.changes, updated_at: new Date() })).where('uuid', '=', fin.cluster.uuid).execute();
-      }
-      for (const [uuid, changes] of Object.entries(fin.nodegroups ?? {})) {
-        await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
-      }
+      await this.#applyChanges(tx, fin.cluster, fin.nodegroups);
       for (const uuid of fin.destroyNodeGroups ?? []) await tx.deleteFrom('nodegroup').where('uuid', '=', uuid).execute();
       return true;
     });
