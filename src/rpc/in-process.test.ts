@@ -67,3 +67,100 @@ test('cast goes to one server per message; stop() waits for running handlers', a
   await t.cast('c', req('m')); // no server: accepted and dropped (the periodic sweep recovers the work)
   await t.close();
 });
+
+/** A logger that keeps what it is given. */
+function recorder() {
+  const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, logger: { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } };
+}
+
+test('a conductor error that becomes a 500 is logged with the request id and the error; a 4xx is not', async () => {
+  const { lines, logger } = recorder();
+  const t = new InProcessTransport({ logger });
+  await t.serve(async (r) => {
+    if (r.method === 'a') throw E.ClusterNotFound('c1');
+    throw new TypeError('boom in the conductor');
+  }, { topic: 'x', concurrency: 1 });
+  await assert.rejects(t.call('x', req('a')), (e: unknown) => e instanceof MagnumError && e.status === 404);
+  assert.equal(lines.length, 0);
+  await assert.rejects(t.call('x', { method: 'b', context: { request_id: 'req-42' }, args: {} }), (e: unknown) => e instanceof MagnumError && e.status === 500);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0].level, 'error');
+  assert.deepEqual({ ...lines[0].obj, stack: undefined }, { topic: 'x', method: 'b', request_id: 'req-42', err: 'boom in the conductor', stack: undefined });
+  assert.match(String(lines[0].obj.stack), /TypeError: boom in the conductor/);
+  await t.close();
+});
+
+test('a failed cast is logged (error, or warn for a MagnumError below 500); a cast nobody consumes is logged', async () => {
+  const { lines, logger } = recorder();
+  const t = new InProcessTransport({ logger });
+  const s = await t.serve(async (r) => {
+    if (r.method === 'gone') throw E.ClusterNotFound('c9');
+    throw new Error('database exploded');
+  }, { topic: 'c', concurrency: 2 });
+  await t.cast('c', { method: 'run_operation', context: { request_id: 'req-7' }, args: { operation: 'op-1' } });
+  await t.cast('c', { method: 'gone', context: { request_id: 'req-8' }, args: {} });
+  await s.stop();
+  const byReq = (id: string) => lines.find((l) => l.obj.request_id === id);
+  assert.equal(byReq('req-7')?.level, 'error');
+  assert.equal(byReq('req-7')?.obj.err, 'database exploded');
+  assert.equal(byReq('req-7')?.obj.method, 'run_operation');
+  assert.match(byReq('req-7')?.msg ?? '', /sweep/);
+  assert.equal(byReq('req-8')?.level, 'warn');
+  assert.equal(byReq('req-8')?.obj.code, 'ClusterNotFound');
+  await t.cast('c', { method: 'm', context: { request_id: 'req-9' }, args: {} });
+  assert.equal(byReq('req-9')?.level, 'warn', 'no server: logged');
+  await t.close();
+});
+
+test('concurrency: at most that many handlers of a server at once (calls and casts); the rest wait in order', async () => {
+  const t = new InProcessTransport();
+  let running = 0;
+  let peak = 0;
+  const order: number[] = [];
+  const s = await t.serve(async (r) => {
+    running++;
+    peak = Math.max(peak, running);
+    await sleep(15);
+    order.push(r.args.i as number);
+    running--;
+    return r.args.i;
+  }, { topic: 'q', concurrency: 3 });
+  const calls = Array.from({ length: 6 }, (_, i) => t.call<number>('q', req('m', { i })));
+  for (let i = 6; i < 12; i++) await t.cast('q', req('m', { i }));
+  assert.deepEqual(await Promise.all(calls), [0, 1, 2, 3, 4, 5]);
+  await s.stop();
+  assert.equal(peak, 3);
+  assert.equal(order.length, 12);
+  assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i));
+  // concurrency 1: strictly one after the other.
+  peak = 0;
+  const one = await t.serve(async () => {
+    running++;
+    peak = Math.max(peak, running);
+    await sleep(5);
+    running--;
+  }, { topic: 'one', concurrency: 1 });
+  await Promise.all(Array.from({ length: 5 }, () => t.call('one', req('m'))));
+  await one.stop();
+  assert.equal(peak, 1);
+  await t.close();
+});
+
+test('a call waiting for a slot still times out with a 504', async () => {
+  const t = new InProcessTransport();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let ran = 0;
+  await t.serve(async (r) => {
+    ran++;
+    if (r.method === 'hold') await held;
+  }, { topic: 'busy', concurrency: 1 });
+  const first = t.call('busy', req('hold'), { timeoutMs: 5_000 });
+  await assert.rejects(t.call('busy', req('quick'), { timeoutMs: 150 }), (e: unknown) => e instanceof MagnumError && e.status === 504);
+  assert.equal(ran, 1, 'the second waited for the slot');
+  release();
+  await first;
+  await t.close();
+});

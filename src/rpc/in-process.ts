@@ -1,10 +1,28 @@
-import { E, fromWire, toWire } from '../common/errors.ts';
+import { E, fromWire, MagnumError, toWire } from '../common/errors.ts';
+import type { RpcLogger } from './amqp.ts';
 import type { RpcHandler, RpcRequest, RpcServer, RpcServerOptions, RpcTransport } from './transport.ts';
+
+interface Server {
+  handler: RpcHandler;
+  /** Handlers running or waiting for a free slot (stop() waits for all of them). */
+  running: Set<Promise<unknown>>;
+  /** At most this many handlers at once (the AMQP prefetch); the others wait in order. */
+  concurrency: number;
+  active: number;
+  waiting: (() => void)[];
+}
+
+const requestId = (req: RpcRequest) => (typeof req.context.request_id === 'string' ? req.context.request_id : undefined);
 
 /** The all-in-one transport: same semantics as AMQP, delivered inside one process. */
 export class InProcessTransport implements RpcTransport {
-  #servers = new Map<string, { handler: RpcHandler; running: Set<Promise<unknown>> }[]>();
+  #servers = new Map<string, Server[]>();
   #next = 0;
+  readonly #log: RpcLogger | undefined;
+
+  constructor(opts: { logger?: RpcLogger } = {}) {
+    this.#log = opts.logger;
+  }
 
   async call<T>(topic: string, req: RpcRequest, opts: { timeoutMs?: number } = {}): Promise<T> {
     const server = this.#pick(topic);
@@ -19,7 +37,7 @@ export class InProcessTransport implements RpcTransport {
     try {
       // A round trip through JSON keeps the in-process path honest about what can cross the wire.
       const copy = JSON.parse(JSON.stringify(req)) as RpcRequest;
-      const result = await Promise.race([this.#track(server, server.handler(copy)), timeout]);
+      const result = await Promise.race([this.#dispatch(topic, server, copy), timeout]);
       return (result === undefined ? undefined : JSON.parse(JSON.stringify(result))) as T;
     } catch (err) {
       throw fromWire(toWire(err));
@@ -30,14 +48,19 @@ export class InProcessTransport implements RpcTransport {
 
   async cast(topic: string, req: RpcRequest): Promise<void> {
     const servers = this.#servers.get(topic);
-    if (!servers?.length) return; // like a queue with no consumer: the sweep picks the work up later
+    if (!servers?.length) {
+      // Like a queue with no consumer: the conductors' sweep picks the work up later.
+      this.#log?.warn({ topic, method: req.method, request_id: requestId(req) }, 'RPC cast with no server consuming its topic; left to the sweep');
+      return;
+    }
     const server = this.#pick(topic);
     const copy = JSON.parse(JSON.stringify(req)) as RpcRequest;
-    void this.#track(server, server.handler(copy)).catch(() => undefined);
+    // Failures are logged by #dispatch; what the cast was for (an operation) is the sweep's then.
+    void this.#dispatch(topic, server, copy, true).catch(() => undefined);
   }
 
   async serve(handler: RpcHandler, opts: RpcServerOptions): Promise<RpcServer> {
-    const entry = { handler, running: new Set<Promise<unknown>>() };
+    const entry: Server = { handler, running: new Set(), concurrency: Math.max(1, Math.floor(opts.concurrency) || 1), active: 0, waiting: [] };
     const list = this.#servers.get(opts.topic) ?? [];
     list.push(entry);
     this.#servers.set(opts.topic, list);
@@ -56,13 +79,33 @@ export class InProcessTransport implements RpcTransport {
     await Promise.allSettled(all);
   }
 
-  #pick(topic: string) {
+  #pick(topic: string): Server {
     const servers = this.#servers.get(topic);
     if (!servers?.length) throw E.ServiceUnavailable(`No conductor is consuming topic ${topic}.`);
     return servers[this.#next++ % servers.length];
   }
 
-  #track<T>(server: { running: Set<Promise<unknown>> }, p: Promise<T>): Promise<T> {
+  /** Runs the handler when the server has a free slot; logs what fails (with the request id). */
+  #dispatch(topic: string, server: Server, req: RpcRequest, cast = false): Promise<unknown> {
+    const p = (async () => {
+      if (server.active >= server.concurrency) await new Promise<void>((r) => server.waiting.push(r));
+      server.active++;
+      try {
+        return await server.handler(req);
+      } catch (err) {
+        const where = { topic, method: req.method, request_id: requestId(req) };
+        if (err instanceof MagnumError && err.status < 500) {
+          if (cast) this.#log?.warn({ ...where, err: err.message, code: err.code }, 'RPC cast failed');
+        } else {
+          this.#log?.error({ ...where, err: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack },
+            cast ? 'RPC cast failed; what it started is left to the sweep' : 'RPC handler failed');
+        }
+        throw err;
+      } finally {
+        server.active--;
+        server.waiting.shift()?.();
+      }
+    })();
     server.running.add(p);
     void p.finally(() => server.running.delete(p)).catch(() => undefined);
     return p;

@@ -15,8 +15,8 @@ export type { RpcHandler, RpcReply, RpcRequest, RpcServer, RpcServerOptions, Rpc
 let shared: InProcessTransport | undefined;
 
 /** The in-process transport of this process: every inprocess:// user gets this same one. */
-export function getInProcessTransport(): InProcessTransport {
-  shared ??= new InProcessTransport();
+export function getInProcessTransport(logger?: RpcLogger): InProcessTransport {
+  shared ??= new InProcessTransport({ logger });
   return shared;
 }
 
@@ -29,7 +29,7 @@ export function createTransport(url: string, logger?: RpcLogger): RpcTransport {
   const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'inprocess':
-      return getInProcessTransport();
+      return getInProcessTransport(logger);
     case 'rabbit':
     case 'amqp':
     case 'amqps':
