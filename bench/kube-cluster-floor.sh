@@ -9,9 +9,11 @@
 # Timed from the first docker command until every node is Ready and CoreDNS (a pod) is Running:
 #   1. network      a bridge network with its own /24 (static node addresses: the node
 #                   certificates name them), labelled
-#   2. certificates openssl, RSA 2048 as Magnum's: three CAs (cluster, etcd, front-proxy), the
-#                   service-account key, the master's serving and client certificates, one
-#                   kubelet certificate per node (CN=system:node:NAME, SAN its IP)
+#   2. certificates openssl, RSA 2048: three CAs (cluster, etcd, front-proxy), the
+#                   service-account key, the master's serving and client certificates (the
+#                   controller-manager's in system:masters: it runs as Magnum's does, without a
+#                   ServiceAccount per controller), one kubelet certificate per node
+#                   (CN=system:node:NAME, SAN its IP)
 #   3. containers   the three node containers at once (flags below; no --privileged), each with
 #                   its own /etc/kubernetes bind-mounted read-only (pki/ and magnum-kube-node.env:
 #                   role, name, address, pod CIDR, API URL); then the static pod-network routes
@@ -23,7 +25,8 @@
 # Then, timed apart ("check"): the busybox workload image (bin/magnum-node-image workload) loaded
 # into both workers (docker save | magnum-kube-node load-image), a web pod on one worker behind a
 # ClusterIP Service, a client pod on the other: kubectl logs, kubectl exec, DNS of the Service
-# name through CoreDNS, HTTP across nodes through the Service.
+# name through CoreDNS, HTTP across nodes through the Service; the client pod deleted, and no
+# zombie process left on its node.
 #
 # Uses the kubectl built for the image's kube_tag (bin/magnum-node-image kubectl-path), never
 # another one. Everything it creates is named kube-floor-<random>-* and labelled
@@ -31,7 +34,7 @@
 # the node containers' leftover cgroups, the certificates). Node containers get no CPU/memory
 # limit unless FLOOR_CPUS / FLOOR_MEMORY are set (e.g. 1 and 2048m, to match a flavor).
 # FLOOR_VERBOSE=1 prints the nodes' logs before the teardown (as a failure does).
-# Prints `id=<id>`, `containers=<ids>`, `floor_ms=<ms>`, a line of steps, then
+# Prints `id=<id>`, `containers=<ids>`, `volumes=<names>`, `floor_ms=<ms>`, a line of steps, then
 # `check: nodes_ready=3 pod=Running ...`; progress lines on stderr.
 set -Eeuo pipefail
 
@@ -68,6 +71,9 @@ cleanup() {
     for n in "${NODES[@]}"; do
       say "--- $n: docker logs (tail)"; docker logs --tail 25 "$n" 2>&1 | sed 's/^/    /' >&2
     done
+    say "--- events"
+    K get events -A -o custom-columns=TIME:.metadata.creationTimestamp,NS:.metadata.namespace,OBJ:.involvedObject.name,REASON:.reason,MSG:.message \
+      --sort-by=.metadata.creationTimestamp 2>&1 | cut -c1-160 | sed 's/^/    /' >&2
     say "--- $MASTER: kube-apiserver.log (tail)"
     docker exec "$MASTER" tail -n 10 /var/log/magnum-kube/kube-apiserver.log 2>&1 | sed 's/^/    /' >&2
   fi
@@ -146,7 +152,7 @@ leaf apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-cl
 leaf apiserver-etcd-client etcd/ca "/CN=kube-apiserver-etcd-client" clientAuth & pids+=($!)
 leaf etcd/server etcd/ca "/CN=$MASTER" serverAuth,clientAuth "DNS:$MASTER,DNS:localhost,IP:127.0.0.1,IP:$M" & pids+=($!)
 leaf front-proxy-client front-proxy-ca "/CN=front-proxy-client" clientAuth & pids+=($!)
-leaf controller-manager ca "/CN=system:kube-controller-manager" clientAuth & pids+=($!)
+leaf controller-manager ca "/O=system:masters/CN=system:kube-controller-manager" clientAuth & pids+=($!)
 leaf scheduler ca "/CN=system:kube-scheduler" clientAuth & pids+=($!)
 leaf admin ca "/O=system:masters/CN=admin" clientAuth & pids+=($!)
 leaf kube-proxy ca "/CN=system:kube-proxy" clientAuth & pids+=($!)
@@ -193,7 +199,10 @@ pids=()
 for n in "${NODES[@]}"; do run_node "$n" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p" || fail "a node container did not start"; done
 MASTER_UP=1
-echo "containers=$(docker ps -q --no-trunc --filter "label=$LABEL" | tr '\n' ' ' | sed 's/ $//')"
+CIDS=$(docker ps -q --no-trunc --filter "label=$LABEL")
+echo "containers=$(echo $CIDS)"
+# The image's VOLUME (/var/lib/magnum-kube): an anonymous volume per node, removed with it.
+echo "volumes=$(echo $(docker inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}' $CIDS))"
 pids=()
 for n in "${NODES[@]}"; do
   routes=()
@@ -285,6 +294,7 @@ spec:
       dnsPolicy: Default
       nodeSelector: {magnum.openstack.org/role: master}
       tolerations:
+      - {key: node-role.kubernetes.io/master, effect: NoSchedule}
       - {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}
       - {key: CriticalAddonsOnly, operator: Exists}
       containers:
@@ -378,7 +388,11 @@ for i in $(seq 1 20); do
   if K exec client -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 web 80" 2>/dev/null | grep -q 'magnum-test workload'; then http=ok; break; fi
   sleep 0.5
 done
+# tini (the image's PID 1, a subreaper) reaps the shims of deleted pods: no zombies are left.
+K delete pod client --grace-period=1 --wait=true >/dev/null
+sleep 1
+zombies=$(docker exec "${WORKERS[0]}" ps -eo stat= | grep -c '^Z' || true)
 c_end=$(now_ms)
-echo "check: nodes_ready=$(ready_count) pod=$pod logs=$logs exec=$exec_ dns=$dns service_http=$http" \
+echo "check: nodes_ready=$(ready_count) pod=$pod logs=$logs exec=$exec_ dns=$dns service_http=$http zombies=$zombies" \
   "(load image $(( c_load - c0 )) ms, pods Ready $(( c_pods - c_load )) ms, checks $(( c_end - c_pods )) ms)"
-[ "$logs$exec_$dns$http" = okokokok ] || fail "a check failed"
+[ "$logs$exec_$dns$http$zombies" = okokokok0 ] || fail "a check failed"

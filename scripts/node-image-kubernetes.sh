@@ -42,10 +42,6 @@ KUBE_IMAGE_FLAVOUR=1
 
 KUBE_CACHE="$CACHE_ROOT/kubernetes"
 KUBE_ENTRYPOINT="$ROOT/scripts/kube-node/magnum-kube-node"
-KUBE_T0=$(date +%s%3N)
-
-# stage MESSAGE: a progress line with the time since this command started.
-stage() { log "[$(since "$KUBE_T0")] $*"; }
 
 kube_check_tag() {
   [[ $1 =~ ^v1\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.[0-9]+)?$ ]] ||
@@ -86,25 +82,6 @@ kube_image_key() { # TAG OS_DISTRO
   { printf 'bin=%s\ncoredns=%s\npause=%s\nrootfs=%s\nos_distro=%s\nflavour=%s\n' "$(kube_bin_key "$1")" \
       "$(kube_coredns_key)" "$(kube_pause_key)" "$(kube_rootfs_key)" "$2" "$KUBE_IMAGE_FLAVOUR"
     cat "$KUBE_ENTRYPOINT"; } | hash12
-}
-
-# ticker LABEL: a "still building" line every minute until killed (the caller kills it).
-ticker() {
-  local n=0
-  while sleep 60; do
-    kill -0 "$$" 2>/dev/null || exit 0
-    n=$((n + 1)); log "[$(since "$KUBE_T0")]   still building $1 ($n min)"
-  done
-}
-with_ticker() { # LABEL CMD...: CMD with a ticker beside it
-  local label=$1 tpid rc=0
-  shift
-  ticker "$label" &
-  tpid=$!
-  BG_PIDS+=("$tpid")
-  "$@" || rc=$?
-  kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null || true
-  return "$rc"
 }
 
 # ---- 1. the Kubernetes binaries ------------------------------------------------------------
@@ -236,7 +213,7 @@ kube_rootfs() { # sets KUBE_ROOTFS_TAR
   KUBE_ROOTFS_TAR="$KUBE_CACHE/rootfs-$SUITE-$key.tar"
   if [ -s "$KUBE_ROOTFS_TAR" ]; then stage "root file system: cached"; return 0; fi
   stage "root file system: debootstrap $SUITE (a few minutes)"
-  make_rootfs "$KUBE_ROOTFS_TAR" "$KUBE_NODE_PACKAGES"
+  with_ticker "the root file system" make_rootfs "$KUBE_ROOTFS_TAR" "$KUBE_NODE_PACKAGES"
   find "$KUBE_CACHE" -maxdepth 1 -name "rootfs-$SUITE-*.tar" ! -name "$(basename "$KUBE_ROOTFS_TAR")" -delete
   stage "root file system: ready"
 }

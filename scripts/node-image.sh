@@ -108,10 +108,37 @@ run() {
 }
 
 now_ms() { date +%s%3N; }
+BUILD_T0=$(now_ms)
 since() {
   local t=$(( $(now_ms) - $1 ))
   if [ "$t" -ge 60000 ]; then printf '%dm%02ds' $((t / 60000)) $((t % 60000 / 1000))
   else printf '%d.%01ds' $((t / 1000)) $((t % 1000 / 100)); fi
+}
+
+# stage MESSAGE: a progress line with the time since this command started.
+stage() { log "[$(since "$BUILD_T0")] $*"; }
+
+# ticker LABEL: a "still building" line every minute until killed (the caller kills it).
+ticker() {
+  local n=0
+  while sleep 60; do
+    kill -0 "$$" 2>/dev/null || exit 0
+    n=$((n + 1)); log "[$(since "$BUILD_T0")]   still building $1 ($n min)"
+  done
+}
+# with_ticker LABEL CMD...: CMD with a ticker beside it. CMD runs as a plain command, so errexit
+# still applies inside it (a failure exits, and on_exit stops the ticker); the status is returned
+# when the caller tests it (`with_ticker ... || die`).
+with_ticker() {
+  local label=$1 tpid rc
+  shift
+  ticker "$label" &
+  tpid=$!
+  BG_PIDS+=("$tpid")
+  "$@"
+  rc=$?
+  kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null || true
+  return "$rc"
 }
 
 need_docker() {
@@ -374,7 +401,7 @@ cmd_build() {
   if [ -s "$tarball" ]; then
     log "using cached root file system $tarball"
   else
-    make_rootfs "$tarball"
+    with_ticker "the root file system" make_rootfs "$tarball"
     # Older root file systems of this suite are of no further use.
     find "$CACHE_DIR" -maxdepth 1 -name "rootfs-$SUITE-*.tar" ! -name "$(basename "$tarball")" -delete
   fi

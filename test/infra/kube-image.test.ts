@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { ROOT, servicesEnv } from '../helpers/env.ts';
@@ -167,6 +167,11 @@ describe('Kubernetes node image', { concurrency: false }, () => {
 
   test('the floor: 1 master + 2 workers Ready, pods Running, then nothing left', { timeout: 900_000 }, async (t) => {
     await must(LAUNCHER, ['workload'], { timeoutMs: 300_000 });
+    // The kubelet wants these host-global settings changed; the nodes shadow them (bind-mounted
+    // files in their own mount namespaces), so the host keeps its values.
+    const sysctls = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
+    const hostSysctls = () => sysctls.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
+    const before = hostSysctls();
     const r = await run(FLOOR, [IMAGE], { timeoutMs: 600_000 });
     floorId = /^id=(kube-floor-[0-9a-f]+)$/m.exec(r.stdout)?.[1] ?? '';
     assert.equal(r.code, 0, `the floor failed (${r.code ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
@@ -181,6 +186,8 @@ describe('Kubernetes node image', { concurrency: false }, () => {
     assert.match(check, /\bnodes_ready=3\b/);
     assert.match(check, /\bpod=Running\b/);
     for (const k of ['logs', 'exec', 'dns', 'service_http']) assert.match(check, new RegExp(`\\b${k}=ok\\b`), check);
+    assert.match(check, /\bzombies=0\b/, 'no zombie processes on a node after a pod is deleted');
+    assert.deepEqual(hostSysctls(), before, "the host's kernel settings are unchanged");
 
     // Nothing labelled or named by the floor remains: containers, networks, volumes, files.
     assert.deepEqual(await labelled(`magnum.bench=${floorId}`), [], 'nothing labelled by the floor remains');
@@ -189,6 +196,9 @@ describe('Kubernetes node image', { concurrency: false }, () => {
     const nets = (await run('docker', ['network', 'ls', '--format', '{{.Name}}', '--filter', `name=${floorId}`])).stdout.trim();
     assert.equal(nets, '', 'no network named by the floor remains');
     assert.deepEqual(readdirSync('/tmp').filter((f) => f.startsWith(floorId)), [], 'its certificates directory is gone');
+    const volumes = (/^volumes=(.*)$/m.exec(r.stdout)?.[1] ?? '').split(' ').filter(Boolean);
+    assert.equal(volumes.length, 3, `one state volume per node:\n${r.stdout}`);
+    for (const v of volumes) assert.notEqual((await run('docker', ['volume', 'inspect', v])).code, 0, `volume ${v} is gone`);
     // cgroup v1, --cgroupns host: the kubelets' pod cgroups live under each node's own cgroup
     // (/docker/<id>/magnum-kube) and are removed with it.
     const ids = (/^containers=(.*)$/m.exec(r.stdout)?.[1] ?? '').split(' ').filter(Boolean);
