@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { E } from '../../../common/errors.ts';
+import { UniqueViolation } from '../../../db/api.ts';
 import type { Cluster, NodeGroup } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { atLeast, listQuery, nextLink, pageParams } from '../../common.ts';
@@ -117,7 +118,13 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     checkCounts(ng);
     validateInfra(deps, { flavor_id: input.flavor_id });
     if (typeof input.image_id === 'string' && (await deps.catalog.imageOsDistro(input.image_id)) === undefined) throw E.ImageNotFound(input.image_id);
-    await deps.conductor.nodegroupCreate(r.ctx, c, ng);
+    try {
+      await deps.conductor.nodegroupCreate(r.ctx, c, ng);
+    } catch (e) {
+      // A concurrent request made a nodegroup of that name after the check above.
+      if (e instanceof UniqueViolation) throw E.NodeGroupAlreadyExists(ng.name, c.name ?? c.uuid);
+      throw e;
+    }
     const created = (await storage.findNodeGroups(c.uuid, ownerScope(c), { uuid: ng.uuid }))[0];
     return { status: 202, body: nodegroupFull(created, c.labels, r.host) };
   });
