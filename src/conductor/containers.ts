@@ -7,7 +7,11 @@
 //
 // The database row is written before the Docker container is made and removed after it is gone,
 // so no container is left that Magnum does not know about. Status is read live (docker inspect).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { E, MagnumError } from '../common/errors.ts';
+import { UniqueViolation } from '../db/api.ts';
 import {
   commandArgs, dockerMemoryBytes, parsePort, statusOf, type ContainerLive, type DockerState,
 } from '../objects/container.ts';
@@ -28,6 +32,49 @@ export const PULL_TIMEOUT_MS = 90_000;
 const LIST_CONCURRENCY = 8;
 
 export const dockerName = (uuid: string): string => `magnum-${uuid}`;
+
+/**
+ * The lines of an env file for `docker create --env-file` (the docker CLI reads it on this host),
+ * so that no value is on a command line, where any user of the host could read it in a process
+ * list. The format takes every value literally (no quotes, no expansion) but cannot carry a line
+ * break in a value, or a name with white space or starting with #: those are refused.
+ */
+export function envFileText(env: Record<string, string>): string {
+  for (const [k, v] of Object.entries(env)) {
+    if (/\s/.test(k) || k.startsWith('#')) throw E.InvalidParameterValue(`Environment variable name ${JSON.stringify(k)} cannot be passed to Docker: a name contains no white space and does not start with #.`);
+    if (/[\r\n]/.test(v)) throw E.InvalidParameterValue(`The value of environment variable ${k} cannot be passed to Docker: it contains a line break.`);
+  }
+  return Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('');
+}
+
+/** Runs `fn` with the path of a private env file (mode 0600 in a 0700 directory; null when there is no variable), removed when `fn` settles. */
+export async function withEnvFile<T>(text: string, fn: (path: string | null) => Promise<T>): Promise<T> {
+  if (!text) return fn(null);
+  const dir = await mkdtemp(join(tmpdir(), 'magnum-env-'));
+  try {
+    const path = join(dir, 'env');
+    await writeFile(path, text, { mode: 0o600 });
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The `docker create` arguments of a container: its environment only by reference to an env file. */
+export function createArgs(spec: Partial<Container> & { uuid: string; image: string }, nodeAddress: string, envFile: string | null): string[] {
+  const args = ['create', `--name=${dockerName(spec.uuid)}`, `--hostname=${spec.uuid}`, `--label=magnum.container=${spec.uuid}`, '--pull=never'];
+  if (spec.project_id) args.push(`--label=magnum.project=${spec.project_id}`);
+  if (envFile) args.push(`--env-file=${envFile}`);
+  if (spec.memory) args.push(`--memory=${dockerMemoryBytes(spec.memory)}`);
+  if (spec.cpu) args.push(`--cpus=${spec.cpu}`);
+  for (const p of spec.ports ?? []) {
+    const port = parsePort(p);
+    if (port) args.push(`--publish=${nodeAddress}:${port.hostPort ?? ''}:${port.containerPort}/${port.protocol}`);
+  }
+  if (spec.restart_policy) args.push(`--restart=${spec.restart_policy}`);
+  args.push(spec.image, ...commandArgs(spec.command));
+  return args;
+}
 const label = (c: Pick<Container, 'name' | 'uuid'>) => c.name ?? c.uuid;
 
 interface Inspected {
@@ -124,22 +171,18 @@ export class ContainerService {
     if (!withImage.length) await this.#pull(engine, target, node, spec.image);
 
     const name = dockerName(spec.uuid);
-    const args = ['create', `--name=${name}`, `--hostname=${spec.uuid}`, `--label=magnum.container=${spec.uuid}`, '--pull=never'];
-    if (spec.project_id) args.push(`--label=magnum.project=${spec.project_id}`);
-    for (const [k, v] of Object.entries(spec.environment ?? {})) args.push(`--env=${k}=${v}`);
-    if (spec.memory) args.push(`--memory=${dockerMemoryBytes(spec.memory)}`);
-    if (spec.cpu) args.push(`--cpus=${spec.cpu}`);
-    for (const p of spec.ports ?? []) {
-      const port = parsePort(p);
-      if (port) args.push(`--publish=${node.address}:${port.hostPort ?? ''}:${port.containerPort}/${port.protocol}`);
-    }
-    if (spec.restart_policy) args.push(`--restart=${spec.restart_policy}`);
-    args.push(spec.image, ...commandArgs(spec.command));
+    const envText = envFileText(spec.environment ?? {});
 
     // The row first: a conductor that dies from here on leaves a row to delete, never a stray container.
-    await storage.createContainer({ ...spec, host: node.address, docker_id: null, status: null });
     try {
-      const r = await engine.run(target, args, { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
+      await storage.createContainer({ ...spec, host: node.address, docker_id: null, status: null });
+    } catch (e) {
+      // Another request with the same uuid got there first (the API checked before either wrote).
+      if (e instanceof UniqueViolation) throw E.Conflict(`A container with UUID ${spec.uuid} already exists.`);
+      throw e;
+    }
+    try {
+      const r = await withEnvFile(envText, (envFile) => engine.run(target, createArgs(spec, node.address, envFile), { timeoutMs: COMMAND_TIMEOUT_MS, raw: true }));
       if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to create container ${label(spec as Container)}: ${daemonMessage(r.stderr)} (node ${node.address})`);
       const dockerId = r.stdout.trim().split('\n').pop() ?? null;
       await storage.updateContainer(spec.uuid, { docker_id: dockerId, status: 'Stopped' });
