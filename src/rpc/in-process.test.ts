@@ -1,6 +1,7 @@
 // InProcessTransport: the same RpcTransport semantics as amqp.ts, inside one process.
 // Run: node --import tsx --test src/rpc/in-process.test.ts
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { E, MagnumError } from '../common/errors.ts';
@@ -162,5 +163,26 @@ test('a call waiting for a slot still times out with a 504', async () => {
   assert.equal(ran, 1, 'the second waited for the slot');
   release();
   await first;
+  await t.close();
+});
+
+test('handlers run in the server\'s async context, not the caller\'s (as over AMQP)', async () => {
+  const t = new InProcessTransport();
+  const scope = new AsyncLocalStorage<string>();
+  const seen: (string | undefined)[] = [];
+  let castDone!: () => void;
+  const casted = new Promise<void>((r) => (castDone = r));
+  await scope.run('conductor', () => t.serve(async (r) => {
+    await sleep(1);
+    seen.push(`${r.method}:${scope.getStore()}`);
+    if (r.method === 'cast') castDone();
+    return null;
+  }, { topic: 'x', concurrency: 2 }));
+  await scope.run('api request', async () => {
+    await t.call('x', req('call'));
+    await t.cast('x', req('cast'));
+  });
+  await casted;
+  assert.deepEqual(seen, ['call:conductor', 'cast:conductor']);
   await t.close();
 });

@@ -1,8 +1,10 @@
+import { AsyncResource } from 'node:async_hooks';
 import { E, fromWire, MagnumError, toWire } from '../common/errors.ts';
 import type { RpcLogger } from './amqp.ts';
 import type { RpcHandler, RpcRequest, RpcServer, RpcServerOptions, RpcTransport } from './transport.ts';
 
 interface Server {
+  /** The handler, bound to the context serve() ran in (see serve()). */
   handler: RpcHandler;
   /** Handlers running or waiting for a free slot (stop() waits for all of them). */
   running: Set<Promise<unknown>>;
@@ -60,7 +62,10 @@ export class InProcessTransport implements RpcTransport {
   }
 
   async serve(handler: RpcHandler, opts: RpcServerOptions): Promise<RpcServer> {
-    const entry: Server = { handler, running: new Set(), concurrency: Math.max(1, Math.floor(opts.concurrency) || 1), active: 0, waiting: [] };
+    // Over AMQP a handler runs in the conductor's own context, never in the caller's: so here too.
+    // A handler run in the API request's async context would inherit its database scope, and an
+    // operation woken by a cast would have its statements refused once the request has answered.
+    const entry: Server = { handler: AsyncResource.bind(handler), running: new Set(), concurrency: Math.max(1, Math.floor(opts.concurrency) || 1), active: 0, waiting: [] };
     const list = this.#servers.get(opts.topic) ?? [];
     list.push(entry);
     this.#servers.set(opts.topic, list);
