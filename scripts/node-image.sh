@@ -119,9 +119,15 @@ since() {
 stage() { log "[$(since "$BUILD_T0")] $*"; }
 
 # ticker LABEL: a "still building" line every minute until killed (the caller kills it).
+# Its sleep holds no output open (a caller reading our stderr to its end would wait for it) and
+# goes with it.
 ticker() {
-  local n=0
-  while sleep 60; do
+  local n=0 s=
+  trap '[ -z "$s" ] || kill "$s" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep 60 </dev/null >/dev/null 2>&1 &
+    s=$!
+    wait "$s" || true
     kill -0 "$$" 2>/dev/null || exit 0
     n=$((n + 1)); log "[$(since "$BUILD_T0")]   still building $1 ($n min)"
   done
