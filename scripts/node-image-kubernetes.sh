@@ -8,7 +8,8 @@
 #      kubelet, kube-proxy, kubectl), built from the Go module proxy through a wrapper module:
 #      k8s.io/kubernetes@TAG with one `replace k8s.io/X => k8s.io/X v0.MINOR.PATCH` per staging
 #      module of the tag's own go.mod (CGO_ENABLED=0, -trimpath, -s -w, version -X flags);
-#      about 15 min cold on 2 cores, seconds once cached (GOPATH/GOCACHE live in the cache too)
+#      15-30 min cold on 2 cores (by the machine's load), seconds once cached (GOPATH/GOCACHE
+#      live in the cache too)
 #   2. CoreDNS ($KUBE_COREDNS_VERSION, `go install`, about 5 min cold)
 #   3. a pause binary (a few lines of Go, static)
 #   4. a Debian root file system (debootstrap) with containerd, runc, the CNI plugins, etcd,
@@ -19,7 +20,7 @@
 #      (scripts/kube-node/magnum-kube-node), labels os_distro, kube_tag, coredns_tag,
 #      magnum.node-image=1, magnum.node-image.coe=kubernetes, magnum.node-image.key=<hash>.
 # An image NAME whose key label matches the inputs is reported at once; a different key (another
-# entrypoint, Go or package list) rebuilds only what changed.
+# entrypoint, recipe, Go or package list) rebuilds only what changed.
 
 KUBE_DEFAULT_TAG=v1.34.4
 KUBE_COREDNS_VERSION=${MAGNUM_KUBE_COREDNS_VERSION:-v1.14.7}
@@ -38,7 +39,6 @@ KUBE_BIN_FLAVOUR=1
 KUBE_COREDNS_FLAVOUR=1
 KUBE_PAUSE_FLAVOUR=1
 KUBE_ROOTFS_FLAVOUR=1
-KUBE_IMAGE_FLAVOUR=1
 
 KUBE_CACHE="$CACHE_ROOT/kubernetes"
 KUBE_ENTRYPOINT="$ROOT/scripts/kube-node/magnum-kube-node"
@@ -77,11 +77,12 @@ kube_rootfs_key() {
   printf 'suite=%s\npackages=%s\nflavour=%s\narch=%s\n' "$SUITE" "$KUBE_NODE_PACKAGES" "$KUBE_ROOTFS_FLAVOUR" \
     "$(dpkg --print-architecture)" | hash12
 }
-# The node image's key: every input above plus the entrypoint and the image recipe.
+# The node image's key: every input above plus the entrypoint and this file (the image recipe;
+# an image costs only a docker import, so any edit here may rebuild it).
 kube_image_key() { # TAG OS_DISTRO
-  { printf 'bin=%s\ncoredns=%s\npause=%s\nrootfs=%s\nos_distro=%s\nflavour=%s\n' "$(kube_bin_key "$1")" \
-      "$(kube_coredns_key)" "$(kube_pause_key)" "$(kube_rootfs_key)" "$2" "$KUBE_IMAGE_FLAVOUR"
-    cat "$KUBE_ENTRYPOINT"; } | hash12
+  { printf 'bin=%s\ncoredns=%s\npause=%s\nrootfs=%s\nos_distro=%s\n' "$(kube_bin_key "$1")" \
+      "$(kube_coredns_key)" "$(kube_pause_key)" "$(kube_rootfs_key)" "$2"
+    cat "$KUBE_ENTRYPOINT" "${BASH_SOURCE[0]}"; } | hash12
 }
 
 # ---- 1. the Kubernetes binaries ------------------------------------------------------------
@@ -125,7 +126,7 @@ kube_binaries() {
   for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
     ldf="$ldf -X $p.gitVersion=$tag -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$bd"
   done
-  stage "kubernetes $tag binaries: go build of ${KUBE_COMMANDS[*]} (about 15 min cold on 2 cores; log: ${LOG#"$ROOT"/})"
+  stage "kubernetes $tag binaries: go build of ${KUBE_COMMANDS[*]} (15-30 min cold on 2 cores; log: ${LOG#"$ROOT"/})"
   local pkgs=()
   for c in "${KUBE_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   (cd "$tmp" && with_ticker "the kubernetes binaries" run nice -n 10 go build -trimpath -ldflags "$ldf" -o "$tmp/bin/" "${pkgs[@]}") ||
