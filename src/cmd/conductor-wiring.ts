@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import { containerMethods } from '../conductor/containers.ts';
-import { imageMethods } from '../conductor/images.ts';
+import { ImageService, imageMethods } from '../conductor/images.ts';
 import { ConductorService } from '../conductor/service.ts';
 import { WorkloadService } from '../conductor/workloads.ts';
 import type { SqlStorage } from '../db/sql/storage.ts';
@@ -13,10 +13,17 @@ import type { RpcTransport } from '../rpc/transport.ts';
 export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
   const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf);
   const workloads = new WorkloadService(drivers);
+  let images: ImageService | undefined;
   return new ConductorService({
     ...opts,
     drivers,
-    methods: (d) => ({ ...containerMethods(d), ...imageMethods(d), ...workloads.methods(d) }),
-    onStop: () => workloads.stop(),
+    methods: (d) => {
+      images = new ImageService(d);
+      return { ...containerMethods(d), ...imageMethods(images), ...workloads.methods(d) };
+    },
+    onStop: async () => {
+      await images?.stop();
+      await workloads.stop();
+    },
   });
 }

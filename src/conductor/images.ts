@@ -4,10 +4,11 @@
 // inside that directory can be named, so API users never choose a path on the conductor's host.
 //
 // The request answers as soon as every node's engine is known to answer; the load itself runs in
-// the background and reports its progress as events in the cluster's timeline, all carrying the
+// the background, recorded first as an image_load row held under a lease (renewed while it runs,
+// with a deadline): a load whose conductor died is ended FAILED by any conductor's sweep. It reports its progress as events in the cluster's timeline, all carrying the
 // load's uuid as their operation_id: `image_load` started, one `image_load node <address>` per
 // node (succeeded or failed), and a final `image_load` succeeded or failed.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { E } from '../common/errors.ts';
@@ -15,6 +16,7 @@ import type { Config } from '../conf/index.ts';
 import type { ClusterEngine } from './cluster-engine.ts';
 import { clusterLabel, clusterNodes, daemonMessage, mapLimit, probe, endpointPort } from './docker-nodes.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
+import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 
 export const IMAGE_LOAD_STEP = 'image_load';
 const LOAD_TIMEOUT_MS = 15 * 60_000;
@@ -60,15 +62,58 @@ export function imageArchive(conf: Config, name: string): { path: string; size: 
 
 export class ImageService {
   readonly #d: MethodDeps;
-  readonly #running = new Set<Promise<void>>();
+  readonly #running = new Map<string, { work: Promise<void>; abort: AbortController }>();
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(deps: MethodDeps) {
     this.#d = deps;
+    this.#owner = `${deps.conf.DEFAULT.host}:${process.pid}:images:${randomBytes(3).toString('hex')}`;
+    this.#leaseMs = deps.conf.conductor.operation_lease * 1000;
+    if (deps.conf.DEFAULT.periodic_enable) {
+      void this.sweep().catch((err) => this.#sweepFailed(err));
+      this.#sweepTimer = setInterval(() => void this.sweep().catch((err) => this.#sweepFailed(err)), deps.conf.conductor.sweep_interval * 1000);
+      this.#sweepTimer.unref();
+    }
   }
 
   /** Loads still running (tests wait for them). */
   get running(): Promise<void>[] {
-    return [...this.#running];
+    return [...this.#running.values()].map((r) => r.work);
+  }
+
+  /**
+   * Stop: no more sweeps, and the loads of this conductor stop where they are, unrecorded, as if
+   * the process had died: their leases run out and a conductor's sweep ends them FAILED.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#sweepTimer);
+    for (const r of this.#running.values()) r.abort.abort();
+    await Promise.allSettled(this.running);
+  }
+
+  #sweepFailed(err: unknown): void {
+    if (isDatabaseUnavailable(err)) this.#d.logger?.warn({ reason: unavailableReason(err) }, 'image load sweep skipped: database unavailable');
+    else this.#d.logger?.error({ err }, 'image load sweep failed');
+  }
+
+  /** Ends every load whose conductor stopped renewing its lease, or that is past its deadline: FAILED, with a final event. */
+  async sweep(): Promise<void> {
+    const now = new Date();
+    for (const load of await this.#d.storage.listStaleImageLoads(now)) {
+      if (this.#running.has(load.uuid)) continue;
+      const overdue = load.deadline_at.getTime() <= now.getTime();
+      const reason = overdue
+        ? `Image load of ${load.file} did not finish before its deadline (${load.deadline_at.toISOString()}).`
+        : `Image load of ${load.file} was interrupted: the conductor running it (${load.owner ?? 'none'}) stopped (its lease expired at ${load.lease_expires_at?.toISOString() ?? 'once'}); nodes that had not reported may not have the image.`;
+      if (await this.#d.storage.finishImageLoad(load.uuid, null, 'failed', reason)) {
+        await this.#d.storage.appendEvent({ cluster_id: load.cluster_id, operation_id: load.uuid, step: IMAGE_LOAD_STEP, outcome: 'failed', message: reason });
+        this.#d.logger?.warn({ load: load.uuid, cluster: load.cluster_id }, reason);
+      }
+    }
   }
 
   async #reachableNodes(engine: ClusterEngine) {
@@ -85,9 +130,20 @@ export class ImageService {
     if (down.length) {
       throw E.ServiceUnavailable(`Cluster ${clusterLabel(engine)} cannot be reached: the Docker engine of node${down.length > 1 ? 's' : ''} ${down.map((n) => n.name).join(', ')} does not answer, nothing was loaded (${down.map((n) => n.address).join(', ')}).`);
     }
+    const { storage } = this.#d;
     const uuid = randomUUID();
+    const now = Date.now();
+    // Recorded before it starts: whatever happens to this conductor, a sweep ends it.
+    await storage.startImageLoad({ uuid, cluster_id: clusterUuid, file, owner: this.#owner, lease_expires_at: new Date(now + this.#leaseMs), deadline_at: new Date(now + LOAD_TIMEOUT_MS + this.#leaseMs) });
+    const abort = new AbortController();
+    const renew = setInterval(() => {
+      storage.renewImageLoad(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
+        (held) => { if (!held) abort.abort(); }, // ended by a sweep: stop loading
+        () => undefined, // the database unavailable: the next renewal tries again
+      );
+    }, Math.max(200, Math.floor(this.#leaseMs / 3)));
     const event = (step: string, outcome: 'started' | 'succeeded' | 'failed' | 'info', message: string) =>
-      this.#d.storage.appendEvent({ cluster_id: clusterUuid, operation_id: uuid, step, outcome, message }).catch((err) => this.#d.logger?.warn({ err }, 'image load event not saved'));
+      storage.appendEvent({ cluster_id: clusterUuid, operation_id: uuid, step, outcome, message }).catch((err) => this.#d.logger?.warn({ err }, 'image load event not saved'));
     const mb = (archive.size / 1024 / 1024).toFixed(1);
     await event(IMAGE_LOAD_STEP, 'started', `Loading ${file} (${mb} MiB) into ${nodes.length} node${nodes.length > 1 ? 's' : ''}: ${nodes.map((n) => n.address).join(', ')}.`);
     const work = (async () => {
@@ -95,7 +151,8 @@ export class ImageService {
       const results = await mapLimit(nodes, LOAD_CONCURRENCY, async (n) => {
         const step = `${IMAGE_LOAD_STEP} node ${n.address}`;
         try {
-          const r = await engine.run(engine.node(n.address), ['load', '--input', archive.path], { timeoutMs: LOAD_TIMEOUT_MS, raw: true });
+          const r = await engine.run(engine.node(n.address), ['load', '--input', archive.path], { timeoutMs: LOAD_TIMEOUT_MS, raw: true, signal: abort.signal });
+          if (abort.signal.aborted) return null;
           done++;
           if (r.exitCode !== 0) {
             await event(step, 'failed', `Node ${n.address} (${done}/${nodes.length}): ${daemonMessage(r.stderr)}`);
@@ -105,18 +162,28 @@ export class ImageService {
           await event(step, 'succeeded', `Node ${n.address} (${done}/${nodes.length}): loaded ${loaded.join(', ') || 'nothing'}.`);
           return loaded;
         } catch (err) {
+          if (abort.signal.aborted) return null;
           done++;
           await event(step, 'failed', `Node ${n.address} (${done}/${nodes.length}): ${(err as Error).message}`);
           return null;
         }
       });
+      // Stopped (this conductor) or ended by a sweep: the sweep records the end.
+      if (abort.signal.aborted) return;
       const ok = results.filter((r): r is string[] => r !== null);
       const images = [...new Set(ok.flat())];
-      await event(IMAGE_LOAD_STEP, ok.length === nodes.length ? 'succeeded' : 'failed',
-        `Loaded ${file} into ${ok.length} of ${nodes.length} node${nodes.length > 1 ? 's' : ''}${images.length ? `: ${images.join(', ')}` : ''}.`);
-    })().catch((err) => this.#d.logger?.error({ err, cluster: clusterUuid }, 'image load failed'));
-    this.#running.add(work);
-    void work.finally(() => this.#running.delete(work));
+      const complete = ok.length === nodes.length;
+      const summary = `Loaded ${file} into ${ok.length} of ${nodes.length} node${nodes.length > 1 ? 's' : ''}${images.length ? `: ${images.join(', ')}` : ''}.`;
+      if (await storage.finishImageLoad(uuid, this.#owner, complete ? 'complete' : 'failed', complete ? null : summary)) {
+        await event(IMAGE_LOAD_STEP, complete ? 'succeeded' : 'failed', summary);
+      }
+    })()
+      .catch((err) => this.#d.logger?.error({ err, cluster: clusterUuid, load: uuid }, 'image load failed; its lease runs out and the sweep ends it'))
+      .finally(() => {
+        clearInterval(renew);
+        this.#running.delete(uuid);
+      });
+    this.#running.set(uuid, { work, abort });
     return { uuid, cluster_uuid: clusterUuid, file, size: archive.size, nodes: nodes.map((n) => n.address) };
   }
 
@@ -137,8 +204,7 @@ export class ImageService {
   }
 }
 
-export function imageMethods(d: MethodDeps): RpcMethods {
-  const svc = new ImageService(d);
+export function imageMethods(svc: ImageService): RpcMethods {
   return {
     cluster_load_image: async (a) => svc.load(String(a.cluster), String(a.file)),
     cluster_list_images: async (a) => svc.list(String(a.cluster)),

@@ -3,7 +3,7 @@
 // conductor depend on this interface, never on the SQL classes.
 import type { ClusterStatus } from '../objects/fields.ts';
 import type {
-  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, Workload, X509KeyPair,
+  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, ImageLoad, MagnumService, NodeGroup, Operation, Quota, Workload, X509KeyPair,
 } from '../objects/models.ts';
 import type { Scope } from '../common/scope.ts';
 
@@ -156,6 +156,16 @@ export interface Storage {
   /** Allocate `subnet` unless another cluster holds it: the subnet the cluster holds afterwards, or null when it is taken. */
   claimClusterSubnet(clusterUuid: string, subnet: string): Promise<string | null>;
   releaseClusterSubnet(clusterUuid: string): Promise<void>;
+
+  // Image loads: a row per load, held by its conductor under a lease (the cluster's status is not touched).
+  /** Record a load before it starts, running and held by `owner` until `leaseUntil`. */
+  startImageLoad(load: Pick<ImageLoad, 'uuid' | 'cluster_id' | 'file' | 'owner' | 'lease_expires_at' | 'deadline_at'>): Promise<void>;
+  getImageLoad(uuid: string): Promise<ImageLoad | null>;
+  renewImageLoad(uuid: string, owner: string, leaseUntil: Date): Promise<boolean>;
+  /** End a running load (only while `owner` holds it, unless null: the sweep); false when it had ended. */
+  finishImageLoad(uuid: string, owner: string | null, state: 'complete' | 'failed', error: string | null): Promise<boolean>;
+  /** Running loads whose lease ran out, or past their deadline. */
+  listStaleImageLoads(now: Date, limit?: number): Promise<ImageLoad[]>;
 
   // The cluster's timeline.
   appendEvent(ev: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<void>;

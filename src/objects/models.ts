@@ -176,6 +176,19 @@ export interface Operation extends Timestamps {
   request_id: string | null;
 }
 
+/** Our addition: one image load into a cluster's nodes, held under a lease while it runs. */
+export interface ImageLoad extends Timestamps {
+  id: number;
+  uuid: string;
+  cluster_id: string;
+  file: string;
+  state: 'running' | 'complete' | 'failed';
+  owner: string | null;
+  lease_expires_at: Date | null;
+  deadline_at: Date;
+  last_error: string | null;
+}
+
 /** Our addition: the per-cluster event timeline. */
 export interface ClusterEvent {
   id: number;

@@ -17,6 +17,7 @@ const ADDS: Record<string, string[]> = {
   '004_containers': ['container'],
   '005_services': ['cluster_workload'],
   '006_subnets': ['cluster_subnet'],
+  '007_image_loads': ['image_load'],
 };
 const NAMES = Object.keys(ADDS);
 const MIGRATOR_TABLES = ['magnum_migration', 'magnum_migration_lock'];
@@ -95,6 +96,7 @@ describe('migrations', { concurrency: true }, () => {
         await s.intendResource(cl, 'network', 'net-1', { cidr: '10.0.0.0/24' });
         await s.markResource(cl, 'network', 'net-1', 'present', 'ext-net-1');
         assert.equal(await s.claimClusterSubnet(cl, '10.213.7.0/24'), '10.213.7.0/24');
+        await s.startImageLoad({ uuid: randomUUID(), cluster_id: cl, file: 'busybox.tar', owner: 'c1', lease_expires_at: new Date(), deadline_at: new Date() });
         await s.createContainer({ uuid: randomUUID(), cluster_id: cl, project_id: 'p1', image: 'busybox', command: ['sh', '-c', 'echo ü'], cpu: 0.25, environment: { A: 'b' }, ports: ['80'] });
         await s.workloads.create({ uuid: randomUUID(), kind: 'service', name: 'web', project_id: 'p1', user_id: 'u1', cluster_id: cl, coe: 'swarm-mode', manifest: { image: 'busybox', 'ü': '🚀' } });
         // No storage method writes federations: insert one directly.

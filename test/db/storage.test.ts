@@ -888,6 +888,27 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.equal((await f.s.getOperation(op.uuid))?.step, 'nodes_ready');
         });
 
+        test('image loads: start, renew only by the owner, stale once the lease ran out, ended once; gone with the cluster', async () => {
+          const { cluster } = await makeCluster(f.s);
+          const uuid = uid();
+          const now = Date.now();
+          await f.s.startImageLoad({ uuid, cluster_id: cluster.uuid, file: 'a/b.tar', owner: 'c1', lease_expires_at: new Date(now + 60_000), deadline_at: new Date(now + HOUR) });
+          assertFields((await f.s.getImageLoad(uuid)) as never, { state: 'running', owner: 'c1', file: 'a/b.tar', last_error: null, deadline_at: new Date(now + HOUR) }, 'started');
+          await assert.rejects(f.s.startImageLoad({ uuid, cluster_id: cluster.uuid, file: 'x', owner: 'c2', lease_expires_at: null, deadline_at: new Date() }), UniqueViolation);
+          assert.ok(!(await f.s.listStaleImageLoads(new Date(now))).some((l) => l.uuid === uuid), 'lease live: not stale');
+          assert.equal(await f.s.renewImageLoad(uuid, 'c2', new Date(now + 120_000)), false);
+          assert.equal(await f.s.renewImageLoad(uuid, 'c1', new Date(now + 1_000)), true);
+          assert.ok((await f.s.listStaleImageLoads(new Date(now + 2_000))).some((l) => l.uuid === uuid), 'lease ran out: stale');
+          assert.equal(await f.s.finishImageLoad(uuid, 'c2', 'complete', null), false, 'not the owner');
+          assert.equal(await f.s.finishImageLoad(uuid, null, 'failed', 'swept'), true);
+          assert.equal(await f.s.finishImageLoad(uuid, 'c1', 'complete', null), false, 'ended once');
+          assert.equal(await f.s.renewImageLoad(uuid, 'c1', new Date(now + 1_000)), false, 'an ended load is not renewed');
+          assertFields((await f.s.getImageLoad(uuid)) as never, { state: 'failed', last_error: 'swept', lease_expires_at: null }, 'ended');
+          assert.ok(!(await f.s.listStaleImageLoads(new Date(now + HOUR * 2))).some((l) => l.uuid === uuid));
+          await f.s.destroyCluster(cluster.uuid);
+          assert.equal(await f.s.getImageLoad(uuid), null);
+        });
+
         test('finishOperation: owner check, final cluster and nodegroup changes, nodegroup removal; only once', async () => {
           const { cluster, nodegroups, op } = await makeCluster(f.s);
           const now = new Date();

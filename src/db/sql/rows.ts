@@ -24,6 +24,7 @@ export const SHAPES = {
   cluster_resource: { bools: [], dicts: ['details'], lists: [], times: TS },
   cluster_workload: { bools: [], dicts: ['manifest'], lists: [], times: TS },
   container: { bools: [], dicts: ['environment'], lists: ['ports'], times: TS },
+  image_load: { bools: [], dicts: [], lists: [], times: [...TS, 'lease_expires_at', 'deadline_at'] },
 } satisfies Record<string, TableShape>;
 
 export type TableName = keyof typeof SHAPES;

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
-  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
+  Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, ImageLoad, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
 import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
@@ -292,6 +292,7 @@ export class SqlStorage implements Storage {
       await tx.deleteFrom('cluster_resource').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('container').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster_workload').where('cluster_id', '=', uuid).execute();
+      await tx.deleteFrom('image_load').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster').where('uuid', '=', uuid).execute();
     });
   }
@@ -517,6 +518,7 @@ export class SqlStorage implements Storage {
         await tx.deleteFrom('cluster_resource').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('container').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster_workload').where('cluster_id', '=', id).execute();
+        await tx.deleteFrom('image_load').where('cluster_id', '=', id).execute();
         await tx.deleteFrom('cluster').where('uuid', '=', id).execute();
         return true;
       }
@@ -524,6 +526,39 @@ export class SqlStorage implements Storage {
       for (const uuid of fin.destroyNodeGroups ?? []) await tx.deleteFrom('nodegroup').where('uuid', '=', uuid).execute();
       return true;
     });
+  }
+
+  // ---- image loads ---------------------------------------------------------------------------
+
+  async startImageLoad(load: Pick<ImageLoad, 'uuid' | 'cluster_id' | 'file' | 'owner' | 'lease_expires_at' | 'deadline_at'>): Promise<void> {
+    await this.#insert(this.#db, 'image_load', { ...load, state: 'running', last_error: null });
+  }
+
+  async getImageLoad(uuid: string): Promise<ImageLoad | null> {
+    const row = await this.#db.selectFrom('image_load').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? fromRow('image_load', row) : null;
+  }
+
+  async renewImageLoad(uuid: string, owner: string, leaseUntil: Date): Promise<boolean> {
+    const res = await this.#db.updateTable('image_load').set({ lease_expires_at: this.conn.time(leaseUntil) })
+      .where('uuid', '=', uuid).where('owner', '=', owner).where('state', '=', 'running').executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async finishImageLoad(uuid: string, owner: string | null, state: 'complete' | 'failed', error: string | null): Promise<boolean> {
+    let q = this.#db.updateTable('image_load')
+      .set(toRow(this.conn, 'image_load', { state, last_error: error, lease_expires_at: null, updated_at: new Date() }))
+      .where('uuid', '=', uuid).where('state', '=', 'running');
+    if (owner !== null) q = q.where('owner', '=', owner);
+    return Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
+  }
+
+  async listStaleImageLoads(now: Date, limit = 100): Promise<ImageLoad[]> {
+    const t = this.conn.time(now);
+    const rows = await this.#db.selectFrom('image_load').selectAll().where('state', '=', 'running')
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', t), eb('deadline_at', '<', t)]))
+      .orderBy('id').limit(limit).execute();
+    return this.#rows('image_load', rows);
   }
 
   // ---- the ledger -----------------------------------------------------------------------------

@@ -63,8 +63,11 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
       if (page.length < conf.api.max_limit) break;
       afterId = page[page.length - 1].id;
     }
-    if (!events.length) throw E.ResourceNotFound('image load', id);
+    // The load's row is the source of truth for its end (a sweep ends one whose conductor died).
+    const load = await storage.getImageLoad(uuid);
+    if (!events.length && (!load || load.cluster_id !== c.uuid)) throw E.ResourceNotFound('image load', id);
     const final = events.find((e) => e.step === STEP && (e.outcome === 'succeeded' || e.outcome === 'failed'));
+    const ended = load && load.cluster_id === c.uuid && load.state !== 'running' ? load : null;
     const nodes: Record<string, { status: string; message: string | null }> = {};
     for (const e of events) {
       const m = /^image_load node (.+)$/.exec(e.step);
@@ -75,8 +78,8 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
       body: {
         uuid,
         cluster_uuid: c.uuid,
-        status: final ? (final.outcome === 'succeeded' ? 'COMPLETE' : 'FAILED') : 'IN_PROGRESS',
-        status_reason: final?.message ?? null,
+        status: final ? (final.outcome === 'succeeded' ? 'COMPLETE' : 'FAILED') : ended ? ended.state.toUpperCase() : 'IN_PROGRESS',
+        status_reason: final?.message ?? ended?.last_error ?? null,
         nodes,
         events: events.map((e) => ({ id: e.id, step: e.step, outcome: e.outcome, message: e.message, created_at: isoTime(e.created_at) })),
       },

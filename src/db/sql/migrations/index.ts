@@ -6,6 +6,7 @@ import { ledger } from './003-ledger.ts';
 import { containers } from './004-containers.ts';
 import { services } from './005-services.ts';
 import { subnets } from './006-subnets.ts';
+import { imageLoads } from './007-image-loads.ts';
 
 /** Column types that differ between the three databases. */
 export interface MigrationDialect {
@@ -27,7 +28,7 @@ function dialectTypes(name: DialectName): MigrationDialect {
 
 export function migrations(name: DialectName): Record<string, Migration> {
   const d = dialectTypes(name);
-  return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d), '004_containers': containers(d), '005_services': services(d), '006_subnets': subnets(d) };
+  return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d), '004_containers': containers(d), '005_services': services(d), '006_subnets': subnets(d), '007_image_loads': imageLoads(d) };
 }
 
 /** The newest migration's name. */
