@@ -6,6 +6,7 @@
 // of `openstack coe cluster config`. A member of another project gets 404 everywhere; a cluster
 // whose worker is stopped gives a clear 503 within seconds.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,7 +150,7 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     const created = await ok('POST', '/v1/containers', {
       name: 'web', image: WORKLOAD, bay_uuid: 'cx',
       command: 'sh -c "echo hello $GREETING; sleep 0.2; echo oops >&2; exec httpd -f -p 80 -h /www"',
-      environment: { GREETING: 'world' }, memory: '64m', cpu: 0.5, ports: ['8080:80'], restart_policy: 'on-failure:2',
+      environment: { GREETING: 'world', TRICKY: 'a b "c" $HOME=x' }, memory: '64m', cpu: 0.5, ports: ['8080:80'], restart_policy: 'on-failure:2',
     }, 201);
     const u = `/v1/containers/${created.uuid}`;
     assert.equal(created.status, 'Stopped');
@@ -162,6 +163,7 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     assert.equal(inspected.Config.Hostname, created.uuid);
     assert.equal(inspected.Config.Labels['magnum.container'], created.uuid);
     assert.ok(inspected.Config.Env.includes('GREETING=world'));
+    assert.ok(inspected.Config.Env.includes('TRICKY=a b "c" $HOME=x'), 'passed literally through the env file');
     assert.equal(inspected.HostConfig.Memory, 64 * 1024 * 1024);
     assert.equal(inspected.HostConfig.NanoCpus, 500_000_000);
     assert.deepEqual(inspected.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
@@ -250,6 +252,18 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     assert.match(gone.stderr, /No such object/);
   });
 
+  test('a container uuid that exists, and two creates with one uuid at once: 409, one container', async () => {
+    const uuid = randomUUID();
+    const body = { image: WORKLOAD, bay_uuid: 'cx', uuid, command: 'sleep 1' };
+    const both = await Promise.all([api('POST', '/v1/containers', body), api('POST', '/v1/containers', body)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [201, 409], JSON.stringify(both.map((r) => r.json)));
+    error(both.find((r) => r.status === 409)!, 409, new RegExp(`^A container with UUID ${uuid} already exists\\.$`));
+    error(await api('POST', '/v1/containers', body), 409, new RegExp(`^A container with UUID ${uuid} already exists\\.$`));
+    assert.equal((await ok('GET', '/v1/containers')).containers.filter((c: any) => c.uuid === uuid).length, 1);
+    assert.equal((await nodeDocker(['ps', '-aq', '--filter', `label=magnum.container=${uuid}`])).stdout.trim().split('\n').length, 1);
+    assert.equal((await api('DELETE', `/v1/containers/${uuid}`)).status, 204);
+  });
+
   test('a cluster whose node is stopped: a clear 503 within seconds, Unknown status; back when the node is', async () => {
     const c = await ok('POST', '/v1/containers', { image: WORKLOAD, cluster_uuid: cluster.uuid, command: ['sleep', '600'] }, 201);
     const u = `/v1/containers/${c.uuid}`;
@@ -277,7 +291,8 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
       return r.json.status === 'Unknown' ? undefined : r.json;
     }, 60_000);
     assert.equal(back.status, 'Stopped');
-    assert.equal((await api('DELETE', u)).status, 204);
+    const deleted = await api('DELETE', u);
+    assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
     assert.notEqual((await nodeDocker(['inspect', `magnum-${c.uuid}`])).code, 0);
   });
 });
