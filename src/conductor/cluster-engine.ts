@@ -90,6 +90,16 @@ export class ClusterEngines {
     this.#cacheDir = opts.cacheDir ?? join(tmpdir(), `magnum-cluster-certs-${process.getuid?.() ?? 0}`);
   }
 
+  /**
+   * The cache directory of the conductors of one deployment on this host: one per database, so
+   * that prune() (which removes the files of clusters its database no longer has) never touches
+   * the files of another deployment's (or another test's) conductors on the same host.
+   */
+  static cacheDirFor(databaseConnection: string): string {
+    const deployment = createHash('sha256').update(databaseConnection).digest('hex').slice(0, 16);
+    return join(tmpdir(), `magnum-cluster-certs-${process.getuid?.() ?? 0}`, deployment);
+  }
+
   async forCluster(clusterUuid: string): Promise<ClusterEngine> {
     const cluster = await this.#storage.getClusterByUuid(clusterUuid);
     if (!cluster) throw E.ClusterNotFound(clusterUuid);

@@ -43,7 +43,7 @@ export class ConductorService {
     this.#log = opts.logger;
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
-    const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs });
+    const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs, cacheDir: ClusterEngines.cacheDirFor(opts.conf.database.connection) });
     this.#engines = engines;
     const deps = { conf: opts.conf, storage: opts.storage, engines, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };

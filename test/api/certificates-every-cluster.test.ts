@@ -21,7 +21,7 @@ import { as, startStack, waitFor, type TestStack } from '../helpers/stack.ts';
 const dir = mkdtempSync(join(tmpdir(), 'magnum-certs-every-'));
 const h = as('p1');
 /** Where the conductor caches a cluster's client key and certificate (src/conductor/cluster-engine.ts). */
-const cacheDirOf = (uuid: string) => join(tmpdir(), `magnum-cluster-certs-${process.getuid?.() ?? 0}`, uuid);
+const cacheDirOf = (conf: TestStack['conf'], uuid: string) => join(ClusterEngines.cacheDirFor(conf.database.connection), uuid);
 
 function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
@@ -126,7 +126,7 @@ describe('certificates of every cluster', () => {
       }
 
       // A cached client key of this cluster (as containers and services calls leave) goes with it.
-      const cache = cacheDirOf(uuid);
+      const cache = cacheDirOf(s.conf, uuid);
       mkdirSync(cache, { recursive: true, mode: 0o700 });
       writeFileSync(join(cache, 'key.pem'), 'cached key', { mode: 0o600 });
 
