@@ -1,6 +1,6 @@
 // An in-process control plane for tests: API (Fastify inject or a real port) + conductor with the
 // fake driver, on a temporary database of the given kind, noauth.
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/conf/index.ts';
 import type { ConductorService } from '../../src/conductor/service.ts';
@@ -19,7 +19,11 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startStack(kind: DbKind = 'sqlite', overrides: Record<string, Record<string, string>> = {}): Promise<TestStack> {
+export async function startStack(
+  kind: DbKind = 'sqlite',
+  overrides: Record<string, Record<string, string>> = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestStack> {
   const db = await createTempDatabase(kind);
   const conf = loadConfig({
     env: {},
@@ -39,7 +43,7 @@ export async function startStack(kind: DbKind = 'sqlite', overrides: Record<stri
   const storage = SqlStorage.open(conf.database.connection, { poolSize: 5 });
   await storage.migrate();
   const transport = new InProcessTransport();
-  const logger = pino({ level: process.env.MAGNUM_TEST_LOG ?? 'silent' });
+  const logger = opts.logger ?? pino({ level: process.env.MAGNUM_TEST_LOG ?? 'silent' });
   const conductor = buildConductor({ conf, storage, transport, logger });
   await conductor.start();
   const app = buildApi({ conf, storage, transport, logger, configDir: process.cwd() });
