@@ -1,17 +1,17 @@
 // The conductor process: consumes the RPC topic, runs operations, and runs the periodic tasks
 // (sweep of orphaned and overdue operations, health polling, the magnum_service heartbeat).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
-import { UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
 import { RUN_OPERATION } from './api.ts';
 import { OperationRunner } from './operation-runner.ts';
 import { pkiFactory } from './pki.ts';
 import { ClusterEngines } from './cluster-engine.ts';
+import { HealthMonitor } from './health-monitor.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
@@ -31,6 +31,7 @@ export class ConductorService {
   readonly #certs: ClusterCertificates;
   readonly #methods: RpcMethods;
   readonly #engines: ClusterEngines;
+  readonly #health: HealthMonitor;
   #stopped = false;
   /** What the feature modules behind `methods` release at stop (listeners, timers). */
   readonly #onStop: (() => Promise<void>) | undefined;
@@ -49,6 +50,7 @@ export class ConductorService {
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
     this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => engines.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
+    this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.runner.run(uuid) });
   }
 
   async start(): Promise<void> {
@@ -62,6 +64,9 @@ export class ConductorService {
       void this.sweep().catch((err: unknown) => this.#periodicFailed('sweep', err));
       this.#every(c.conductor.sweep_interval * 1000, () => this.sweep(), 'sweep');
       this.#every(c.DEFAULT.periodic_interval_max * 1000, () => this.#heartbeat(), 'heartbeat');
+      // Health at once too (as Magnum's run_immediately): after a restart or a reboot of this host,
+      // clusters whose nodes went down or came back meanwhile are seen now, not a period later.
+      void this.pollHealth().catch((err: unknown) => this.#periodicFailed('health polling', err));
       this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth(), 'health polling');
       // Cached client keys of clusters deleted by another conductor host (or while this one was down).
       void this.#engines.prune().catch((err) => this.#log?.warn({ err }, 'pruning cached cluster credentials failed'));
@@ -137,41 +142,8 @@ export class ConductorService {
     }
   }
 
-  /** Auto-healing: an operation that brings back the nodes that are gone, like any other. */
-  async #heal(c: { uuid: string; name: string | null }): Promise<void> {
-    const uuid = randomUUID();
-    const ok = await this.#storage.startOperation({
-      clusterUuid: c.uuid,
-      allowed: UPDATE_ALLOWED,
-      clusterStatus: 'UPDATE_IN_PROGRESS',
-      operation: { uuid, cluster_id: c.uuid, nodegroup_id: null, kind: 'cluster_heal', params: {}, deadline_at: new Date(Date.now() + this.#conf.conductor.default_operation_timeout * 60_000), request_id: null },
-    });
-    if (!ok) return;
-    await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: uuid, step: 'cluster_heal', outcome: 'info', message: 'Auto-healing: replacing nodes that are down.' });
-    void this.runner.run(uuid);
-  }
-
   /** Health of running clusters (all, or the given ones), into health_status and its reason. */
   async pollHealth(only?: string[]): Promise<void> {
-    let clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
-    if (only) clusters = clusters.filter((c) => only.includes(c.uuid));
-    for (const c of clusters) {
-      const template = await this.#storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
-      if (!template) continue;
-      const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
-      if (!driver?.health) continue;
-      try {
-        const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]), await this.#storage.listResources(c.uuid));
-        if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
-          await this.#storage.updateCluster(c.uuid, { health_status: report.status, health_status_reason: report.reason });
-          if (report.status !== c.health_status) {
-            await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: null, step: 'health', outcome: 'info', message: `Health ${c.health_status ?? 'unknown'} -> ${report.status}: ${JSON.stringify(report.reason)}` });
-          }
-        }
-        if (report.status === 'UNHEALTHY' && String(c.labels.auto_healing_enabled ?? '').toLowerCase() === 'true') await this.#heal(c);
-      } catch (err) {
-        this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
-      }
-    }
+    await this.#health.poll(only);
   }
 }

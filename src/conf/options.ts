@@ -82,6 +82,7 @@ export const SCHEMA = {
     operation_lease: int(30, 'Seconds a conductor holds an operation without renewing its lease; a dead conductor\'s operations are taken over after this.', { min: 1 }),
     sweep_interval: int(10, 'Seconds between sweeps that take over orphaned operations and fail those past their deadline.', { min: 1 }),
     default_operation_timeout: int(60, 'Minutes an update, resize, upgrade, delete or nodegroup operation may take.', { min: 1 }),
+    auto_healing_grace_period: int(60, 'Seconds a cluster with auto_healing_enabled=true stays UNHEALTHY (on every health poll) before auto-healing starts an operation, so that nodes which come back by themselves (the Docker host\'s engine restarting, a host reboot) are not healed. While the host of the nodes does not answer, no auto-healing starts.', { min: 0 }),
   },
   cluster_heat: {
     create_timeout: int(60, 'Minutes a cluster create may take when the cluster gives no create_timeout.', { min: 1 }),

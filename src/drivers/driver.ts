@@ -92,7 +92,13 @@ export interface Step {
 
 export interface HealthReport {
   status: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+  /** Magnum's health_status_reason: `<node>.Ready` ("True", or why not), `api`, and the like. */
   reason: Record<string, string>;
+  /**
+   * Set (to the cause, for the conductor's log) when the infrastructure itself did not answer: the
+   * nodes may be fine, nothing an operation does could repair it, so auto-healing waits.
+   */
+  infrastructureUnavailable?: string;
 }
 
 export interface CertificateAuthority {

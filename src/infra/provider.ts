@@ -69,6 +69,14 @@ export interface LabelledResource {
   name: string;
 }
 
+/**
+ * The infrastructure itself did not answer (the Docker host's engine is down or unreachable): what
+ * it runs cannot be looked at now, and nothing an operation does could repair it.
+ */
+export class InfraUnavailable extends Error {
+  override name = 'InfraUnavailable';
+}
+
 /** The subnet asked for overlaps one a network on the host already uses. */
 export class SubnetOverlap extends Error {
   override name = 'SubnetOverlap';
@@ -93,6 +101,10 @@ export interface InfraProvider {
   removeNetwork(name: string): Promise<void>;
   ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
+  /**
+   * Makes the node (or returns it) and starts it when it is not running. A node comes back by
+   * itself when the host restarts (or its process dies), unless it was stopped on purpose.
+   */
   ensureNode(spec: NodeSpec): Promise<NodeInfo>;
   inspectNode(name: string): Promise<NodeInfo | null>;
   removeNode(name: string): Promise<void>;
@@ -102,7 +114,8 @@ export interface InfraProvider {
   listLabelled(label: string, value: string): Promise<LabelledResource[]>;
   /**
    * A free port on the external network's host address, to publish on explicitly so that it stays
-   * the same when the node restarts; undefined when the provider cannot tell (the engine picks).
+   * the same when the node restarts (and when it is re-created); undefined when the provider
+   * cannot find one (the engine then picks, and the port may change at the node's next start).
    */
   freePort(externalNetwork: string | null): Promise<number | undefined>;
 }

@@ -41,7 +41,7 @@ async function startAio(extra: string[] = []): Promise<Aio> {
     '[api]', `port = ${port}`,
     '[database]', `connection = sqlite:///${join(dir, 'magnum.sqlite')}`,
     '[certificates]', `encryption_key_file = ${join(dir, 'cert.key')}`,
-    '[conductor]', 'sweep_interval = 1', 'operation_lease = 5',
+    '[conductor]', 'sweep_interval = 1', 'operation_lease = 5', 'auto_healing_grace_period = 4',
     '[kubernetes]', 'health_polling_interval = 2',
     '[oslo_policy]', 'policy_file = /nonexistent/policy.yaml',
     ...extra,

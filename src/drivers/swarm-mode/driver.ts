@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
 import type { DockerProvider } from '../../infra/docker/provider.ts';
-import { SubnetOverlap, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
+import { InfraUnavailable, SubnetOverlap, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
@@ -478,7 +478,23 @@ export class SwarmModeDriver implements Driver {
   }
 
   async health(cluster: Cluster, nodegroups: readonly NodeGroup[], resources: readonly ClusterResource[]): Promise<HealthReport> {
+    void nodegroups;
     const nodes = nodeRecords(resources);
+    try {
+      return await this.#health(cluster, nodes);
+    } catch (err) {
+      if (!(err instanceof InfraUnavailable)) throw err;
+      // The host of the nodes does not answer: neither they nor the cluster's endpoint (published
+      // there) can be reached, which Magnum reports as UNHEALTHY ("not accessible"). Nothing an
+      // operation does could help until the host is back, so the report says so (no auto-healing).
+      const reason: Record<string, string> = {};
+      for (const n of nodes) reason[`${n.name}.Ready`] = 'Unknown (the host of the nodes does not answer)';
+      reason.api = `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
+      return { status: nodes.length ? 'UNHEALTHY' : 'UNKNOWN', reason, infrastructureUnavailable: err.message };
+    }
+  }
+
+  async #health(cluster: Cluster, nodes: readonly NodeRecord[]): Promise<HealthReport> {
     const reason: Record<string, string> = {};
     let healthy = true;
     const running = new Map<string, boolean>();
@@ -513,9 +529,14 @@ export class SwarmModeDriver implements Driver {
       if (!quorum) healthy = false;
       break;
     }
+    // A running node no manager reports on: none answers yet (engines starting), or it is not in the Swarm.
+    for (const n of nodes) {
+      if (reason[`${n.name}.Ready`] !== undefined) continue;
+      reason[`${n.name}.Ready`] = listed ? 'False (not in the Swarm)' : 'Unknown (no manager answers)';
+      healthy = false;
+    }
     reason.api = listed ? 'ok' : `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
     if (!listed) return { status: nodes.length ? 'UNHEALTHY' : 'UNKNOWN', reason };
-    void nodegroups;
     return { status: healthy ? 'HEALTHY' : 'UNHEALTHY', reason };
   }
 }

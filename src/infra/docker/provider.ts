@@ -4,15 +4,15 @@
 // every transport (unix socket, TCP+TLS) and streams image copies (save | load).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { E } from '../../common/errors.ts';
 import type { Config } from '../../conf/index.ts';
 import { formatCidr, parseCidr } from '../../common/cidr.ts';
-import { SubnetOverlap, type ExecResult, type Flavor, type ImageInfo, type InfraProvider, type LabelledResource, type NetworkInfo, type NodeInfo, type NodeSpec } from '../provider.ts';
+import { InfraUnavailable, SubnetOverlap, type ExecResult, type Flavor, type ImageInfo, type InfraProvider, type LabelledResource, type NetworkInfo, type NodeInfo, type NodeSpec } from '../provider.ts';
 
-export class DockerUnavailable extends Error {}
+export class DockerUnavailable extends InfraUnavailable {}
 
 /** A Docker image reference: [registry[:port]/]path[:tag][@digest], or an image id (sha256:...). */
 const IMAGE_REFERENCE = /^(sha256:[a-f0-9]{64}|[a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?)$/;
@@ -32,6 +32,19 @@ const NODE_FLAGS = [
   '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
   '--cgroupns', 'host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp',
 ];
+
+/**
+ * Nodes come back by themselves when the host's engine restarts (or the host reboots) and when
+ * their engine process dies; a node stopped on purpose (docker stop, docker kill) stays stopped
+ * until something starts it (auto-healing, or an operation that reconciles the nodegroup).
+ * Everything the node's engine needs at start survives a restart: its certificates are in the
+ * container's own file system, its state (Swarm membership included) on its volume, its address
+ * is fixed on the cluster network and its API port is published on an explicit host port.
+ */
+const NODE_RESTART_POLICY = 'unless-stopped';
+
+/** Where a published port is picked on a remote host: the Linux default ephemeral range, as local binds get. */
+const REMOTE_PORT_RANGE = { first: 32768, last: 60999 };
 
 export function parseFlavors(entries: readonly string[]): Map<string, Flavor> {
   const out = new Map<string, Flavor>();
@@ -175,6 +188,7 @@ export class DockerProvider implements InfraProvider {
         'container', 'create', '--name', spec.name, '--hostname', spec.hostname,
         '--network', spec.network, '--ip', spec.address,
         ...NODE_FLAGS,
+        '--restart', NODE_RESTART_POLICY,
         ...(spec.volume ? ['-v', `${spec.volume}:/var/lib/docker`] : ['--tmpfs', '/var/lib/docker']),
         ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
@@ -185,6 +199,8 @@ export class DockerProvider implements InfraProvider {
       ];
       const r = await this.#docker(args, { allowFail: true });
       if (r.exitCode !== 0 && !/already in use/.test(r.stderr)) throw new Error(`creating node ${spec.name}: ${r.stderr.trim()}`);
+    } else {
+      await this.#keepRestartPolicy(spec.name);
     }
     info = await this.inspectNode(spec.name);
     if (info && !info.running) {
@@ -196,6 +212,12 @@ export class DockerProvider implements InfraProvider {
     }
     if (!info) throw new Error(`node ${spec.name} disappeared while starting`);
     return info;
+  }
+
+  /** A node made before nodes had a restart policy gets it (docker update works on a running container). */
+  async #keepRestartPolicy(node: string): Promise<void> {
+    const r = await this.#docker(['container', 'inspect', '--format', '{{.HostConfig.RestartPolicy.Name}}', node], { allowFail: true });
+    if (r.exitCode === 0 && r.stdout.trim() !== NODE_RESTART_POLICY) await this.#docker(['container', 'update', '--restart', NODE_RESTART_POLICY, node]);
   }
 
   /** Writes files into a created (not yet started) node. */
@@ -261,23 +283,41 @@ export class DockerProvider implements InfraProvider {
   }
 
   async freePort(externalNetwork: string | null): Promise<number | undefined> {
-    if (!this.#global[1].startsWith('unix://')) return undefined; // a remote host: its engine picks
     const host = this.externalNetworkAddress(externalNetwork) ?? '127.0.0.1';
-    const used = new Set<number>();
-    const r = await this.#docker(['ps', '--format', '{{.Ports}}']);
-    for (const m of r.stdout.matchAll(/:(\d+)->/g)) used.add(Number(m[1]));
+    // Ports bound by any container of the host, stopped ones too: a stopped node gets its port
+    // back when it starts again, so nobody else may take it meanwhile.
+    const reserved = await this.#reservedPorts();
+    const local = this.#global[1].startsWith('unix://');
     for (let attempt = 0; attempt < 20; attempt++) {
-      const port = await new Promise<number>((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, host, () => {
-          const p = (s.address() as { port: number }).port;
-          s.close(() => resolve(p));
-        });
-      });
-      if (!used.has(port)) return port;
+      const port = local ? await this.#localFreePort(host) : REMOTE_PORT_RANGE.first + Math.floor(Math.random() * (REMOTE_PORT_RANGE.last - REMOTE_PORT_RANGE.first + 1));
+      if (reserved.has(port)) continue;
+      // On a remote host nothing can be bound from here: a port something already listens on is skipped.
+      if (!local && await listening(host, port)) continue;
+      return port;
     }
     return undefined;
+  }
+
+  async #localFreePort(host: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+  }
+
+  /** Host ports published by the host's containers, running or not (explicit and engine-picked ones). */
+  async #reservedPorts(): Promise<Set<number>> {
+    const ids = (await this.#docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    const used = new Set<number>();
+    if (!ids.length) return used;
+    // A container removed between the two calls makes inspect fail for it alone: the others still print.
+    const r = await this.#docker(['container', 'inspect', '--format', '{{json .HostConfig.PortBindings}} {{json .NetworkSettings.Ports}}', ...ids], { allowFail: true });
+    for (const m of r.stdout.matchAll(/"HostPort":"(\d+)"/g)) used.add(Number(m[1]));
+    return used;
   }
 
   async listLabelled(label: string, value: string): Promise<LabelledResource[]> {
@@ -294,4 +334,18 @@ export class DockerProvider implements InfraProvider {
       ...lines(v.stdout).map((name) => ({ kind: 'volume' as const, name })),
     ];
   }
+}
+
+/** Whether something accepts TCP connections on host:port (a refusal or no answer within 2 s: no). */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -1,0 +1,118 @@
+// Health polling of running clusters (Magnum's sync_cluster_health_status): the driver's report
+// goes into health_status and health_status_reason, its changes into the cluster's timeline (the
+// cluster's status, and each node that stops or starts being Ready), and a cluster that stays
+// UNHEALTHY past the grace period is auto-healed when its label asks for it.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../conf/index.ts';
+import type { Storage } from '../db/api.ts';
+import type { HealthReport } from '../drivers/driver.ts';
+import type { DriverRegistry } from '../drivers/registry.ts';
+import type { Cluster } from '../objects/models.ts';
+import { UPDATE_ALLOWED } from '../objects/fields.ts';
+
+const READY = '.Ready';
+
+/**
+ * The timeline entries of one health change: the cluster's status, then every node whose
+ * `<node>.Ready` left "True" or came back to it. A node the previous report did not name (a new
+ * one, or the first report) and a node the new one does not name (removed) are not news.
+ */
+export function healthEvents(before: { status: string | null; reason: Record<string, string> | null }, after: HealthReport): string[] {
+  const out: string[] = [];
+  if (after.status !== before.status) out.push(`Health ${before.status ?? 'unknown'} -> ${after.status}: ${JSON.stringify(after.reason)}`);
+  const prev = before.reason ?? {};
+  for (const [key, now] of Object.entries(after.reason)) {
+    if (!key.endsWith(READY) || prev[key] === undefined || (prev[key] === 'True') === (now === 'True')) continue;
+    const node = key.slice(0, -READY.length);
+    out.push(now === 'True' ? `Node ${node} is Ready again` : `Node ${node} is not Ready: ${now}`);
+  }
+  return out;
+}
+
+export class HealthMonitor {
+  readonly #storage: Storage;
+  readonly #drivers: DriverRegistry;
+  readonly #conf: Config;
+  readonly #log: Logger | undefined;
+  readonly #runOperation: (uuid: string) => void;
+  /** When this conductor first saw each cluster UNHEALTHY, in a run of polls that all did. */
+  readonly #unhealthySince = new Map<string, number>();
+  #polling = false;
+
+  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; logger?: Logger; runOperation: (uuid: string) => void }) {
+    this.#storage = opts.storage;
+    this.#drivers = opts.drivers;
+    this.#conf = opts.conf;
+    this.#log = opts.logger;
+    this.#runOperation = opts.runOperation;
+  }
+
+  /** Polls running clusters (all, or the given ones). A poll of all while one runs is skipped. */
+  async poll(only?: string[]): Promise<void> {
+    if (!only && this.#polling) return;
+    if (!only) this.#polling = true;
+    try {
+      let clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
+      if (only) clusters = clusters.filter((c) => only.includes(c.uuid));
+      for (const c of clusters) {
+        try {
+          await this.#pollOne(c);
+        } catch (err) {
+          this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
+        }
+      }
+    } finally {
+      if (!only) this.#polling = false;
+    }
+  }
+
+  async #pollOne(c: Cluster): Promise<void> {
+    const template = await this.#storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+    if (!template) return;
+    const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
+    if (!driver?.health) return;
+    const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]), await this.#storage.listResources(c.uuid));
+    if (report.infrastructureUnavailable) this.#log?.warn({ cluster: c.uuid, cause: report.infrastructureUnavailable }, 'the infrastructure of the cluster does not answer');
+    if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
+      await this.#storage.updateCluster(c.uuid, { health_status: report.status, health_status_reason: report.reason });
+      for (const message of healthEvents({ status: c.health_status, reason: c.health_status_reason }, report)) {
+        await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: null, step: 'health', outcome: 'info', message });
+      }
+    }
+    await this.#maybeHeal(c, report);
+  }
+
+  /**
+   * Auto-healing once the cluster has been UNHEALTHY for the grace period on every poll: nodes
+   * that come back by themselves (the host's engine restarting) are not replaced. While the
+   * infrastructure does not answer nothing is started (an operation could only fail) and the
+   * grace period starts again when it answers.
+   */
+  async #maybeHeal(c: Cluster, report: HealthReport): Promise<void> {
+    if (report.status !== 'UNHEALTHY' || report.infrastructureUnavailable) {
+      this.#unhealthySince.delete(c.uuid);
+      return;
+    }
+    if (String(c.labels.auto_healing_enabled ?? '').toLowerCase() !== 'true') return;
+    const since = this.#unhealthySince.get(c.uuid) ?? Date.now();
+    this.#unhealthySince.set(c.uuid, since);
+    if (Date.now() - since < this.#conf.conductor.auto_healing_grace_period * 1000) return;
+    this.#unhealthySince.delete(c.uuid);
+    await this.#heal(c);
+  }
+
+  /** An operation that brings back the nodes that are gone, like any other. */
+  async #heal(c: Pick<Cluster, 'uuid'>): Promise<void> {
+    const uuid = randomUUID();
+    const ok = await this.#storage.startOperation({
+      clusterUuid: c.uuid,
+      allowed: UPDATE_ALLOWED,
+      clusterStatus: 'UPDATE_IN_PROGRESS',
+      operation: { uuid, cluster_id: c.uuid, nodegroup_id: null, kind: 'cluster_heal', params: {}, deadline_at: new Date(Date.now() + this.#conf.conductor.default_operation_timeout * 60_000), request_id: null },
+    });
+    if (!ok) return;
+    await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: uuid, step: 'cluster_heal', outcome: 'info', message: 'Auto-healing: replacing nodes that are down.' });
+    this.#runOperation(uuid);
+  }
+}
