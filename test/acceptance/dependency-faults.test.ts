@@ -23,6 +23,10 @@ const ROUNDS = SOAK ? 6 : 2;
 const CREATES_PER_ROUND = SOAK ? 12 : 4;
 /** How long each dependency stays down or frozen. */
 const DOWN_MS = SOAK ? 12_000 : 6_000;
+/** A frozen server answers nothing, so a probe gets its 503 only statement_timeout + 2 s after it
+ *  started: the window must hold a whole such probe begun after the freeze took effect, even on a
+ *  loaded machine where the first probe of the window started just before the signals landed. */
+const FROZEN_MS = SOAK ? 20_000 : 14_000;
 // [database] pool_timeout = 2 and statement_timeout = 3 below: a statement gives up after 3 s + 2 s
 // of grace at most, so no request should take longer than this while a dependency is down.
 const POOL_TIMEOUT_S = 2;
@@ -97,7 +101,7 @@ const impatient: string[] = [];
  * One scenario: `rounds` times, start creates, break the dependency while probing the API, bring
  * it back, then check everything the header promises.
  */
-async function scenario(name: string, d: Deployment, template: string, fault: { down(): Promise<void> | void; up(): Promise<void> | void }, probePath: (base: string) => string, probeCreates: boolean) {
+async function scenario(name: string, d: Deployment, template: string, fault: { down(): Promise<void> | void; up(): Promise<void> | void; downMs?: number }, probePath: (base: string) => string, probeCreates: boolean) {
   const row: Row = { scenario: name, rounds: ROUNDS, operations: 0, terminal: 0, complete: 0, other5xx: 0, answered503: 0, refusedNotCarriedOut: '', maxDownMs: 0, recoveryMs: 0 };
   let refused = 0;
   let refusedAbsent = 0;
@@ -136,7 +140,7 @@ async function scenario(name: string, d: Deployment, template: string, fault: { 
     await new Promise((res) => setTimeout(res, 500)); // the creates are under way
     const downAt = Date.now();
     await fault.down();
-    await new Promise((res) => setTimeout(res, DOWN_MS));
+    await new Promise((res) => setTimeout(res, fault.downMs ?? DOWN_MS));
     await fault.up();
     const upAt = Date.now();
     // Recovery without help: the API answers the probe 2xx/4xx again.
@@ -219,7 +223,7 @@ describe('conductors and the API outlive their dependencies', () => {
         ...table.map((r) => `| ${r.scenario} | ${r.rounds} | ${r.operations} | ${r.terminal}/${r.operations} | ${r.complete} | ${r.other5xx} | ${r.answered503} | ${r.refusedNotCarriedOut} | ${(r.maxDownMs / 1000).toFixed(2)} s | ${(r.recoveryMs / 1000).toFixed(2)} s |`),
       ];
       if (impatient.length) lines.push('', `creates whose client gave up during a 1.5 s freeze, not carried out: ${impatient.join(', ')}`);
-      console.log(`dependency faults (${SOAK ? 'soak' : 'bounded'}; each fault ${DOWN_MS / 1000} s; statement_timeout ${STATEMENT_TIMEOUT_S} s, pool_timeout ${POOL_TIMEOUT_S} s)\n${lines.join('\n')}`);
+      console.log(`dependency faults (${SOAK ? 'soak' : 'bounded'}; each fault ${DOWN_MS / 1000} s, a freeze ${FROZEN_MS / 1000} s; statement_timeout ${STATEMENT_TIMEOUT_S} s, pool_timeout ${POOL_TIMEOUT_S} s)\n${lines.join('\n')}`);
     }
   });
 
@@ -230,7 +234,7 @@ describe('conductors and the API outlive their dependencies', () => {
   });
 
   test('PostgreSQL frozen (SIGSTOP, SIGCONT) during creates', async () => {
-    await scenario('postgresql frozen', onPg, 'faults', { down: () => pg.freeze(), up: () => pg.thaw() }, clusters, true);
+    await scenario('postgresql frozen', onPg, 'faults', { down: () => pg.freeze(), up: () => pg.thaw(), downMs: FROZEN_MS }, clusters, true);
   });
 
   test('MariaDB restarted during creates', async () => {
@@ -238,7 +242,7 @@ describe('conductors and the API outlive their dependencies', () => {
   });
 
   test('MariaDB frozen (SIGSTOP, SIGCONT) during creates', async () => {
-    await scenario('mariadb frozen', onMy, 'faults', { down: () => my.freeze(), up: () => my.thaw() }, clusters, true);
+    await scenario('mariadb frozen', onMy, 'faults', { down: () => my.freeze(), up: () => my.thaw(), downMs: FROZEN_MS }, clusters, true);
   });
 
   test('a client that gives up while the database is briefly frozen: its create is not carried out later', async () => {
