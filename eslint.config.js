@@ -14,6 +14,7 @@ const api = {
 const noDb = {
   patterns: [
     { group: ['**/db/**'], message: 'Drivers and infrastructure providers never touch the database: the conductor saves (as in Magnum).' },
+    { group: ['**/infra/docker/**'], message: 'Drivers depend on the provider interface (src/infra/provider.ts), never on a provider; src/cmd builds it.' },
     { group: ['**/cmd/**'], message: 'Only src/cmd wires concrete dependencies.' },
   ],
 };

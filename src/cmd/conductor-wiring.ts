@@ -8,10 +8,11 @@ import { ConductorService } from '../conductor/service.ts';
 import { WorkloadService } from '../conductor/workloads.ts';
 import type { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
+import { DockerProvider } from '../infra/docker/provider.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 
 export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
-  const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf);
+  const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf, new DockerProvider(opts.conf));
   const workloads = new WorkloadService(drivers);
   let images: ImageService | undefined;
   return new ConductorService({

@@ -16,7 +16,8 @@ import { runInRequestScope } from '../db/sql/connection.ts';
 
 export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; configDir: string; drivers?: DriverRegistry }) {
   const { conf, storage, transport } = opts;
-  const drivers = opts.drivers ?? DriverRegistry.fromConfig(conf);
+  const infra = new DockerProvider(conf);
+  const drivers = opts.drivers ?? DriverRegistry.fromConfig(conf, infra);
   const policy = Policy.fromConfig(conf, { configDir: opts.configDir });
   const keystoneMode = conf.DEFAULT.auth_strategy === 'keystone';
   const keystone = keystoneMode ? KeystoneClient.fromConfig(conf) : undefined;
@@ -24,7 +25,7 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   const app = buildApp({
     conf,
     storage,
-    catalog: catalog(conf, drivers, new DockerProvider(conf)),
+    catalog: catalog(conf, drivers, infra),
     conductor: new ConductorAPI({ storage, transport, conf }),
     policy,
     authenticator,

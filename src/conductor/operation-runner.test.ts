@@ -11,6 +11,7 @@ import { loadConfig } from '../conf/index.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
+import { DockerProvider } from '../infra/docker/provider.ts';
 import { OperationRunner } from './operation-runner.ts';
 
 const conf = loadConfig({
@@ -74,7 +75,7 @@ describe('operation runner: database outages', () => {
 
   test('an outage in the middle of an operation: the runner waits it out under its lease and completes', async () => {
     const { storage, state } = faulty(s);
-    const runner = new OperationRunner({ storage, drivers: DriverRegistry.fromConfig(conf), conf, owner: 'test:1' });
+    const runner = new OperationRunner({ storage, drivers: DriverRegistry.fromConfig(conf, new DockerProvider(conf)), conf, owner: 'test:1' });
     const { cluster, op } = await newCreate();
     const run = runner.run(op);
     await new Promise((r) => setTimeout(r, 100));
@@ -90,7 +91,7 @@ describe('operation runner: database outages', () => {
 
   test('the database down when claiming: run() resolves (never rejects); the operation waits for the sweep', async () => {
     const { storage, state } = faulty(s);
-    const runner = new OperationRunner({ storage, drivers: DriverRegistry.fromConfig(conf), conf, owner: 'test:2' });
+    const runner = new OperationRunner({ storage, drivers: DriverRegistry.fromConfig(conf, new DockerProvider(conf)), conf, owner: 'test:2' });
     const { cluster, op } = await newCreate();
     state.down = true;
     await runner.run(op); // resolves

@@ -2,16 +2,16 @@ import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterTemplate } from '../objects/models.ts';
 import type { Driver } from './driver.ts';
-import { DockerProvider } from '../infra/docker/provider.ts';
+import type { InfraProvider } from '../infra/provider.ts';
 import { FakeDriver } from './fake/driver.ts';
 import { SwarmModeDriver } from './swarm-mode/driver.ts';
 
 /** Drivers a deployment can enable, by name. Test-only drivers are listed apart. */
-const TEST_DRIVERS: Record<string, (conf: Config) => Driver> = {
+const TEST_DRIVERS: Record<string, (conf: Config, infra: InfraProvider) => Driver> = {
   fake: (conf) => new FakeDriver(conf),
 };
-const DRIVERS: Record<string, (conf: Config) => Driver> = {
-  swarm_mode_docker: (conf) => new SwarmModeDriver(conf, new DockerProvider(conf), conf.drivers.swarm_mode_os_distros),
+const DRIVERS: Record<string, (conf: Config, infra: InfraProvider) => Driver> = {
+  swarm_mode_docker: (conf, infra) => new SwarmModeDriver(conf, infra, conf.drivers.swarm_mode_os_distros),
 };
 
 /** Picks a driver from (server_type, cluster_distro, coe), as Magnum does. */
@@ -22,14 +22,15 @@ export class DriverRegistry {
     this.#drivers = drivers;
   }
 
-  static fromConfig(conf: Config): DriverRegistry {
+  /** The enabled drivers, their nodes made by `infra` (built by src/cmd: the `docker` provider today). */
+  static fromConfig(conf: Config, infra: InfraProvider): DriverRegistry {
     const disabled = new Set(conf.drivers.disabled_drivers);
     const drivers: Driver[] = [];
-    for (const [name, make] of Object.entries(DRIVERS)) if (!disabled.has(name)) drivers.push(make(conf));
+    for (const [name, make] of Object.entries(DRIVERS)) if (!disabled.has(name)) drivers.push(make(conf, infra));
     for (const name of conf.drivers.test_drivers) {
       const make = TEST_DRIVERS[name];
       if (!make) throw new Error(`[drivers] test_drivers: unknown test driver ${name}`);
-      drivers.push(make(conf));
+      drivers.push(make(conf, infra));
     }
     return new DriverRegistry(drivers);
   }

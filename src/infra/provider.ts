@@ -108,6 +108,11 @@ export interface InfraProvider {
   ensureNode(spec: NodeSpec): Promise<NodeInfo>;
   inspectNode(name: string): Promise<NodeInfo | null>;
   removeNode(name: string): Promise<void>;
+  /** Replace files in a node (running or not), e.g. new certificates after a CA rotation. */
+  writeFiles(node: string, files: NodeSpec['files']): Promise<void>;
+  restartNode(node: string): Promise<void>;
+  /** Stops a node on purpose: it stays stopped, across host restarts too. */
+  stopNode(node: string): Promise<void>;
   exec(node: string, cmd: string[], opts?: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
   /** Copy an image from the provider's image store into a node's engine. */
   loadImage(image: string, node: string, opts?: { signal?: AbortSignal }): Promise<void>;

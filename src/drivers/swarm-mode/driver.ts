@@ -7,7 +7,6 @@
 // missing, so an operation taken over after a conductor crash simply runs again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
-import type { DockerProvider } from '../../infra/docker/provider.ts';
 import { InfraUnavailable, SubnetOverlap, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
@@ -18,7 +17,7 @@ export const CLUSTER_LABEL = 'magnum.cluster';
 const CERT_DIR = '/etc/docker/magnum';
 const ENGINE_WAIT_MS = 90_000;
 
-type Provider = InfraProvider & Pick<DockerProvider, 'writeFiles' | 'restartNode' | 'stopNode'>;
+type Provider = InfraProvider;
 
 interface NodeRecord {
   name: string;
