@@ -6,16 +6,21 @@
 // strings), plus plain garbage. Valid idents of real fixtures (templates, clusters, nodegroups,
 // containers, services, pods, quotas) are hit too, so hostile bodies get past the lookups.
 //
+// Each run starts with the requests of every class that once answered 500, then generates the
+// rest from the seed.
+//
 // What must hold: no answer is a 5xx; every 4xx is in one of Magnum's error forms and changed no
-// row of any table (a digest of the whole schema before and after each request); the Docker host
-// has no new or removed container, network or volume of ours.
+// row of any table (a fingerprint of every table of the schema before and after each request);
+// on the Docker host no container, network or volume labelled for one of our clusters appears or
+// goes (other clusters on a shared host are only listed).
 //
 // The routes are read from the application (its Router and Fastify's route tree), so a new route
 // is fuzzed as soon as it exists: a route without a generator here fails the test.
 //
 //   FUZZ_SEED=random       a fresh seed (printed; FUZZ_SEED=<n> replays it)
 //   FUZZ_REQUESTS=<n>      requests per database (default 10,000)
-//   FUZZ_VERBOSE=1         also list the requests that could not be sent and what made fixtures go
+//   FUZZ_VERBOSE=1         also list the answers to the known requests, the requests that could not
+//                          be sent and what made fixtures go
 //   FUZZ_TRACE=<file>      write each request there before sending it (names one that ends the process)
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
