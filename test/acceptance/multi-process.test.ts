@@ -132,17 +132,21 @@ describe('kill -9 of a conductor while clusters are CREATE_IN_PROGRESS', () => {
     assert.equal(t.status, 201);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => api(d.apis[0], 'POST', '/v1/clusters', { name: `k${i}`, cluster_template_id: 'k9', create_timeout: 1 })));
     for (const a of answers) assert.equal(a.status, 202);
-    // Wait until conductor-0 holds some operations mid-way, then kill it without warning.
-    const victim = d.conductors[0];
-    await waitFor('conductor-0 to be working', async () => {
-      const held = await d.storage.conn.db.selectFrom('operation').select('uuid').where('owner', 'like', 'conductor-0:%').where('state', '=', 'running').where('step', 'is not', null).execute();
-      return held.length > 0 ? held : undefined;
+    // Wait until a conductor holds some operations mid-way, then kill it without warning. Which
+    // one gets the work is the broker's choice (one may have taken all 20 wake-ups while the other
+    // was still connecting), so the victim is the one that holds operations.
+    const holder = await waitFor('a conductor to be working', async () => {
+      for (const i of [0, 1]) {
+        const held = await d.storage.conn.db.selectFrom('operation').select('uuid').where('owner', 'like', `conductor-${i}:%`).where('state', '=', 'running').where('step', 'is not', null).execute();
+        if (held.length > 0) return i;
+      }
+      return undefined;
     }, 20_000);
     const killedAt = Date.now();
-    await victim.kill9();
-    const orphaned = await d.storage.conn.db.selectFrom('operation').select('uuid').where('owner', 'like', 'conductor-0:%').where('state', '=', 'running').execute();
+    await d.conductors[holder].kill9();
+    const orphaned = await d.storage.conn.db.selectFrom('operation').select('uuid').where('owner', 'like', `conductor-${holder}:%`).where('state', '=', 'running').execute();
     assert.ok(orphaned.length > 0, 'the killed conductor held operations');
-    await d.conductors[1].kill9(); // and the other one too: only a brand-new conductor is left
+    await d.conductors[1 - holder].kill9(); // and the other one too: only a brand-new conductor is left
     await d.startConductor('conductor-new');
     const final = await waitFor('every cluster out of CREATE_IN_PROGRESS', async () => {
       const list = await api(d.apis[0], 'GET', '/v1/clusters/detail');
