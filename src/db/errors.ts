@@ -98,6 +98,13 @@ export function redactCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):\S*@/gi, '$1:***@');
 }
 
+/** A driver error of a unique key (PostgreSQL, MariaDB/MySQL, SQLite), before it becomes one of the classes below. */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; errno?: number; message?: string };
+  return err?.code === '23505' || err?.code === 'ER_DUP_ENTRY' || err?.errno === 1062 ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
+}
+
 /** An insert or update hit a unique key (the caller turns it into the resource's 409). */
 export class UniqueViolation extends Error {}
 

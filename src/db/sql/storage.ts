@@ -4,7 +4,7 @@ import type {
 } from '../../objects/models.ts';
 import type { ClusterStatus } from '../../objects/fields.ts';
 import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
-import { UniqueViolation } from '../errors.ts';
+import { UniqueViolation, isUniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
@@ -12,12 +12,6 @@ import { projectOf } from '../../common/scope.ts';
 import { withinScope } from './scope.ts';
 import { fromRow, toRow, type TableName } from './rows.ts';
 import { WorkloadStore } from './workloads.ts';
-
-const isUniqueViolation = (e: unknown): boolean => {
-  const err = e as { code?: string; errno?: number; message?: string };
-  return err?.code === '23505' || err?.code === 'ER_DUP_ENTRY' || err?.errno === 1062 ||
-    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
-};
 
 export { UniqueViolation };
 export type { ClusterWithTemplateLabels };
@@ -161,16 +155,12 @@ export class SqlStorage implements Storage {
 
   // ---- clusters --------------------------------------------------------------------------------
 
-  #clusterScope(scope: Scope) {
-    return (qb: any) => withinScope(qb, scope);
-  }
-
   async findClusters(scope: Scope, by: IdentLookup): Promise<Cluster[]> {
     let q = this.#db.selectFrom('cluster').selectAll();
     if (by.uuid !== undefined) q = q.where('uuid', '=', by.uuid.toLowerCase());
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.id !== undefined) q = q.where('id', '=', by.id);
-    q = this.#clusterScope(scope)(q);
+    q = withinScope(q, scope);
     return this.#rows('cluster', await q.limit(2).execute());
   }
 
@@ -181,7 +171,7 @@ export class SqlStorage implements Storage {
 
   async listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]> {
     let q = this.#db.selectFrom('cluster').selectAll();
-    q = this.#clusterScope(scope)(q);
+    q = withinScope(q, scope);
     return this.#rows('cluster', await paginate(this.conn, q, 'cluster', page).execute());
   }
 

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Workload } from '../../objects/models.ts';
 import type { NewWorkload, PageRequest, Scope, WorkloadStorage } from '../api.ts';
-import { DuplicateWorkload } from '../errors.ts';
+import { DuplicateWorkload, isUniqueViolation } from '../errors.ts';
 import type { Connection } from './connection.ts';
 import { paginate } from './paginate.ts';
 import { withinScope } from './scope.ts';
@@ -12,12 +12,6 @@ import { fromRow, toRow } from './rows.ts';
 const TABLE = 'cluster_workload';
 
 export { DuplicateWorkload };
-
-const isUniqueViolation = (e: unknown): boolean => {
-  const err = e as { code?: string; errno?: number; message?: string };
-  return err?.code === '23505' || err?.code === 'ER_DUP_ENTRY' || err?.errno === 1062 ||
-    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
-};
 
 
 export class WorkloadStore implements WorkloadStorage {
