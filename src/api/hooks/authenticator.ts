@@ -85,11 +85,11 @@ const IDENTITY_HEADERS = [
 /** Identity values must fit their columns (255; the role list 4096) and carry no control characters. */
 function checkIdentityHeader(name: string, value: string | undefined): void {
   if (value === undefined) return;
-  const canonical = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
+  const canonical = () => name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
   const max = name === 'x-roles' ? 4096 : 255;
-  if (value.length > max) throw E.InvalidInput(canonical, `${value.slice(0, 40)}...`, `Value should have a maximum character requirement of ${max}`);
+  if (value.length > max) throw E.InvalidInput(canonical(), `${value.slice(0, 40)}...`, `Value should have a maximum character requirement of ${max}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw E.InvalidInput(canonical, value.replace(/[\u0000-\u001f\u007f]/g, '?'), 'Value must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw E.InvalidInput(canonical(), value.replace(/[\u0000-\u001f\u007f]/g, '?'), 'Value must not contain control characters');
 }
 
 class NoAuth implements Authenticator {
