@@ -32,6 +32,13 @@ const cli = {
   ],
 };
 
+const dashboardApp = {
+  patterns: [
+    { group: ['node:*', 'fs', 'path', 'child_process'], message: 'The dashboard runs in the browser: no Node modules.' },
+    { group: ['**/api/**', '**/cert/**', '**/cli/**', '**/cmd/**', '**/common/**', '**/conductor/**', '**/conf/**', '**/db/**', '**/drivers/**', '**/infra/**', '**/objects/**', '**/rpc/**'], message: 'The dashboard talks to the REST API only: it imports nothing of the server.' },
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'var/**'] },
   {
@@ -44,4 +51,5 @@ export default tseslint.config(
   { files: ['src/drivers/**/*.ts', 'src/infra/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', noDb] } },
   { files: ['src/conductor/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', conductor] } },
   { files: ['src/cli/**/*.ts'], ignores: ['src/**/*.test.ts'], rules: { 'no-restricted-imports': ['error', cli] } },
+  { files: ['src/dashboard/app/**/*.ts', 'src/dashboard/app/**/*.tsx'], languageOptions: { parser: tseslint.parser }, rules: { 'no-restricted-imports': ['error', dashboardApp] } },
 );

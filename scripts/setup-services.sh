@@ -2,7 +2,7 @@
 # Install, configure and start the real services the tests use, all bound to
 # 127.0.0.1, then write var/services.env (shell exports the tests source).
 #
-#   scripts/setup-services.sh [postgres] [mariadb] [rabbitmq] [keystone] [clients] [docker]
+#   scripts/setup-services.sh [postgres] [mariadb] [rabbitmq] [keystone] [clients] [docker] [chromium]
 #   (no argument = all of them)
 #
 # Idempotent: every step checks first and skips what is already installed,
@@ -21,6 +21,8 @@
 #   docker    Docker Engine (Debian's docker.io) on unix:///var/run/docker.sock, dockerd
 #             started in the background (log /var/log/dockerd.log, pid /var/run/docker.pid),
 #             and debootstrap for the node image (bin/magnum-node-image build).
+#   chromium  Debian's chromium (/usr/bin/chromium), driven headless by playwright-core in the
+#             dashboard's browser tests (test/dashboard/).
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +30,7 @@ SCRIPTS="$ROOT/scripts"
 VAR_DIR="$ROOT/var"
 LOG_DIR="$VAR_DIR/log"
 ENV_FILE="$VAR_DIR/services.env"
-ALL_STEPS=(postgres mariadb rabbitmq keystone clients docker)
+ALL_STEPS=(postgres mariadb rabbitmq keystone clients docker chromium)
 
 export DEBIAN_FRONTEND=noninteractive
 # A fresh machine often runs its own apt job when it boots: wait for the package manager's
@@ -186,6 +188,7 @@ step_packages() {
     keystone) echo keystone uwsgi-core uwsgi-plugin-python3 crudini sqlite3 curl jq python3-openstackclient ;;
     clients) echo python3-openstackclient python3-magnumclient openssl tmux zsh ;;
     docker) echo docker.io debootstrap ;;
+    chromium) echo chromium ;;
   esac
 }
 
@@ -665,6 +668,19 @@ setup_docker() {
     'Docker {{.ServerVersion}}, storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}' 2>/dev/null)"
 }
 
+# ---- chromium ---------------------------------------------------------------
+setup_chromium() {
+  step_begin chromium
+  if pkg_installed chromium; then
+    log "already installed"
+  else
+    ensure_packages chromium
+  fi
+  run /usr/bin/chromium --headless --no-sandbox --disable-gpu --dump-dom about:blank \
+    || die "'chromium --headless --dump-dom about:blank' failed"
+  log "$(/usr/bin/chromium --version 2>/dev/null </dev/null)"
+}
+
 # ---- var/services.env -------------------------------------------------------
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -735,9 +751,9 @@ main() {
   local steps=() s
   for s in "$@"; do
     case "$s" in
-      postgres|mariadb|rabbitmq|keystone|clients|docker) [[ " ${steps[*]} " == *" $s "* ]] || steps+=("$s") ;;
+      postgres|mariadb|rabbitmq|keystone|clients|docker|chromium) [[ " ${steps[*]} " == *" $s "* ]] || steps+=("$s") ;;
       -h|--help) sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-      *) echo "usage: $0 [postgres] [mariadb] [rabbitmq] [keystone] [clients] [docker]" >&2; exit 2 ;;
+      *) echo "usage: $0 [postgres] [mariadb] [rabbitmq] [keystone] [clients] [docker] [chromium]" >&2; exit 2 ;;
     esac
   done
   [ ${#steps[@]} -gt 0 ] || steps=("${ALL_STEPS[@]}")

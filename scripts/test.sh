@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the npm dependencies, installs and starts
-# PostgreSQL, MariaDB, RabbitMQ, Keystone, Docker and the real OpenStack clients (skipping what is
-# already there), builds the node images once (the Kubernetes one takes about 20 min on a fresh
-# machine), type-checks, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
+# PostgreSQL, MariaDB, RabbitMQ, Keystone, Docker, the real OpenStack clients and Chromium (the
+# dashboard's browser tests), skipping what is already there, builds the node images once (the
+# Kubernetes one takes about 20 min on a fresh machine), type-checks, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
 # node's test runner. Usage: scripts/test.sh [test files...]
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +18,7 @@ if [ "$(cat node_modules/.magnum-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   echo "$lock_hash" > node_modules/.magnum-lock-hash
 fi
 
-scripts/setup-services.sh postgres mariadb rabbitmq keystone clients docker
+scripts/setup-services.sh postgres mariadb rabbitmq keystone clients docker chromium
 
 # Node and workload images for the real-cluster tests (built once, then reused).
 bin/magnum-node-image build >/dev/null

@@ -15,6 +15,7 @@ import {
   MAX_VERSION_STRING, MIN_VERSION_STRING, MicroversionUnsupported, formatMv, parseMicroversion, type Microversion,
 } from './common.ts';
 import { registerV1 } from './controllers/v1/index.ts';
+import { isDashboardPath, registerDashboard } from './dashboard.ts';
 import { renderError } from './hooks/errors.ts';
 import { checkJson, checkStrings } from './input-guard.ts';
 
@@ -100,6 +101,7 @@ function normalisePath(url: string): string {
 export function buildApp(deps: ApiDeps): FastifyInstance {
   const logger = deps.logger ? { loggerInstance: deps.logger as unknown as FastifyBaseLogger } : { logger: false as const };
   const maxBody = deps.conf.oslo_middleware.max_request_body_size;
+  const dashboard = deps.conf.dashboard.enabled;
   const app: FastifyInstance = Fastify({
     ...logger,
     bodyLimit: maxBody,
@@ -110,6 +112,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       const url = req.url ?? '/';
       const path = url.split('?')[0];
       if (path === '/' || path === '' || path.startsWith('/v1/') || path === '/v1' || path.startsWith('/healthcheck') || path === '/v1.json') return url;
+      if (dashboard && isDashboardPath(path)) return url;
       return `/v1${url}`;
     },
     genReqId: () => `req-${randomUUID()}`,
@@ -153,6 +156,9 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       void reply.header('OpenStack-API-Version', `container-infra ${formatMv(req.magnum.mv)}`);
     }
     if (PUBLIC_PATHS.has(path)) return;
+    // The dashboard's static files hold no data, and its Keystone login pass-through is how a
+    // browser gets a token in the first place (src/api/dashboard.ts); its data calls go to /v1.
+    if (dashboard && isDashboardPath(path)) return;
     const ctx = await deps.authenticator.authenticate(req.headers, requestId);
     // Every other route acts on a project's resources: a caller with no project scope (an
     // unscoped or domain-scoped token) acts on none of them, admin or not (src/common/scope.ts).
@@ -175,6 +181,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     }],
   }));
   app.get('/healthcheck', async (_req, reply) => reply.type('text/plain').send('OK'));
+
+  if (dashboard) registerDashboard(app, deps.conf);
 
   const router = new Router();
   registerV1(router, deps);

@@ -8,6 +8,7 @@ import { buildApi } from './wiring.ts';
 const { conf, logger, configDir } = boot('magnum-all-in-one', process.argv.slice(2), {
   DEFAULT: { transport_url: 'inprocess://', auth_strategy: 'noauth' },
   database: { connection: 'sqlite:///var/magnum.sqlite' },
+  dashboard: { enabled: 'true' },
 });
 
 try {

@@ -132,6 +132,9 @@ export const SCHEMA = {
     allowed_extensions: list(['keyUsage', 'extendedKeyUsage', 'subjectAltName', 'basicConstraints', 'subjectKeyIdentifier'], 'CSR extensions copied into signed certificates.'),
     allowed_key_usage: list(['Digital Signature', 'Key Encipherment', 'Non Repudiation'], 'Key usages allowed in signed certificates.'),
   },
+  dashboard: {
+    enabled: bool(false, 'Serve the web dashboard at /dashboard/ (static files built from src/dashboard/ with esbuild when missing or stale; it calls this API with the user\'s own identity). On by default in magnum-all-in-one. Under auth_strategy=keystone the API also passes POST /v3/auth/tokens and GET /v3/auth/projects through to [keystone_authtoken] auth_url for the dashboard\'s login (at /dashboard/keystone/v3/...), and nothing else of Keystone.'),
+  },
   oslo_policy: {
     policy_file: str('policy.yaml', 'Policy override file (oslo.policy YAML or JSON); missing file means the defaults.'),
   },
