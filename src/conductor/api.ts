@@ -4,15 +4,23 @@
 // conductor's sweep claims orphaned operations. Certificate reads and signing are RPC calls.
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../common/context.ts';
-import { E } from '../common/errors.ts';
+import { E, MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { OperationStart, Storage } from '../db/api.ts';
 import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
-import type { Cluster, ClusterTemplate, NodeGroup, OperationKind } from '../objects/models.ts';
+import type { ContainerLive } from '../objects/container.ts';
+import type { Cluster, ClusterTemplate, Container, NodeGroup, OperationKind, Workload } from '../objects/models.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
+import type { ContainerAction } from './containers.ts';
+import type { ImageLoadStarted } from './images.ts';
+import type { TaskStarted } from './tasks.ts';
+import type { LiveReply, WorkloadInput } from './workloads.ts';
 
 /** What the API shows of a workload's live state (services, pods). */
 export type { LiveReply } from './workloads.ts';
+
+/** How often a request waiting for a task operation reads its row. */
+const TASK_POLL_MS = 250;
 
 export const RUN_OPERATION = 'run_operation';
 /** How long a request waits to wake a conductor over the broker; the sweep covers a wake that failed. */
@@ -174,9 +182,96 @@ export class ConductorAPI {
     return this.#call(ctx, 'sign_certificate', { cluster: cluster.uuid, csr, ca_cert_type: caCertType });
   }
 
-  /** A synchronous call to a conductor RPC method (the containers and services API use these). */
-  call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, opts: { timeoutMs?: number } = {}): Promise<T> {
-    return this.#call<T>(ctx, method, args, opts.timeoutMs);
+  // ---- containers (/v1/containers) ------------------------------------------------------------
+
+  /** Live status of containers (read from their nodes). */
+  containerStatus(ctx: RequestContext, containers: Pick<Container, 'uuid' | 'cluster_id' | 'host' | 'status'>[], timeoutMs: number): Promise<Record<string, ContainerLive>> {
+    return this.#call(ctx, 'container_status', { containers }, timeoutMs);
+  }
+
+  /** Creates a container (a task operation) and waits for it. */
+  async containerCreate(ctx: RequestContext, spec: Partial<Container> & { uuid: string; cluster_id: string; image: string }, timeoutMs: number): Promise<ContainerLive> {
+    return this.#task<ContainerLive>(ctx, 'container_create', { container: spec }, timeoutMs);
+  }
+
+  /** start, stop, reboot, pause, unpause (a task operation), waited for: the container's live state after it. */
+  containerAction(ctx: RequestContext, uuid: string, action: ContainerAction, grace: number | null, timeoutMs: number): Promise<ContainerLive> {
+    return this.#task<ContainerLive>(ctx, 'container_action', { container: uuid, action, timeout: grace }, timeoutMs);
+  }
+
+  async containerDelete(ctx: RequestContext, uuid: string, force: boolean, timeoutMs: number): Promise<void> {
+    await this.#task(ctx, 'container_delete', { container: uuid, force }, timeoutMs);
+  }
+
+  /** Resource limits and restart policy changed live (docker update; the row follows). */
+  containerUpdate(ctx: RequestContext, uuid: string, changes: Partial<Pick<Container, 'memory' | 'cpu' | 'restart_policy'>>, timeoutMs: number): Promise<ContainerLive> {
+    return this.#call(ctx, 'container_update', { container: uuid, changes }, timeoutMs);
+  }
+
+  containerLogs(ctx: RequestContext, uuid: string, opts: { tail: number | null; since: string | null; timestamps: boolean }, timeoutMs: number): Promise<{ output: string }> {
+    return this.#call(ctx, 'container_logs', { container: uuid, ...opts }, timeoutMs);
+  }
+
+  containerExec(ctx: RequestContext, uuid: string, command: string[], timeoutS: number, timeoutMs: number): Promise<{ output: string; exit_code: number; stdout: string; stderr: string }> {
+    return this.#call(ctx, 'container_exec', { container: uuid, command, timeout: timeoutS }, timeoutMs);
+  }
+
+  // ---- services and pods (/v1/services, /v1/pods) ---------------------------------------------
+
+  /** Creates a service or pod (a task operation) and waits for it: its live state. */
+  workloadCreate(ctx: RequestContext, kind: Workload['kind'], clusterUuid: string, workload: WorkloadInput, timeoutMs: number): Promise<LiveReply> {
+    return this.#task<LiveReply>(ctx, `${kind}_create`, { cluster: clusterUuid, workload }, timeoutMs);
+  }
+
+  workloadUpdate(ctx: RequestContext, kind: Workload['kind'], uuid: string, manifest: Record<string, unknown>, timeoutMs: number): Promise<LiveReply> {
+    return this.#task<LiveReply>(ctx, `${kind}_update`, { workload: uuid, manifest }, timeoutMs);
+  }
+
+  async workloadDelete(ctx: RequestContext, kind: Workload['kind'], uuid: string, timeoutMs: number): Promise<void> {
+    await this.#task(ctx, `${kind}_delete`, { workload: uuid }, timeoutMs);
+  }
+
+  workloadShow(ctx: RequestContext, kind: Workload['kind'], uuid: string, timeoutMs: number): Promise<LiveReply> {
+    return this.#call(ctx, `${kind}_show`, { workload: uuid }, timeoutMs);
+  }
+
+  workloadShowMany(ctx: RequestContext, kind: Workload['kind'], uuids: string[], timeoutMs: number): Promise<Record<string, LiveReply>> {
+    return this.#call(ctx, `${kind}_show_many`, { workloads: uuids }, timeoutMs);
+  }
+
+  // ---- images loaded into a cluster's nodes -----------------------------------------------------
+
+  imageLoad(ctx: RequestContext, clusterUuid: string, file: string, timeoutMs: number): Promise<ImageLoadStarted> {
+    return this.#call(ctx, 'cluster_load_image', { cluster: clusterUuid, file }, timeoutMs);
+  }
+
+  imageList(ctx: RequestContext, clusterUuid: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    return this.#call(ctx, 'cluster_list_images', { cluster: clusterUuid }, timeoutMs);
+  }
+
+  /**
+   * A task operation: the conductor checks the request (a refusal is answered at once, nothing
+   * written), writes the operation and starts it; the request then waits on the operation's row,
+   * so it gets the end even when another conductor finished it after the first one died. Past
+   * `timeoutMs` the answer is 504 and the operation goes on (as an RPC call that timed out).
+   */
+  async #task<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    const started = await this.#call<TaskStarted | null>(ctx, method, args, timeoutMs);
+    if (!started) return null as T; // nothing to do (e.g. a container whose cluster is gone: its row went)
+    for (;;) {
+      const op = await this.#storage.getOperation(started.operation);
+      if (!op) throw E.ServiceUnavailable(`Operation ${started.operation} (${method}) disappeared: its cluster was deleted meanwhile.`);
+      if (op.state === 'complete') return ((op.params.state as Record<string, unknown> | undefined)?.result ?? null) as T;
+      if (op.state === 'failed') {
+        const e = op.params.error as { code: string; status: number; message: string } | undefined;
+        throw e ? new MagnumError(e.code, e.status, e.message) : E.ServiceUnavailable(op.last_error ?? `Operation ${op.uuid} failed.`);
+      }
+      if (Date.now() >= until) {
+        throw E.GatewayTimeout(`Operation ${op.uuid} (${method}) did not finish within ${Math.round(timeoutMs / 1000)} s; it goes on (step ${op.step ?? 'start'}, deadline ${op.deadline_at.toISOString()}).`);
+      }
+      await new Promise((r) => setTimeout(r, TASK_POLL_MS));
+    }
   }
 
   #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs?: number): Promise<T> {

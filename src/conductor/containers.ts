@@ -5,8 +5,12 @@
 // named magnum-<uuid>, with the uuid as its hostname (as Magnum did) and a magnum.container
 // label; published ports bind on the node's address on the cluster network.
 //
-// The database row is written before the Docker container is made and removed after it is gone,
-// so no container is left that Magnum does not know about. Status is read live (docker inspect).
+// Create, the actions (start, stop, reboot, pause, unpause) and delete are task operations
+// (src/conductor/tasks.ts): the request is checked here first (a refusal changes nothing), then an
+// operation with named idempotent steps runs under a lease and another conductor resumes it if
+// this one dies. The container's row is its ledger entry: written with the create operation,
+// before the Docker container is made (docker_id is set once it exists), and removed after it is
+// gone, so no container is left that Magnum does not know about. Status is read live (docker inspect).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +19,14 @@ import { UniqueViolation } from '../db/api.ts';
 import {
   commandArgs, dockerMemoryBytes, parsePort, statusOf, type ContainerLive, type DockerState,
 } from '../objects/container.ts';
-import type { Container } from '../objects/models.ts';
+import type { Container, Operation } from '../objects/models.ts';
+import type { Step } from '../drivers/driver.ts';
 import type { ClusterEngine, EngineTarget } from './cluster-engine.ts';
 import {
   clusterLabel, clusterNodes, daemonMessage, endpointPort, mapLimit, probe, reachNode, type ClusterNode,
 } from './docker-nodes.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
+import type { TaskStarted } from './tasks.ts';
 
 
 export type ContainerAction = 'start' | 'stop' | 'reboot' | 'pause' | 'unpause';
@@ -30,6 +36,27 @@ const INSPECT_TIMEOUT_MS = 15_000;
 const COMMAND_TIMEOUT_MS = 45_000;
 export const PULL_TIMEOUT_MS = 90_000;
 const LIST_CONCURRENCY = 8;
+/** Deadlines of the task operations: within the time the API waits for them. */
+const CREATE_DEADLINE_MS = PULL_TIMEOUT_MS + COMMAND_TIMEOUT_MS + 2 * INSPECT_TIMEOUT_MS - 10_000;
+const actionDeadlineMs = (grace: number | null) => COMMAND_TIMEOUT_MS + (grace ?? 10) * 1000 + 5_000;
+const DELETE_DEADLINE_MS = COMMAND_TIMEOUT_MS + 5_000;
+
+type ContainerSpec = Partial<Container> & { uuid: string; cluster_id: string; image: string };
+
+/** Is the container already where the action leads (a resumed action does nothing more)? */
+function actionDone(action: ContainerAction, state: DockerState, since: Date | null): boolean {
+  switch (action) {
+    case 'start': return Boolean(state.Running);
+    case 'stop': return !state.Running;
+    case 'pause': return Boolean(state.Paused);
+    case 'unpause': return !state.Paused;
+    case 'reboot': {
+      // Restarted by this operation: running, started after the operation began.
+      const started = state.StartedAt ? Date.parse(state.StartedAt) : NaN;
+      return Boolean(state.Running) && since !== null && started >= since.getTime();
+    }
+  }
+}
 
 export const dockerName = (uuid: string): string => `magnum-${uuid}`;
 
@@ -117,6 +144,9 @@ export class ContainerService {
 
   constructor(deps: MethodDeps) {
     this.#d = deps;
+    deps.tasks.register('container_create', { steps: (op) => this.#createSteps(op), undo: (op) => this.#undoCreate(op) });
+    deps.tasks.register('container_action', { steps: (op) => this.#actionSteps(op) });
+    deps.tasks.register('container_delete', { steps: (op) => this.#deleteSteps(op) });
   }
 
   async #nodes(engine: ClusterEngine): Promise<ClusterNode[]> {
@@ -144,54 +174,111 @@ export class ContainerService {
     return live;
   }
 
-  async create(spec: Partial<Container> & { uuid: string; cluster_id: string; image: string }): Promise<ContainerLive> {
-    const { storage } = this.#d;
+  /** The nodes a container may go to: the workers, or the masters when there are none. */
+  async #candidates(engine: ClusterEngine): Promise<ClusterNode[]> {
+    const nodes = await this.#nodes(engine);
+    const workers = nodes.filter((n) => n.role === 'worker');
+    return workers.length ? workers : nodes;
+  }
+
+  async #reachable(engine: ClusterEngine, candidates: ClusterNode[]): Promise<ClusterNode[]> {
+    const up = await Promise.all(candidates.map((n) => probe(n.address, endpointPort(engine.node(n.address)))));
+    const reachable = candidates.filter((_, i) => up[i]);
+    if (!reachable.length) {
+      throw E.ServiceUnavailable(`Cluster ${clusterLabel(engine)} cannot be reached: no Docker engine of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
+    }
+    return reachable;
+  }
+
+  /** Checks the request (a refusal changes nothing), then starts the create operation with the container's row. */
+  async create(spec: ContainerSpec): Promise<TaskStarted> {
     const engine = await this.#d.engines.forCluster(spec.cluster_id);
     const cl = clusterLabel(engine);
     if (engine.cluster.status === 'DELETE_IN_PROGRESS') throw E.Conflict(`Cluster ${cl} is being deleted.`);
-    const nodes = await this.#nodes(engine);
-    const workers = nodes.filter((n) => n.role === 'worker');
-    const candidates = workers.length ? workers : nodes;
+    const candidates = await this.#candidates(engine);
     if (!candidates.length) throw E.Conflict(`Cluster ${cl} has no nodes to run containers on yet (status ${engine.cluster.status}).`);
-    const reachable = (await Promise.all(candidates.map(async (n) => ((await probe(n.address, endpointPort(engine.node(n.address)))) ? n : null))))
-      .filter((n): n is ClusterNode => n !== null);
-    if (!reachable.length) {
-      throw E.ServiceUnavailable(`Cluster ${cl} cannot be reached: no Docker engine of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
-    }
-    const hasImage = await Promise.all(reachable.map(async (n) => {
-      const r = await engine.run(engine.node(n.address), ['image', 'inspect', '--format', '{{.Id}}', spec.image], { timeoutMs: INSPECT_TIMEOUT_MS, raw: true });
-      return r.exitCode === 0;
-    }));
-    const load = new Map<string, number>();
-    for (const other of await storage.listContainersOfCluster(engine.cluster.uuid)) if (other.host) load.set(other.host, (load.get(other.host) ?? 0) + 1);
-    const leastLoaded = (list: ClusterNode[]) => [...list].sort((a, b) => (load.get(a.address) ?? 0) - (load.get(b.address) ?? 0) || a.index - b.index)[0];
-    const withImage = reachable.filter((_, i) => hasImage[i]);
-    const node = leastLoaded(withImage.length ? withImage : reachable);
-    const target = engine.node(node.address);
-    if (!withImage.length) await this.#pull(engine, target, node, spec.image);
-
-    const name = dockerName(spec.uuid);
-    const envText = envFileText(spec.environment ?? {});
-
-    // The row first: a conductor that dies from here on leaves a row to delete, never a stray container.
+    await this.#reachable(engine, candidates);
+    envFileText(spec.environment ?? {});
     try {
-      await storage.createContainer({ ...spec, host: node.address, docker_id: null, status: null });
+      // The row first, with the operation: a conductor that dies from here on leaves an operation
+      // that another one finishes or takes back, never a stray container.
+      return await this.#d.tasks.start({
+        kind: 'container_create', cluster: spec.cluster_id, params: { container: spec.uuid }, deadlineMs: CREATE_DEADLINE_MS,
+        rows: { container: { ...spec, host: null, docker_id: null, status: null } },
+      });
     } catch (e) {
       // Another request with the same uuid got there first (the API checked before either wrote).
       if (e instanceof UniqueViolation) throw E.Conflict(`A container with UUID ${spec.uuid} already exists.`);
       throw e;
     }
-    try {
-      const r = await withEnvFile(envText, (envFile) => engine.run(target, createArgs(spec, node.address, envFile), { timeoutMs: COMMAND_TIMEOUT_MS, raw: true }));
-      if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to create container ${label(spec as Container)}: ${daemonMessage(r.stderr)} (node ${node.address})`);
-      const dockerId = r.stdout.trim().split('\n').pop() ?? null;
-      await storage.updateContainer(spec.uuid, { docker_id: dockerId, status: 'Stopped' });
-    } catch (e) {
-      await engine.run(target, ['rm', '--force', name], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true }).catch(() => undefined);
-      await storage.destroyContainer(spec.uuid);
-      throw e;
+  }
+
+  async #row(op: Operation): Promise<Container> {
+    const c = await this.#d.storage.getContainerByUuid(String(op.params.container));
+    if (!c) throw E.ContainerNotFound(String(op.params.container));
+    return c;
+  }
+
+  #createSteps(op: Operation): Step[] {
+    return [
+      {
+        // The least loaded worker (a master when there is none) that answers and has the image,
+        // else one that pulls it. Kept on the row: a resumed create stays on the chosen node.
+        name: 'place container',
+        run: async (ctx) => {
+          const c = await this.#row(op);
+          if (c.host) return;
+          const engine = await this.#d.engines.forCluster(c.cluster_id);
+          const candidates = await this.#candidates(engine);
+          if (!candidates.length) throw E.Conflict(`Cluster ${clusterLabel(engine)} has no nodes to run containers on.`);
+          const reachable = await this.#reachable(engine, candidates);
+          const hasImage = await Promise.all(reachable.map(async (n) => {
+            const r = await engine.run(engine.node(n.address), ['image', 'inspect', '--format', '{{.Id}}', c.image!], { timeoutMs: INSPECT_TIMEOUT_MS, raw: true, signal: ctx.signal });
+            return r.exitCode === 0;
+          }));
+          const load = new Map<string, number>();
+          for (const other of await this.#d.storage.listContainersOfCluster(c.cluster_id)) if (other.host) load.set(other.host, (load.get(other.host) ?? 0) + 1);
+          const leastLoaded = (list: ClusterNode[]) => [...list].sort((a, b) => (load.get(a.address) ?? 0) - (load.get(b.address) ?? 0) || a.index - b.index)[0];
+          const withImage = reachable.filter((_, i) => hasImage[i]);
+          const node = leastLoaded(withImage.length ? withImage : reachable);
+          if (!withImage.length) await this.#pull(engine, engine.node(node.address), node, c.image!);
+          await this.#d.storage.updateContainer(c.uuid, { host: node.address });
+        },
+      },
+      {
+        // docker create, unless an earlier attempt made it (found by name on the chosen node).
+        name: 'create container',
+        run: async (ctx) => {
+          const c = await this.#row(op);
+          const engine = await this.#d.engines.forCluster(c.cluster_id);
+          const target = engine.node(c.host!);
+          const name = dockerName(c.uuid);
+          let dockerId = (await inspect(engine, target, [name])).get(name)?.Id ?? null;
+          if (!dockerId) {
+            const spec = { ...c, image: c.image! };
+            const r = await withEnvFile(envFileText(c.environment ?? {}), (envFile) => engine.run(target, createArgs(spec, c.host!, envFile), { timeoutMs: COMMAND_TIMEOUT_MS, raw: true, signal: ctx.signal }));
+            if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to create container ${label(c)}: ${daemonMessage(r.stderr)} (node ${c.host})`);
+            dockerId = r.stdout.trim().split('\n').pop() ?? null;
+          }
+          await this.#d.storage.updateContainer(c.uuid, { docker_id: dockerId, status: 'Stopped' });
+          ctx.state.result = { status: 'Stopped', status_reason: 'created', published_ports: [] } satisfies ContainerLive;
+        },
+      },
+    ];
+  }
+
+  /** A create that failed: the Docker container (if any was made) and the row go. */
+  async #undoCreate(op: Operation): Promise<void> {
+    const c = await this.#d.storage.getContainerByUuid(String(op.params.container));
+    if (!c) return;
+    if (c.host) {
+      const engine = await this.#d.engines.forCluster(c.cluster_id).catch(() => null);
+      if (engine) {
+        const r = await engine.run(engine.node(c.host), ['rm', '--force', dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
+        if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`removing the container ${dockerName(c.uuid)} failed: ${daemonMessage(r.stderr)}`);
+      }
     }
-    return { status: 'Stopped', status_reason: 'created', published_ports: [] };
+    await this.#d.storage.destroyContainer(c.uuid);
   }
 
   /** No node of the cluster has the image: the chosen node pulls it, as `docker run` would. */
@@ -228,7 +315,7 @@ export class ContainerService {
       const nodes = await this.#nodes(engine);
       const byHost = new Map<string, typeof containers>();
       for (const c of list) {
-        if (!c.host) out[c.uuid] = error('the container was never created on a node');
+        if (!c.host) out[c.uuid] = unknown('the container is being created: it has no node yet');
         else if (!nodes.some((n) => n.address === c.host)) out[c.uuid] = error(`node ${c.host} is no longer part of cluster ${clusterLabel(engine)}`);
         else byHost.set(c.host, [...(byHost.get(c.host) ?? []), c]);
       }
@@ -256,41 +343,60 @@ export class ContainerService {
     return out;
   }
 
-  async action(uuid: string, action: ContainerAction, opts: { timeout?: number | null } = {}): Promise<ContainerLive> {
+  /** Checks that the action applies to the container's state now (else 409, nothing done), then starts it as an operation. */
+  async action(uuid: string, action: ContainerAction, opts: { timeout?: number | null } = {}): Promise<TaskStarted> {
     const { c, engine, target } = await this.#locate(uuid);
     const state = (await this.#inspectOne(engine, target, c)).State ?? {};
     const running = Boolean(state.Running);
     const paused = Boolean(state.Paused);
     const refuse = (why: string) => E.Conflict(`Cannot ${action} container ${label(c)}: ${why}.`);
-    let args: string[];
-    const grace = opts.timeout ?? null;
     switch (action) {
       case 'start':
         if (paused) throw refuse('it is paused (unpause it instead)');
         if (running) throw refuse('it is already running');
-        args = ['start'];
         break;
       case 'stop':
         if (!running) throw refuse('it is not running');
-        args = ['stop', ...(grace !== null ? [`--time=${grace}`] : [])];
         break;
       case 'reboot':
         if (paused) throw refuse('it is paused (unpause it first)');
-        args = ['restart', ...(grace !== null ? [`--time=${grace}`] : [])];
         break;
       case 'pause':
         if (paused) throw refuse('it is already paused');
         if (!running) throw refuse('it is not running');
-        args = ['pause'];
         break;
       case 'unpause':
         if (!paused) throw refuse('it is not paused');
-        args = ['unpause'];
         break;
     }
-    const r = await engine.run(target, [...args, dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS + (grace ?? 10) * 1000, raw: true });
-    if (r.exitCode !== 0) throw refuse(daemonMessage(r.stderr));
-    return this.#save(c, liveOf(await this.#inspectOne(engine, target, c)));
+    const grace = opts.timeout ?? null;
+    return this.#d.tasks.start({ kind: 'container_action', cluster: c.cluster_id, params: { container: c.uuid, action, timeout: grace }, deadlineMs: actionDeadlineMs(grace) });
+  }
+
+  #actionSteps(op: Operation): Step[] {
+    const action = op.params.action as ContainerAction;
+    const grace = (op.params.timeout as number | null | undefined) ?? null;
+    const verb = { start: 'start', stop: 'stop', reboot: 'restart', pause: 'pause', unpause: 'unpause' }[action];
+    return [
+      {
+        name: `${verb} container`,
+        run: async (ctx) => {
+          const { c, engine, target } = await this.#locate(String(op.params.container));
+          const state = (await this.#inspectOne(engine, target, c)).State ?? {};
+          if (actionDone(action, state, op.created_at)) return;
+          const args = [verb, ...((action === 'stop' || action === 'reboot') && grace !== null ? [`--time=${grace}`] : [])];
+          const r = await engine.run(target, [...args, dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS + (grace ?? 10) * 1000, raw: true, signal: ctx.signal });
+          if (r.exitCode !== 0) throw E.Conflict(`Cannot ${action} container ${label(c)}: ${daemonMessage(r.stderr)}.`);
+        },
+      },
+      {
+        name: 'read container',
+        run: async (ctx) => {
+          const { c, engine, target } = await this.#locate(String(op.params.container));
+          ctx.state.result = await this.#save(c, liveOf(await this.#inspectOne(engine, target, c)));
+        },
+      },
+    ];
   }
 
   async logs(uuid: string, opts: { tail?: number | null; since?: string | null; timestamps?: boolean }): Promise<{ output: string }> {
@@ -346,8 +452,12 @@ export class ContainerService {
     return this.#save(c, liveOf(await this.#inspectOne(engine, target, c)));
   }
 
-  /** Removes the Docker container, then the row. A container whose node or cluster is gone is gone. */
-  async delete(uuid: string, opts: { force: boolean }): Promise<void> {
+  /**
+   * Checks that the container may go (a running one only with force, else 409), then starts the
+   * delete operation; a container whose node or cluster is gone is gone: its row goes at once
+   * (null: nothing to wait for).
+   */
+  async delete(uuid: string, opts: { force: boolean }): Promise<TaskStarted | null> {
     const { storage } = this.#d;
     const c = await storage.getContainerByUuid(uuid);
     if (!c) throw E.ContainerNotFound(uuid);
@@ -355,21 +465,39 @@ export class ContainerService {
     try {
       engine = await this.#d.engines.forCluster(c.cluster_id);
     } catch (e) {
-      if (e instanceof MagnumError && e.status === 404) return storage.destroyContainer(uuid);
+      if (e instanceof MagnumError && e.status === 404) return storage.destroyContainer(uuid).then(() => null);
       throw e;
     }
     const node = (await this.#nodes(engine)).find((n) => n.address === c.host);
-    if (!node) return storage.destroyContainer(uuid);
+    if (!node) return storage.destroyContainer(uuid).then(() => null);
     const target = await reachNode(engine, node);
     const info = (await inspect(engine, target, [dockerName(uuid)])).get(dockerName(uuid));
-    if (info) {
-      if (!opts.force && (info.State?.Running || info.State?.Paused)) {
-        throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.State.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
-      }
-      const r = await engine.run(target, ['rm', ...(opts.force ? ['--force'] : []), dockerName(uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
-      if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw E.Conflict(`Cannot delete container ${label(c)}: ${daemonMessage(r.stderr)}.`);
+    if (info && !opts.force && (info.State?.Running || info.State?.Paused)) {
+      throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.State.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
     }
-    await storage.destroyContainer(uuid);
+    return this.#d.tasks.start({ kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: DELETE_DEADLINE_MS });
+  }
+
+  #deleteSteps(op: Operation): Step[] {
+    const uuid = String(op.params.container);
+    const force = op.params.force === true;
+    return [
+      {
+        // docker rm on its node; a container (or node) already gone counts as removed.
+        name: 'remove container',
+        run: async (ctx) => {
+          const c = await this.#d.storage.getContainerByUuid(uuid);
+          if (!c) return;
+          const engine = await this.#d.engines.forCluster(c.cluster_id);
+          const node = (await this.#nodes(engine)).find((n) => n.address === c.host);
+          if (!node) return;
+          const target = await reachNode(engine, node);
+          const r = await engine.run(target, ['rm', ...(force ? ['--force'] : []), dockerName(uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true, signal: ctx.signal });
+          if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw E.Conflict(`Cannot delete container ${label(c)}: ${daemonMessage(r.stderr)}.`);
+        },
+      },
+      { name: 'forget container', run: async () => this.#d.storage.destroyContainer(uuid) },
+    ];
   }
 }
 
@@ -393,15 +521,12 @@ export function mergeLogs(stdout: string, stderr: string, keepTimestamps: boolea
 export function containerMethods(d: MethodDeps): RpcMethods {
   const svc = new ContainerService(d);
   return {
-    container_create: async (a) => svc.create(a.container as Partial<Container> & { uuid: string; cluster_id: string; image: string }),
+    container_create: async (a) => svc.create(a.container as ContainerSpec),
     container_status: async (a) => svc.statuses(a.containers as Pick<Container, 'uuid' | 'cluster_id' | 'host' | 'status'>[]),
     container_action: async (a) => svc.action(String(a.container), a.action as ContainerAction, { timeout: (a.timeout as number | null | undefined) ?? null }),
     container_logs: async (a) => svc.logs(String(a.container), { tail: a.tail as number | null, since: a.since as string | null, timestamps: Boolean(a.timestamps) }),
     container_exec: async (a) => svc.exec(String(a.container), a.command as string[], { timeout: Number(a.timeout) }),
     container_update: async (a) => svc.update(String(a.container), a.changes as Partial<Pick<Container, 'memory' | 'cpu' | 'restart_policy'>>),
-    container_delete: async (a) => {
-      await svc.delete(String(a.container), { force: Boolean(a.force) });
-      return null;
-    },
+    container_delete: async (a) => svc.delete(String(a.container), { force: Boolean(a.force) }),
   };
 }

@@ -15,6 +15,7 @@ import { loadConfig } from '../conf/index.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
 import { InProcessTransport } from '../rpc/in-process.ts';
 import type { ClusterEngines } from './cluster-engine.ts';
+import { TaskOperations } from './tasks.ts';
 import { ImageService } from './images.ts';
 
 describe('image loads: recorded, leased, swept', () => {
@@ -49,7 +50,7 @@ describe('image loads: recorded, leased, swept', () => {
   const engines = { forCluster: async () => engine } as unknown as ClusterEngines;
   const services: ImageService[] = [];
   const service = (periodic: boolean) => {
-    const s = new ImageService({ conf: conf(periodic), storage, engines });
+    const s = new ImageService({ conf: conf(periodic), storage, engines, tasks: new TaskOperations(storage) });
     services.push(s);
     return s;
   };

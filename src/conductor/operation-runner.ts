@@ -7,7 +7,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { ClusterPki, Ledger, StepContext } from '../drivers/driver.ts';
+import type { ClusterPki, Ledger, Step, StepContext } from '../drivers/driver.ts';
+import { MagnumError } from '../common/errors.ts';
+import { isTaskKind } from '../objects/fields.ts';
+import { InfraUnavailable } from '../infra/provider.ts';
 import type { Cluster, ClusterTemplate, NodeGroup, Operation } from '../objects/models.ts';
 import { clusterAddresses } from './addresses.ts';
 import { operationSteps } from './cluster-steps.ts';
@@ -19,6 +22,18 @@ export type PkiFactory = (cluster: Cluster, template: ClusterTemplate) => Cluste
 
 type EventOutcome = 'started' | 'succeeded' | 'failed' | 'info';
 
+/**
+ * The steps of one kind of task operation (containers, services: see TaskKind), given by the
+ * conductor module that owns it. `undo` takes back what a failed operation made (a half-made
+ * container, a service row): run once when the operation fails, and by the sweep when it expires;
+ * it must be idempotent.
+ */
+export interface TaskHandler {
+  steps(op: Operation): Step[];
+  undo?(op: Operation, state: Record<string, unknown>): Promise<void>;
+}
+export type TaskHandlers = Map<string, TaskHandler>;
+
 class LeaseLost extends Error {}
 class DeadlinePassed extends Error {}
 
@@ -27,7 +42,14 @@ const VERB: Record<string, string> = {
   cluster_upgrade: 'Cluster upgrade', cluster_delete: 'Cluster delete', nodegroup_create: 'Nodegroup create',
   nodegroup_update: 'Nodegroup update', nodegroup_delete: 'Nodegroup delete', rotate_ca: 'CA rotation',
   cluster_heal: 'Auto-healing',
+  container_create: 'Container create', container_action: 'Container action', container_delete: 'Container delete',
+  workload_create: 'Create', workload_update: 'Update', workload_delete: 'Delete',
 };
+
+function verb(op: Operation): string {
+  const what = op.kind.startsWith('workload_') ? `${op.params.kind === 'pod' ? 'Pod' : 'Service'} ${VERB[op.kind].toLowerCase()}` : VERB[op.kind];
+  return op.kind === 'container_action' ? `Container ${String(op.params.action)}` : what;
+}
 
 export class OperationRunner {
   readonly #storage: Storage;
@@ -38,8 +60,10 @@ export class OperationRunner {
   readonly #running = new Map<string, Promise<void>>();
   readonly #pki: PkiFactory;
   readonly #onComplete: (clusterUuid: string) => void;
+  readonly #tasks: TaskHandlers;
 
-  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory; onComplete?: (clusterUuid: string) => void }) {
+  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory; onComplete?: (clusterUuid: string) => void; tasks?: TaskHandlers }) {
+    this.#tasks = opts.tasks ?? new Map();
     this.#pki = opts.pki ?? (() => null);
     this.#onComplete = opts.onComplete ?? (() => undefined);
     this.#storage = opts.storage;
@@ -136,9 +160,17 @@ export class OperationRunner {
       const template = await this.#persist(signal, uuid, () => this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? ''));
       if (!template) throw new Error(`its cluster template ${cluster.cluster_template_id} no longer exists`);
       const target = op.kind === 'cluster_upgrade' ? await this.#persist(signal, uuid, () => this.#storage.getClusterTemplateByUuid(String(theOp.params.cluster_template))) : null;
-      const driver = this.#drivers.forTemplate(template);
-      if (op.kind === 'cluster_delete') await this.#waitForSuperseded(op, signal);
-      const steps = operationSteps(op.kind, driver.steps(op.kind, op));
+      const kind = op.kind;
+      let steps: Step[];
+      if (isTaskKind(kind)) {
+        const handler = this.#tasks.get(kind);
+        if (!handler) throw new Error(`this conductor has no handler for ${kind} operations`);
+        steps = handler.steps(op);
+      } else {
+        const driver = this.#drivers.forTemplate(template);
+        if (kind === 'cluster_delete') await this.#waitForSuperseded(op, signal);
+        steps = operationSteps(kind, driver.steps(kind, op));
+      }
       const ledger = this.#ledger(cluster.uuid);
       const pki = this.#pki(cluster, template);
       const addresses = clusterAddresses(this.#storage, cluster.uuid);
@@ -163,11 +195,27 @@ export class OperationRunner {
           pki,
           addresses,
         };
-        for (;;) {
+        let hostDownSince = 0;
+        for (let hostWait = 1_000; ; ) {
           try {
             await step.run(ctx);
+            if (hostDownSince) await event(step.name, 'info', `The infrastructure answers again after ${Math.round((Date.now() - hostDownSince) / 1000)} s.`);
             break;
           } catch (err) {
+            if (err instanceof InfraUnavailable && !signal.aborted) {
+              // The host of the nodes does not answer (its engine restarting, a network blip):
+              // nothing this step could repair; it waits under its lease, within the operation's
+              // deadline (which ends the wait), and runs again (steps are idempotent).
+              if (!hostDownSince) {
+                hostDownSince = Date.now();
+                this.#log?.warn({ operation: uuid, step: step.name, reason: err.message }, 'infrastructure unavailable during a step; waiting for it');
+                await event(step.name, 'info', `Waiting for the infrastructure: ${err.message}`);
+              }
+              await sleep(hostWait, undefined, { signal }).catch(() => undefined);
+              hostWait = Math.min(hostWait * 2, 10_000);
+              if (signal.aborted) throw signal.reason;
+              continue;
+            }
             if (isDatabaseUnavailable(err) && !signal.aborted) {
               // The step's own bookkeeping (its ledger) met a database outage: wait for the database
               // under our lease, then run the step again (steps are idempotent).
@@ -200,8 +248,8 @@ export class OperationRunner {
       }
       const finished = liveCluster;
       await this.#persist(signal, uuid, () => this.#finish(theOp, 'complete', null, completion(theOp, finished, ngs, target)));
-      await this.#event(op, op.kind, 'succeeded', `${VERB[op.kind]} finished.`).catch(() => undefined);
-      if (op.kind !== 'cluster_delete') this.#onComplete(cluster.uuid);
+      await this.#event(op, op.kind, 'succeeded', `${verb(op)} finished.`).catch(() => undefined);
+      if (op.kind !== 'cluster_delete' && !isTaskKind(op.kind)) this.#onComplete(cluster.uuid);
     } catch (err) {
       if (err instanceof LeaseLost || signal.reason instanceof LeaseLost) {
         this.#log?.warn({ operation: uuid }, 'lost the lease of an operation; another conductor or a delete took it over');
@@ -214,16 +262,24 @@ export class OperationRunner {
         await this.#storage.releaseOperation(uuid, this.#owner).catch(() => undefined);
         return;
       }
-      const reason = signal.reason instanceof DeadlinePassed || err instanceof DeadlinePassed
-        ? `${VERB[op.kind]} did not finish before its deadline (${op.deadline_at.toISOString()}); it stopped at step "${currentStep}".`
-        : `${VERB[op.kind]} failed at step "${currentStep}": ${(err as Error).message ?? String(err)}`;
+      const overdue = signal.reason instanceof DeadlinePassed || err instanceof DeadlinePassed;
+      const reason = overdue
+        ? `${verb(op)} did not finish before its deadline (${op.deadline_at.toISOString()}); it stopped at step "${currentStep}".`
+        : `${verb(op)} failed at step "${currentStep}": ${(err as Error).message ?? String(err)}`;
       this.#log?.warn({ operation: uuid, step: currentStep, err }, 'operation failed');
       // Recorded even past the deadline (the abort signal has fired then): a bounded wait for the database.
       const recording = AbortSignal.timeout(this.#leaseMs);
       const failed = op;
       const last = liveCluster;
       try {
-        await this.#persist(recording, uuid, () => this.#finish(failed, 'failed', reason, failure(failed, last, ngs, reason)));
+        // A task keeps its error (class and status) for the request waiting on it, and takes back what it made.
+        let params: Record<string, unknown> | undefined;
+        if (isTaskKind(op.kind)) {
+          const e = !overdue && err instanceof MagnumError ? { code: err.code, status: err.status, message: err.message } : { code: overdue ? 'MessagingTimeout' : 'ServiceUnavailable', status: overdue ? 504 : 503, message: reason };
+          params = { ...op.params, error: e };
+          await this.#undo(op, recording);
+        }
+        await this.#persist(recording, uuid, () => this.#finish(failed, 'failed', reason, { ...failure(failed, last, ngs, reason), params }));
         await this.#event(op, currentStep, 'failed', reason).catch(() => undefined);
       } catch (e) {
         this.#log?.error({ operation: uuid, err: e }, 'could not record a failure; the sweep will');
@@ -232,6 +288,16 @@ export class OperationRunner {
       clearTimeout(deadlineTimer);
       clearInterval(renew);
     }
+  }
+
+  /** Takes back what a failed task operation made (its handler's undo), within the given bound; a failure is logged. */
+  async #undo(op: Operation, signal: AbortSignal): Promise<void> {
+    const undo = this.#tasks.get(op.kind)?.undo;
+    if (!undo) return;
+    const state = (op.params.state as Record<string, unknown> | undefined) ?? {};
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([undo.call(this.#tasks.get(op.kind), op, state), aborted])
+      .catch((err: unknown) => this.#log?.warn({ operation: op.uuid, err }, 'taking back what a failed operation made failed'));
   }
 
   async #finish(op: Operation, state: 'complete' | 'failed', error: string | null, f: Finish) {
@@ -270,10 +336,15 @@ export class OperationRunner {
    */
   async expire(op: Operation): Promise<boolean> {
     const cluster = await this.#storage.getClusterByUuid(op.cluster_id);
-    const reason = `${VERB[op.kind]} did not finish before its deadline (${op.deadline_at.toISOString()}); the conductor running it stopped at step "${op.step ?? 'start'}" and no conductor could finish it in time.`;
+    const reason = `${verb(op)} did not finish before its deadline (${op.deadline_at.toISOString()}); the conductor running it stopped at step "${op.step ?? 'start'}" and no conductor could finish it in time.`;
     if (!cluster) return this.#storage.finishOperation({ uuid: op.uuid, owner: null, state: 'failed', error: reason });
     const ngs = await this.#storage.listNodeGroupsOf([cluster.uuid]);
-    const ok = await this.#storage.finishOperation({ uuid: op.uuid, owner: null, state: 'failed', error: reason, ...failure(op, cluster, ngs, reason) });
+    let params: Record<string, unknown> | undefined;
+    if (isTaskKind(op.kind)) {
+      params = { ...op.params, error: { code: 'MessagingTimeout', status: 504, message: reason } };
+      await this.#undo(op, AbortSignal.timeout(this.#leaseMs));
+    }
+    const ok = await this.#storage.finishOperation({ uuid: op.uuid, owner: null, state: 'failed', error: reason, ...failure(op, cluster, ngs, reason), params });
     if (ok) await this.#event(op, op.step ?? op.kind, 'failed', reason);
     return ok;
   }

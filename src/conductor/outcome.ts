@@ -1,5 +1,8 @@
 // What the end of each kind of operation does to the cluster and its nodegroups: Magnum's status
-// transitions, made in one transaction with the operation's own end.
+// transitions, made in one transaction with the operation's own end. A task operation (a
+// container action, a service update) ends without touching the cluster, whatever its outcome:
+// its result or error is kept in the operation's params for the request waiting on it.
+import { isTaskKind } from '../objects/fields.ts';
 import type { Cluster, ClusterTemplate, NodeGroup, Operation } from '../objects/models.ts';
 
 export interface Finish {
@@ -7,11 +10,15 @@ export interface Finish {
   nodegroups?: Record<string, Partial<NodeGroup>>;
   destroyNodeGroups?: string[];
   destroyCluster?: string;
+  /** A task operation's params with its error (set by the runner, not here). */
+  params?: Record<string, unknown>;
 }
 
 const inProgress = (ng: NodeGroup) => ng.status?.endsWith('_IN_PROGRESS');
 
 export function completion(op: Operation, cluster: Cluster, ngs: readonly NodeGroup[], target: ClusterTemplate | null): Finish {
+  // A task operation (container, service) never changes the cluster or its nodegroups.
+  if (isTaskKind(op.kind)) return {};
   const ngUuid = String(op.params.nodegroup ?? op.nodegroup_id ?? '');
   const c = (status: Cluster['status'], extra: Partial<Cluster> = {}) => ({ uuid: cluster.uuid, changes: { status, status_reason: null, ...extra } });
   switch (op.kind) {
@@ -45,6 +52,7 @@ export function completion(op: Operation, cluster: Cluster, ngs: readonly NodeGr
 }
 
 export function failure(op: Operation, cluster: Cluster, ngs: readonly NodeGroup[], reason: string): Finish {
+  if (isTaskKind(op.kind)) return {};
   const ngUuid = String(op.params.nodegroup ?? op.nodegroup_id ?? '');
   const ng = ngs.find((n) => n.uuid === ngUuid);
   const c = (status: Cluster['status'], why = reason) => ({ uuid: cluster.uuid, changes: { status, status_reason: why } });

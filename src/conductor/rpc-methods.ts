@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { ClusterEngines } from './cluster-engine.ts';
+import type { TaskOperations } from './tasks.ts';
 
 export type RpcMethod = (args: Record<string, unknown>, context: Record<string, unknown>) => Promise<unknown>;
 export type RpcMethods = Record<string, RpcMethod>;
@@ -12,5 +13,7 @@ export interface MethodDeps {
   conf: Config;
   storage: Storage;
   engines: ClusterEngines;
+  /** Task operations (container actions, service changes): their handlers register here. */
+  tasks: TaskOperations;
   logger?: Logger;
 }

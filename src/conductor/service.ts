@@ -13,6 +13,7 @@ import { pkiFactory } from './pki.ts';
 import { ClusterEngines } from './cluster-engine.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
+import { TaskOperations } from './tasks.ts';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 
@@ -46,10 +47,12 @@ export class ConductorService {
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
     const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs, cacheDir: ClusterEngines.cacheDirFor(opts.conf.database.connection) });
     this.#engines = engines;
-    const deps = { conf: opts.conf, storage: opts.storage, engines, logger: opts.logger };
+    const tasks = new TaskOperations(opts.storage);
+    const deps = { conf: opts.conf, storage: opts.storage, engines, tasks, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => engines.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined) });
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => engines.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
+    tasks.attach(this.runner);
     this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.runner.run(uuid) });
   }
 

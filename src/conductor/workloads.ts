@@ -1,20 +1,27 @@
 // The conductor's side of /v1/services and /v1/pods: RPC methods that keep the rows (tenancy,
 // names, listing) and ask the cluster driver's backend (Driver.workloads) for everything live, and
 // the published ports of Swarm services (PortForwarders), reconciled every few seconds so that a
-// restarted conductor serves them again and moved tasks are followed.
+// restarted conductor serves them again and moved tasks are followed. Create, update and delete
+// are task operations (src/conductor/tasks.ts): checked here (a refusal changes nothing), then run
+// as named idempotent steps under a lease, resumed by another conductor if this one dies; the
+// object's row, written with the create operation, is its ledger entry.
 import type { Logger } from 'pino';
 import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { E, MagnumError } from '../common/errors.ts';
 import { DuplicateWorkload } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
+import type { NodeImages, ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
 import { backendKey, ingressPorts, publishAddress, type SwarmServiceManifest } from '../objects/manifests.ts';
-import type { Cluster, ClusterTemplate, Workload } from '../objects/models.ts';
+import type { Cluster, ClusterTemplate, Operation, Workload } from '../objects/models.ts';
+import type { Step } from '../drivers/driver.ts';
 import type { ClusterEngine } from './cluster-engine.ts';
 import { PortForwarders } from './port-forwarder.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
+import type { TaskStarted } from './tasks.ts';
 
 export const RECONCILE_INTERVAL_MS = 3_000;
+/** A create, update or delete operation's deadline (within the API's wait, 90 s). */
+const TASK_DEADLINE_MS = 80_000;
 type Kind = Workload['kind'];
 interface Target {
   cluster: Cluster;
@@ -88,6 +95,9 @@ export class WorkloadService {
       // A restarted conductor serves the published ports again at once, not after a period.
       setTimeout(() => void this.reconcile().catch((err) => this.#log?.warn({ err }, 'published ports reconciliation failed')), 100).unref();
     }
+    deps.tasks.register('workload_create', { steps: (op) => this.#createSteps(op), undo: (op) => this.#undoCreate(op) });
+    deps.tasks.register('workload_update', { steps: (op) => this.#updateSteps(op) });
+    deps.tasks.register('workload_delete', { steps: (op) => this.#deleteSteps(op) });
     const m: RpcMethods = {};
     for (const kind of ['service', 'pod'] as const) {
       m[`${kind}_create`] = (a) => this.create(kind, String(a.cluster), a.workload as WorkloadInput);
@@ -123,8 +133,21 @@ export class WorkloadService {
         const e = await engine;
         return e.run(e.api, args, { timeoutMs: opts?.timeoutMs, input: opts?.input });
       },
-      credentials: async () => (template.tls_disabled || !cluster.ca_cert_ref ? null : this.#certs!.getClientCredentials(cluster)),
+      // Every cluster has its CAs; a driver whose API needs no TLS when the template disables it
+      // (swarm-mode engines) uses docker() instead, which follows tls_disabled.
+      credentials: async () => (cluster.ca_cert_ref && cluster.magnum_cert_ref ? this.#certs!.getClientCredentials(cluster) : null),
+      resources: () => deps.storage.listResources(cluster.uuid),
     };
+  }
+
+  /** How images get into the cluster's nodes, when its driver says (else null: nodes with a Docker engine). */
+  async nodeImages(clusterUuid: string): Promise<NodeImages | null> {
+    const cluster = await this.#storage.getClusterByUuid(clusterUuid);
+    if (!cluster) throw E.ClusterNotFound(clusterUuid);
+    const template = await this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
+    if (!template) return null;
+    const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
+    return driver?.workloads?.(this.#access(cluster, template)).images ?? null;
   }
 
   /** The cluster, its template and the backend for one kind of object, or a clear 4xx. */
@@ -172,11 +195,14 @@ export class WorkloadService {
     for (const l of portListeners(row.manifest, cluster)) this.forwarders.setBackends(row.uuid, l.key, backends[l.backend] ?? []);
   }
 
-  async create(kind: Kind, clusterUuid: string, input: WorkloadInput): Promise<LiveReply> {
-    const { cluster, template, backend } = await this.#target(kind, clusterUuid);
+  /**
+   * Checks the request and opens the published ports (a port that is taken is a 409 before
+   * anything is made), then starts the create operation with the object's row.
+   */
+  async create(kind: Kind, clusterUuid: string, input: WorkloadInput): Promise<TaskStarted> {
+    const { cluster, template } = await this.#target(kind, clusterUuid);
     this.#notBeingDeleted(cluster);
     const coe = template.coe ?? '';
-    // Published ports first: a port that is taken is a 409 before anything is made.
     const listeners = coe === 'swarm-mode' ? portListeners(input.manifest, cluster) : [];
     const opened: string[] = [];
     try {
@@ -184,30 +210,64 @@ export class WorkloadService {
         await this.forwarders.open(input.uuid, l.host, l.port);
         opened.push(l.key);
       }
-      let row: Workload;
       try {
-        row = await this.#storage.workloads.create({ ...input, kind, cluster_id: cluster.uuid, coe });
+        return await this.#deps!.tasks.start({
+          kind: 'workload_create', cluster: cluster.uuid, params: { kind, workload: input.uuid }, deadlineMs: TASK_DEADLINE_MS,
+          rows: { workload: { ...input, kind, cluster_id: cluster.uuid, coe } },
+        });
       } catch (err) {
         if (err instanceof DuplicateWorkload) throw E.Conflict(`A ${kind} named ${input.name} already exists in cluster ${cluster.name ?? cluster.uuid}.`);
         throw err;
       }
-      try {
-        const made = await backend.create(row);
-        row = (await this.#storage.workloads.update(row.uuid, { backend_id: made.backend_id })) ?? row;
-      } catch (err) {
-        await this.#storage.workloads.destroy(row.uuid);
-        throw err;
-      }
-      // Made: the live state is a bonus (the next GET shows it).
-      const live = await this.#live(row, cluster, backend).catch((err) => {
-        this.#log?.warn({ err, workload: row.uuid }, 'reading a new workload failed');
-        return { status: 'UNKNOWN', status_reason: (err as Error).message };
-      });
-      return { live };
     } catch (err) {
       await Promise.all(opened.map((k) => this.forwarders.close(k)));
       throw err;
     }
+  }
+
+  /** The row and its backend, for a step of a task operation. */
+  async #ofOperation(op: Operation): Promise<{ row: Workload } & Target> {
+    const kind = op.params.kind as Kind;
+    const row = await this.#row(kind, String(op.params.workload));
+    return { row, ...(await this.#target(kind, row.cluster_id)) };
+  }
+
+  /** The live state as the request answers it: a failure to read is UNKNOWN, not a failed operation. */
+  async #result(op: Operation): Promise<LiveReply> {
+    const { row, cluster, backend } = await this.#ofOperation(op);
+    const live = await this.#live(row, cluster, backend).catch((err) => {
+      this.#log?.warn({ err, workload: row.uuid }, 'reading a workload failed');
+      return { status: 'UNKNOWN', status_reason: (err as Error).message };
+    });
+    return { live };
+  }
+
+  #createSteps(op: Operation): Step[] {
+    const kind = op.params.kind as Kind;
+    return [
+      {
+        // Made unless an earlier attempt made it (the backend finds it by the row's uuid label).
+        name: `create ${kind}`,
+        run: async () => {
+          const { row, backend } = await this.#ofOperation(op);
+          if (await backend.show(row)) return;
+          const made = await backend.create(row);
+          await this.#storage.workloads.update(row.uuid, { backend_id: made.backend_id });
+        },
+      },
+      { name: `read ${kind}`, run: async (ctx) => void (ctx.state.result = await this.#result(op)) },
+    ];
+  }
+
+  /** A create that failed: its published ports, the object (if it was made) and the row go. */
+  async #undoCreate(op: Operation): Promise<void> {
+    const uuid = String(op.params.workload);
+    await this.forwarders.closeOwner(uuid);
+    const row = await this.#storage.workloads.get(uuid);
+    if (!row) return;
+    const target = await this.#target(row.kind, row.cluster_id).catch(() => null);
+    await target?.backend.remove(row);
+    await this.#storage.workloads.destroy(uuid);
   }
 
   async show(kind: Kind, uuid: string): Promise<LiveReply> {
@@ -248,26 +308,56 @@ export class WorkloadService {
     return out;
   }
 
-  async update(kind: Kind, uuid: string, manifest: Record<string, unknown>): Promise<LiveReply> {
+  async update(kind: Kind, uuid: string, manifest: Record<string, unknown>): Promise<TaskStarted> {
     const row = await this.#row(kind, uuid);
-    const { cluster, backend } = await this.#target(kind, row.cluster_id);
+    const { cluster } = await this.#target(kind, row.cluster_id);
     this.#notBeingDeleted(cluster);
     if (row.coe === 'swarm-mode') {
       const keys = (m: Record<string, unknown>) => JSON.stringify(portListeners(m, cluster).map((l) => [l.key, l.backend]));
       if (keys(row.manifest) !== keys(manifest)) throw E.Invalid('Invalid manifest: ports: cannot be changed by an update; delete the service and create it again');
     }
-    await backend.update(row, manifest);
-    const updated = (await this.#storage.workloads.update(row.uuid, { manifest })) ?? row;
-    return { live: await this.#live(updated, cluster, backend) };
+    return this.#deps!.tasks.start({ kind: 'workload_update', cluster: cluster.uuid, params: { kind, workload: uuid, manifest }, deadlineMs: TASK_DEADLINE_MS });
   }
 
-  async remove(kind: Kind, uuid: string): Promise<null> {
+  #updateSteps(op: Operation): Step[] {
+    const kind = op.params.kind as Kind;
+    const manifest = op.params.manifest as Record<string, unknown>;
+    return [
+      // The new manifest applied (again, on a resume: the same spec changes nothing), then saved.
+      { name: `update ${kind}`, run: async () => { const { row, backend } = await this.#ofOperation(op); await backend.update(row, manifest); } },
+      { name: 'save manifest', run: async () => void (await this.#storage.workloads.update(String(op.params.workload), { manifest })) },
+      { name: `read ${kind}`, run: async (ctx) => void (ctx.state.result = await this.#result(op)) },
+    ];
+  }
+
+  async remove(kind: Kind, uuid: string): Promise<TaskStarted> {
     const row = await this.#row(kind, uuid);
-    const { backend } = await this.#target(kind, row.cluster_id);
-    await backend.remove(row);
-    await this.forwarders.closeOwner(row.uuid);
-    await this.#storage.workloads.destroy(row.uuid);
-    return null;
+    await this.#target(kind, row.cluster_id);
+    return this.#deps!.tasks.start({ kind: 'workload_delete', cluster: row.cluster_id, params: { kind, workload: uuid }, deadlineMs: TASK_DEADLINE_MS });
+  }
+
+  #deleteSteps(op: Operation): Step[] {
+    const kind = op.params.kind as Kind;
+    const uuid = String(op.params.workload);
+    return [
+      {
+        // Removed from the cluster (one already gone counts as removed).
+        name: `remove ${kind}`,
+        run: async () => {
+          const row = await this.#storage.workloads.get(uuid);
+          if (!row) return;
+          const { backend } = await this.#target(kind, row.cluster_id);
+          await backend.remove(row);
+        },
+      },
+      {
+        name: `forget ${kind}`,
+        run: async () => {
+          await this.forwarders.closeOwner(uuid);
+          await this.#storage.workloads.destroy(uuid);
+        },
+      },
+    ];
   }
 
   /** Fresh endpoints for a service whose published port found none answering (one refresh at a time). */

@@ -43,3 +43,9 @@ export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 export const COE_TYPES = ['swarm-mode', 'dcos', 'kubernetes', 'mesos', 'swarm'] as const;
 export const SERVER_TYPES = ['vm', 'bm'] as const;
 export const QUOTA_RESOURCES = ['Cluster'] as const;
+
+/** Operation kinds that act on what runs on a cluster, not on the cluster (see TaskKind). */
+export const TASK_KINDS = ['container_create', 'container_action', 'container_delete', 'workload_create', 'workload_update', 'workload_delete'] as const;
+export function isTaskKind(kind: string): kind is (typeof TASK_KINDS)[number] {
+  return (TASK_KINDS as readonly string[]).includes(kind);
+}

@@ -157,6 +157,18 @@ export type OperationKind =
   | 'nodegroup_delete'
   | 'rotate_ca'
   | 'cluster_heal';
+/**
+ * Operations on what runs on a cluster (containers, services, pods): rows, leases, deadlines and
+ * named steps like the lifecycle operations, but they never change the cluster's status and run
+ * beside a lifecycle operation (a cluster delete ends them).
+ */
+export type TaskKind =
+  | 'container_create'
+  | 'container_action'
+  | 'container_delete'
+  | 'workload_create'
+  | 'workload_update'
+  | 'workload_delete';
 export type OperationState = 'pending' | 'running' | 'complete' | 'failed';
 
 export interface Operation extends Timestamps {
@@ -164,7 +176,7 @@ export interface Operation extends Timestamps {
   uuid: string;
   cluster_id: string;
   nodegroup_id: string | null;
-  kind: OperationKind;
+  kind: OperationKind | TaskKind;
   params: Record<string, unknown>;
   state: OperationState;
   owner: string | null;

@@ -33,7 +33,7 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
     const { c, swarm } = await dockerCluster(r);
     policy.enforce(r.ctx, 'cluster:load_image', { ...c });
     if (!swarm) throw E.InvalidParameterValue(`Images can be loaded into swarm and swarm-mode clusters only; cluster ${c.name ?? c.uuid} is not one.`);
-    const started = await conductor.call<{ uuid: string }>(r.ctx, 'cluster_load_image', { cluster: c.uuid, file }, { timeoutMs: 30_000 });
+    const started = await conductor.imageLoad(r.ctx, c.uuid, file, 30_000);
     return {
       status: 202,
       body: { ...started, links: [{ href: `${r.host}/v1/clusters/${c.uuid}/images/${started.uuid}`, rel: 'self' }] },
@@ -45,7 +45,7 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
     const { c, swarm } = await dockerCluster(r);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     if (!swarm) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} is not a swarm or swarm-mode cluster.`);
-    const out = await conductor.call<Record<string, unknown>>(r.ctx, 'cluster_list_images', { cluster: c.uuid }, { timeoutMs: 30_000 });
+    const out = await conductor.imageList(r.ctx, c.uuid, 30_000);
     return { status: 200, body: { cluster_uuid: c.uuid, ...out } };
   });
 

@@ -8,7 +8,6 @@
 // cluster's client certificate), through synchronous RPC calls.
 import { randomUUID } from 'node:crypto';
 import { E, MagnumError } from '../../../common/errors.ts';
-import type { RequestContext } from '../../../common/context.ts';
 import {
   DOCKER_MINIMUM_MEMORY, IMAGE_REFERENCE, RESTART_POLICY, dockerMemoryBytes, parsePort, shellSplit, type ContainerLive,
 } from '../../../objects/container.ts';
@@ -149,8 +148,6 @@ function containerView(c: Container, live: ContainerLive | undefined, host: stri
 
 export function registerContainers(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf, conductor } = deps;
-  const call = <T>(ctx: RequestContext, method: string, args: Record<string, unknown>, seconds: number) =>
-    conductor.call<T>(ctx, method, args, { timeoutMs: seconds * 1000 });
 
   const find = async (r: ApiRequest, ident = r.params.ident): Promise<Container> => {
     const found = await storage.findContainers(adminWideScope(r.ctx), identLookup(ident));
@@ -163,9 +160,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
   const liveOf = async (r: ApiRequest, rows: Container[]): Promise<Record<string, ContainerLive>> => {
     if (!rows.length) return {};
     try {
-      return await call<Record<string, ContainerLive>>(r.ctx, 'container_status', {
-        containers: rows.map((c) => ({ uuid: c.uuid, cluster_id: c.cluster_id, host: c.host, status: c.status })),
-      }, 30);
+      return await conductor.containerStatus(r.ctx, rows.map((c) => ({ uuid: c.uuid, cluster_id: c.cluster_id, host: c.host, status: c.status })), 30_000);
     } catch (e) {
       if (!(e instanceof MagnumError) || e.status < 503) throw e;
       return Object.fromEntries(rows.map((c) => [c.uuid, { status: 'Unknown', status_reason: e.message, published_ports: [] } satisfies ContainerLive]));
@@ -242,7 +237,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
       cluster_id: cluster!.uuid,
       image, command, memory, cpu, environment, ports, restart_policy: restart,
     };
-    const live = await call<ContainerLive>(r.ctx, 'container_create', { container: spec }, 150);
+    const live = await conductor.containerCreate(r.ctx, spec, 150_000);
     const created = await storage.getContainerByUuid(uuid);
     if (!created) throw E.ContainerNotFound(uuid);
     return { status: 201, body: containerView(created, live, r.host) };
@@ -273,7 +268,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     if (changed.includes('restart_policy')) changes.restart_policy = value('restart_policy') === null ? null : checkRestartPolicy(String(value('restart_policy')));
     const { name, ...live } = changes;
     let state: ContainerLive | undefined;
-    if (Object.keys(live).length) state = await call<ContainerLive>(r.ctx, 'container_update', { container: c.uuid, changes: live }, 60);
+    if (Object.keys(live).length) state = await conductor.containerUpdate(r.ctx, c.uuid, live, 60_000);
     if ('name' in changes) await storage.updateContainer(c.uuid, { name });
     const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
     if (!state) state = (await liveOf(r, [now]))[now.uuid];
@@ -285,7 +280,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const force = r.query.force === undefined ? false : parseBool(r.query.force);
     const c = await find(r);
     policy.enforce(r.ctx, 'container:delete', { ...c });
-    await call(r.ctx, 'container_delete', { container: c.uuid, force }, 60);
+    await conductor.containerDelete(r.ctx, c.uuid, force, 60_000);
     return { status: 204 };
   });
 
@@ -296,7 +291,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
       const timeout = r.query.timeout === undefined ? null : (coerceField('timeout', { type: { kind: 'int', min: 0, max: 600 } }, r.query.timeout) as number);
       const c = await find(r);
       policy.enforce(r.ctx, `container:${action}`, { ...c });
-      const live = await call<ContainerLive>(r.ctx, 'container_action', { container: c.uuid, action, timeout }, 60 + (timeout ?? 10));
+      const live = await conductor.containerAction(r.ctx, c.uuid, action, timeout, (60 + (timeout ?? 10)) * 1000);
       const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
       return { status: 200, body: containerView(now, live, r.host) };
     });
@@ -317,7 +312,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const timestamps = r.query.timestamps === undefined ? false : parseBool(r.query.timestamps);
     const c = await find(r);
     policy.enforce(r.ctx, 'container:logs', { ...c });
-    const out = await call<{ output: string }>(r.ctx, 'container_logs', { container: c.uuid, tail, since, timestamps }, 60);
+    const out = await conductor.containerLogs(r.ctx, c.uuid, { tail, since, timestamps }, 60_000);
     return { status: 200, body: out };
   });
 
@@ -325,7 +320,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const c = await find(r);
     policy.enforce(r.ctx, 'container:execute', { ...c });
     const argv = typeof command === 'string' ? shellSplit(command) : command;
-    const out = await call(r.ctx, 'container_exec', { container: c.uuid, command: argv, timeout }, timeout + 20);
+    const out = await conductor.containerExec(r.ctx, c.uuid, argv, timeout, (timeout + 20) * 1000);
     return { status: 200, body: out };
   };
   const execTimeout = (v: unknown) => (v === undefined || v === null ? EXEC_DEFAULT_TIMEOUT : (coerceField('timeout', { type: { kind: 'int', min: 1, max: 3600 } }, v) as number));

@@ -246,7 +246,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     const rows = await storage.workloads.list(kind, scope, page, cluster?.uuid);
     let items: Record<string, unknown>[];
     if (detail && rows.length) {
-      const live = await conductor.call<Record<string, LiveReply>>(r.ctx, `${kind}_show_many`, { workloads: rows.map((w) => w.uuid) }, { timeoutMs: CREATE_TIMEOUT_MS });
+      const live = await conductor.workloadShowMany(r.ctx, kind, rows.map((w) => w.uuid), CREATE_TIMEOUT_MS);
       items = rows.map((w) => fullView(w, live[w.uuid], r.host));
     } else items = rows.map((w) => (detail ? fullView(w, undefined, r.host) : briefView(w, r.host)));
     const body: Record<string, unknown> = { [coll]: items };
@@ -262,7 +262,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   router.get(`${base}/:ident`, async (r) => {
     const w = await find(r);
     policy.enforce(r.ctx, `${kind}:get`, { ...w });
-    const live = await conductor.call<LiveReply>(r.ctx, `${kind}_show`, { workload: w.uuid }, { timeoutMs: SHOW_TIMEOUT_MS });
+    const live = await conductor.workloadShow(r.ctx, kind, w.uuid, SHOW_TIMEOUT_MS);
     return { status: 200, body: fullView(w, live, r.host) };
   });
 
@@ -288,10 +288,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     const parsed = parseFor(kind, coe, cluster, input.manifest, (input.name as string | null | undefined) ?? null);
     if (!cluster.api_address) throw E.ClusterAPIAddressUnavailable();
     const uuid = randomUUID();
-    const reply = await conductor.call<LiveReply>(r.ctx, `${kind}_create`, {
-      cluster: cluster.uuid,
-      workload: { uuid, name: parsed.name, project_id: cluster.project_id, user_id: r.ctx.userId, manifest: parsed.manifest },
-    }, { timeoutMs: CREATE_TIMEOUT_MS });
+    const reply = await conductor.workloadCreate(r.ctx, kind, cluster.uuid, { uuid, name: parsed.name, project_id: cluster.project_id, user_id: r.ctx.userId, manifest: parsed.manifest }, CREATE_TIMEOUT_MS);
     const row = await storage.workloads.get(uuid);
     if (!row) throw KINDS[kind].notFound(uuid);
     return { status: 201, body: fullView(row, reply, r.host) };
@@ -321,7 +318,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     if (swarm && ports(manifest) !== ports(w.manifest)) {
       throw E.Invalid('Invalid manifest: ports: cannot be changed by an update; delete the service and create it again');
     }
-    const reply = await conductor.call<LiveReply>(r.ctx, `${kind}_update`, { workload: w.uuid, manifest }, { timeoutMs: CREATE_TIMEOUT_MS });
+    const reply = await conductor.workloadUpdate(r.ctx, kind, w.uuid, manifest, CREATE_TIMEOUT_MS);
     const row = (await storage.workloads.get(w.uuid)) ?? w;
     return { status: 202, body: fullView(row, reply, r.host) };
   });
@@ -329,7 +326,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   router.delete(`${base}/:ident`, async (r) => {
     const w = await find(r);
     policy.enforce(r.ctx, `${kind}:delete`, { ...w });
-    await conductor.call(r.ctx, `${kind}_delete`, { workload: w.uuid }, { timeoutMs: CREATE_TIMEOUT_MS });
+    await conductor.workloadDelete(r.ctx, kind, w.uuid, CREATE_TIMEOUT_MS);
     return { status: 204 };
   });
 }
