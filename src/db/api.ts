@@ -51,8 +51,6 @@ export interface OperationFinish {
   nodegroups?: Record<string, Partial<NodeGroup>>;
   destroyNodeGroups?: string[];
   destroyCluster?: string;
-  /** The operation's params replaced (a task operation's result or error). */
-  params?: Record<string, unknown>;
 }
 
 /** What one finished step of an operation leaves: its name, the operation's params, and the cluster and nodegroup changes it made. */
@@ -67,6 +65,10 @@ export interface StepOutcome {
 }
 
 export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
+/** A cluster as its show reads it: with its template's labels and its nodegroups (ordered by id). */
+export type ClusterView = ClusterWithTemplateLabels & { nodegroups: NodeGroup[] };
+/** What the cluster list views read of a nodegroup. */
+export type NodeGroupSummary = Pick<NodeGroup, 'cluster_id' | 'role' | 'node_count' | 'node_addresses'>;
 
 export type NewWorkload = Pick<Workload, 'uuid' | 'kind' | 'name' | 'project_id' | 'user_id' | 'cluster_id' | 'coe' | 'manifest'> & { backend_id?: string | null };
 
@@ -108,8 +110,8 @@ export interface Storage {
   findClusters(scope: Scope, by: IdentLookup): Promise<Cluster[]>;
   getClusterByUuid(uuid: string): Promise<Cluster | null>;
   listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]>;
-  /** Clusters with their template's labels in one query (for labels_overridden/added/skipped). */
-  findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterWithTemplateLabels[]>;
+  /** Clusters (at most 2) with their template's labels and their nodegroups, in one query. */
+  findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterView[]>;
   listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]>;
   /** Clusters of one project (the quota check). */
   countClusters(projectId: string): Promise<number>;
@@ -121,6 +123,8 @@ export interface Storage {
 
   // Nodegroups.
   listNodeGroupsOf(clusterUuids: string[]): Promise<NodeGroup[]>;
+  /** The columns the list views read, of the nodegroups of these clusters, ordered by id. */
+  listNodeGroupSummariesOf(clusterUuids: string[]): Promise<NodeGroupSummary[]>;
   listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]>;
   findNodeGroups(clusterUuid: string, scope: Scope, by: IdentLookup): Promise<NodeGroup[]>;
   updateNodeGroup(uuid: string, changes: Partial<NodeGroup>): Promise<NodeGroup | null>;
@@ -131,13 +135,6 @@ export interface Storage {
   createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster>;
   /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */
   startOperation(start: OperationStart): Promise<boolean>;
-  /**
-   * A task operation (container, service), with the row it acts on when it makes one (container,
-   * workload: the row is the ledger entry of the object it makes), in one transaction, the
-   * cluster's status untouched; false when the cluster is gone or being deleted. Throws
-   * UniqueViolation / DuplicateWorkload for a row that exists.
-   */
-  startTaskOperation(op: NewOperation, rows?: { container?: Partial<Container> & { uuid: string; cluster_id: string }; workload?: NewWorkload }): Promise<boolean>;
   getOperation(uuid: string): Promise<Operation | null>;
   listOperations(clusterUuid: string): Promise<Operation[]>;
   /** Take an operation nobody holds (or whose holder's lease ran out). True if this owner got it. */
