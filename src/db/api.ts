@@ -51,6 +51,8 @@ export interface OperationFinish {
   nodegroups?: Record<string, Partial<NodeGroup>>;
   destroyNodeGroups?: string[];
   destroyCluster?: string;
+  /** The operation's params replaced (a task operation's result or error). */
+  params?: Record<string, unknown>;
 }
 
 /** What one finished step of an operation leaves: its name, the operation's params, and the cluster and nodegroup changes it made. */
@@ -135,6 +137,13 @@ export interface Storage {
   createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster>;
   /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */
   startOperation(start: OperationStart): Promise<boolean>;
+  /**
+   * A task operation (container, service), with the row it acts on when it makes one (container,
+   * workload: the row is the ledger entry of the object it makes), in one transaction, the
+   * cluster's status untouched; false when the cluster is gone or being deleted. Throws
+   * UniqueViolation / DuplicateWorkload for a row that exists.
+   */
+  startTaskOperation(op: NewOperation, rows?: { container?: Partial<Container> & { uuid: string; cluster_id: string }; workload?: NewWorkload }): Promise<boolean>;
   getOperation(uuid: string): Promise<Operation | null>;
   listOperations(clusterUuid: string): Promise<Operation[]>;
   /** Take an operation nobody holds (or whose holder's lease ran out). True if this owner got it. */

@@ -2,9 +2,9 @@ import { sql, type Compilable, type CompiledQuery, type Kysely, type Transaction
 import type {
   Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, ImageLoad, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
-import type { ClusterStatus } from '../../objects/fields.ts';
-import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
-import { UniqueViolation, isUniqueViolation } from '../errors.ts';
+import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
+import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
+import { DuplicateWorkload, UniqueViolation, isUniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
@@ -319,8 +319,10 @@ export class SqlStorage implements Storage {
             .where('uuid', 'in', active.map((o) => o.uuid as string)).where('state', 'in', ['pending', 'running']).execute();
         }
       } else {
+        // Task operations (containers, services) run beside a lifecycle operation.
         const active = await tx.selectFrom('operation').select('uuid')
-          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running']).limit(1).execute();
+          .where('cluster_id', '=', start.clusterUuid).where('state', 'in', ['pending', 'running'])
+          .where('kind', 'not in', [...TASK_KINDS]).limit(1).execute();
         if (active.length) return false;
       }
       const res = await tx.updateTable('cluster')
@@ -335,6 +337,25 @@ export class SqlStorage implements Storage {
         await tx.updateTable('nodegroup').set(toRow(this.conn, 'nodegroup', { ...changes, updated_at: new Date() })).where('uuid', '=', uuid).execute();
       }
       await this.#insertOperation(tx, start.operation);
+      return true;
+    });
+  }
+
+  async startTaskOperation(op: NewOperation, rows: { container?: Partial<Container> & { uuid: string; cluster_id: string }; workload?: NewWorkload } = {}): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      await this.#lockCluster(tx, op.cluster_id);
+      const cluster = await tx.selectFrom('cluster').select('status').where('uuid', '=', op.cluster_id).executeTakeFirst();
+      if (!cluster || cluster.status === 'DELETE_IN_PROGRESS') return false;
+      if (rows.container) await this.#insert(tx, 'container', this.#containerIn(rows.container));
+      if (rows.workload) {
+        try {
+          await this.#insert(tx, 'cluster_workload', { backend_id: null, ...rows.workload, updated_at: null });
+        } catch (e) {
+          if (e instanceof UniqueViolation) throw new DuplicateWorkload(e.message);
+          throw e;
+        }
+      }
+      await this.#insertOperation(tx, op);
       return true;
     });
   }
@@ -576,7 +597,7 @@ export class SqlStorage implements Storage {
       const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', fin.uuid).executeTakeFirst();
       if (target) await this.#lockCluster(tx, target.cluster_id as string);
       let q = tx.updateTable('operation')
-        .set(toRow(this.conn, 'operation', { state: fin.state, last_error: fin.error ?? null, updated_at: new Date(), lease_expires_at: null }))
+        .set(toRow(this.conn, 'operation', { state: fin.state, last_error: fin.error ?? null, updated_at: new Date(), lease_expires_at: null, ...(fin.params ? { params: fin.params } : {}) }))
         .where('uuid', '=', fin.uuid).where('state', 'in', ['pending', 'running']);
       if (fin.owner !== null) q = q.where('owner', '=', fin.owner);
       const res = await q.executeTakeFirst();
