@@ -9,7 +9,15 @@ import type { Storage } from '../db/api.ts';
 import type { HealthReport } from '../drivers/driver.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { Cluster } from '../objects/models.ts';
-import { UPDATE_ALLOWED } from '../objects/fields.ts';
+import { CLUSTER_STATUSES, UPDATE_ALLOWED } from '../objects/fields.ts';
+
+/**
+ * Clusters whose health is polled: every stable state, failed ones too (an UPDATE_FAILED cluster
+ * still runs its nodes). Not while an operation is in progress: the operation owns the cluster's
+ * nodes then (Magnum polls CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_IN_PROGRESS and
+ * ROLLBACK_IN_PROGRESS).
+ */
+export const POLLED_STATUSES = CLUSTER_STATUSES.filter((s) => !s.endsWith('_IN_PROGRESS') && s !== 'DELETE_COMPLETE');
 
 const READY = '.Ready';
 
@@ -53,7 +61,7 @@ export class HealthMonitor {
     if (!only && this.#polling) return;
     if (!only) this.#polling = true;
     try {
-      let clusters = await this.#storage.listClustersInStatus(['CREATE_COMPLETE', 'UPDATE_COMPLETE'], 500);
+      let clusters = await this.#storage.listClustersInStatus(POLLED_STATUSES, 500);
       if (only) clusters = clusters.filter((c) => only.includes(c.uuid));
       for (const c of clusters) {
         try {
@@ -75,8 +83,9 @@ export class HealthMonitor {
     const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]), await this.#storage.listResources(c.uuid));
     if (report.infrastructureUnavailable) this.#log?.warn({ cluster: c.uuid, cause: report.infrastructureUnavailable }, 'the infrastructure of the cluster does not answer');
     if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
-      await this.#storage.updateCluster(c.uuid, { health_status: report.status, health_status_reason: report.reason });
-      for (const message of healthEvents({ status: c.health_status, reason: c.health_status_reason }, report)) {
+      // Several conductors poll the same cluster: the one whose conditional write lands records the change.
+      const won = await this.#storage.setClusterHealth(c.uuid, c, { health_status: report.status, health_status_reason: report.reason });
+      if (won) for (const message of healthEvents({ status: c.health_status, reason: c.health_status_reason }, report)) {
         await this.#storage.appendEvent({ cluster_id: c.uuid, operation_id: null, step: 'health', outcome: 'info', message });
       }
     }
