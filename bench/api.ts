@@ -2,8 +2,14 @@
 // Fastify route serving the same JSON from memory. Prints each figure and its ratio to the floor,
 // and the resident memory of the API and conductor processes. A bench reports; it never fails CI.
 //
-//   node --import tsx bench/api.ts [--duration 10] [--clusters 1000]
-// Needs PostgreSQL, RabbitMQ and Keystone from scripts/setup-services.sh (var/services.env).
+//   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
+//                                 [--only SUBSTRING] [--profile DIR]
+// Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
+// (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
+// a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR.
+// The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
+// to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
+// generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +27,13 @@ const arg = (name: string, dflt: number) => {
 };
 const DURATION = arg('duration', 10);
 const CLUSTERS = arg('clusters', 1000);
+const strArg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : String(process.argv[i + 1]);
+};
+const DB = strArg('db', 'postgres') as 'postgres' | 'sqlite' | 'mysql';
+const ONLY = strArg('only', '');
+const PROFILE = strArg('profile', '');
 const CONNECTIONS = 8;
 const children: ChildProcess[] = [];
 
@@ -112,7 +125,9 @@ async function seed(storage: SqlStorage, project: string): Promise<{ template: s
 }
 
 async function main() {
-  const db = await createTempDatabase('postgres');
+  const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadBefore = loadavg();
+  const db = await createTempDatabase(DB);
   const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
   await rabbit(['add_vhost', vhost]);
@@ -134,7 +149,7 @@ async function main() {
       writeFileSync(f, [
         '[DEFAULT]', `transport_url = ${amqp}`, `auth_strategy = ${auth}`, 'host = bench',
         '[api]', `port = ${port}`, '[database]', `connection = ${db.url}`,
-        '[drivers]', 'test_drivers = fake', '[fake_driver]', 'step_delay_ms = 1',
+        '[drivers]', 'test_drivers = fake', '[fake_driver]', 'step_delay_ms = 1', '[x509]', 'rsa_key_size = 1024',
         '[keystone_authtoken]', `auth_url = ${need('KEYSTONE_URL')}`, `www_authenticate_uri = ${need('KEYSTONE_URL')}`,
         'username = magnum', `password = ${need('MAGNUM_SERVICE_PASSWORD')}`, 'project_name = service',
         '[oslo_policy]', 'policy_file = /nonexistent/policy.yaml',
@@ -144,8 +159,12 @@ async function main() {
     const noauthPort = await freePort();
     const ksPort = await freePort();
     const floorPort = await freePort();
-    const conductor = start(`${ROOT}/bin/magnum-conductor`, ['--config-file', conf(0, 'noauth')]);
-    const apiNoauth = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf(noauthPort, 'noauth')]);
+    // Profiled processes run their source through tsx (--cpu-prof is not allowed in NODE_OPTIONS).
+    const magnum = (name: string, args: string[], profileAs?: string) => (PROFILE && profileAs
+      ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, '--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`, ...args])
+      : start(`${ROOT}/bin/magnum-${name}`, args));
+    const conductor = magnum('conductor', ['--config-file', conf(0, 'noauth')], 'conductor');
+    const apiNoauth = magnum('api', ['--config-file', conf(noauthPort, 'noauth')], 'api-noauth');
     const apiKs = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf(ksPort, 'keystone')]);
     await Promise.all([waitHttp(`http://127.0.0.1:${noauthPort}/`), waitHttp(`http://127.0.0.1:${ksPort}/`)]);
 
@@ -178,7 +197,7 @@ async function main() {
     const rows: string[][] = [];
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 1) : '-');
     const post = { method: 'POST' as const, body: JSON.stringify({ cluster_template_id: 'bench', node_count: 1 }) };
-    for (const e of [...endpoints, { name: 'POST /v1/clusters', path: '/v1/clusters' }]) {
+    for (const e of [...endpoints, { name: 'POST /v1/clusters', path: '/v1/clusters' }].filter((x) => x.name.includes(ONLY))) {
       const isPost = e.path === '/v1/clusters';
       const f = await load(base(floorPort) + e.path, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
       for (const [mode, port, headers] of [['noauth', noauthPort, noauth], ['keystone', ksPort, ks]] as const) {
@@ -190,11 +209,16 @@ async function main() {
     const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, PostgreSQL + RabbitMQ`);
+    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
     const mem = { api_noauth: rssMb(apiNoauth.pid!), api_keystone: rssMb(apiKs.pid!), conductor: rssMb(conductor.pid!), floor: rssMb(floor.pid!) };
     console.log(`\nresident memory (MB): magnum-api ${mem.api_noauth} (noauth), ${mem.api_keystone} (keystone); magnum-conductor ${mem.conductor}; API + conductor ${mem.api_noauth + mem.conductor}; floor process ${mem.floor}`);
+    if (PROFILE) {
+      // The profiles are written when the processes exit on their own (SIGTERM: a clean stop).
+      await Promise.all([apiNoauth, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));
+      console.log(`CPU profiles in ${PROFILE}/api-noauth and ${PROFILE}/conductor`);
+    }
   } finally {
     for (const c of children) c.kill('SIGKILL');
     await rabbit(['delete_vhost', vhost]).catch(() => undefined);

@@ -2,6 +2,9 @@
 // omitted, None as null, merge_labels always false, links from the request host.
 import { FAILED_STATUSES } from '../objects/fields.ts';
 import type { Cluster, ClusterTemplate, NodeGroup, Quota } from '../objects/models.ts';
+
+/** What the cluster views read of a nodegroup: the lists read a summary, the show the whole row (faults). */
+export type ViewNodeGroup = Pick<NodeGroup, 'role' | 'node_count' | 'node_addresses'> & Partial<Pick<NodeGroup, 'name' | 'status' | 'status_reason'>>;
 import { isoTime, labelDiff, resourceLinks } from './common.ts';
 
 export const TEMPLATE_FIELDS = [
@@ -31,7 +34,7 @@ export interface ClusterAggregate {
   master_addresses: string[];
 }
 
-export function aggregate(ngs: NodeGroup[]): ClusterAggregate {
+export function aggregate(ngs: readonly ViewNodeGroup[]): ClusterAggregate {
   const out: ClusterAggregate = { node_count: 0, master_count: 0, node_addresses: [], master_addresses: [] };
   for (const ng of ngs) {
     if (ng.role === 'master') {
@@ -45,7 +48,7 @@ export function aggregate(ngs: NodeGroup[]): ClusterAggregate {
   return out;
 }
 
-export function clusterBrief(c: Cluster, ngs: NodeGroup[], host: string) {
+export function clusterBrief(c: Cluster, ngs: readonly ViewNodeGroup[], host: string) {
   const agg = aggregate(ngs);
   return {
     uuid: c.uuid,
@@ -67,7 +70,7 @@ export function clusterBrief(c: Cluster, ngs: NodeGroup[], host: string) {
   };
 }
 
-export function clusterFull(c: Cluster, ngs: NodeGroup[], template: Pick<ClusterTemplate, 'labels'> | null, host: string, opts: { faults?: boolean } = {}) {
+export function clusterFull(c: Cluster, ngs: readonly ViewNodeGroup[], template: Pick<ClusterTemplate, 'labels'> | null, host: string, opts: { faults?: boolean } = {}) {
   const agg = aggregate(ngs);
   const out: Record<string, unknown> = {
     uuid: c.uuid,
@@ -106,7 +109,7 @@ export function clusterFull(c: Cluster, ngs: NodeGroup[], template: Pick<Cluster
   };
   if (opts.faults && c.status && (FAILED_STATUSES as string[]).includes(c.status)) {
     const faults: Record<string, string> = {};
-    for (const ng of ngs) if (ng.status?.endsWith('FAILED')) faults[ng.name] = ng.status_reason ?? '';
+    for (const ng of ngs) if (ng.status?.endsWith('FAILED')) faults[ng.name ?? ''] = ng.status_reason ?? '';
     out.faults = faults;
   }
   return out;

@@ -19,7 +19,7 @@ export function buildConductor(opts: { conf: Config; storage: SqlStorage; transp
     ...opts,
     drivers,
     methods: (d) => {
-      images = new ImageService(d);
+      images = new ImageService(d, { nodeImages: (cluster) => workloads.nodeImages(cluster) });
       return { ...containerMethods(d), ...imageMethods(images), ...workloads.methods(d) };
     },
     onStop: async () => {

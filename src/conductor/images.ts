@@ -1,9 +1,12 @@
 // Loading images into a cluster's nodes when no registry is reachable: an image archive (what
 // `docker save` writes) from the conductor host's image directory ([docker] image_dir) goes into
-// every node's engine (`docker load` over the cluster's TLS), a few nodes at a time. Only files
-// inside that directory can be named, so API users never choose a path on the conductor's host.
+// every node, a few nodes at a time. Only files inside that directory can be named, so API users
+// never choose a path on the conductor's host. How an archive gets into a node is the driver's
+// (Workloads.images, src/drivers/workloads.ts: the kubernetes driver imports it into the node's
+// containerd); without one, nodes run a Docker engine and get it by `docker load` over the
+// cluster's TLS (engineImages below).
 //
-// The request answers as soon as every node's engine is known to answer; the load itself runs in
+// The request answers as soon as every node is known to answer; the load itself runs in
 // the background, recorded first as an image_load row held under a lease (renewed while it runs,
 // with a deadline): a load whose conductor died is ended FAILED by any conductor's sweep. It reports its progress as events in the cluster's timeline, all carrying the
 // load's uuid as their operation_id: `image_load` started, one `image_load node <address>` per
@@ -13,6 +16,8 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
+import type { ImageNode, NodeImage, NodeImages } from '../drivers/workloads.ts';
+import type { Storage } from '../db/api.ts';
 import type { ClusterEngine } from './cluster-engine.ts';
 import { clusterLabel, clusterNodes, daemonMessage, mapLimit, probe, endpointPort } from './docker-nodes.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
@@ -60,16 +65,45 @@ export function imageArchive(conf: Config, name: string): { path: string; size: 
   return { path, size: st.size };
 }
 
+/** Nodes that run a Docker engine (swarm-mode): `docker load` / `docker image ls` on each node's engine. */
+export function engineImages(engine: ClusterEngine, storage: Pick<Storage, 'listResources'>): NodeImages {
+  return {
+    async nodes() {
+      const nodes = clusterNodes(await storage.listResources(engine.cluster.uuid));
+      const up = await Promise.all(nodes.map((n) => probe(n.address, endpointPort(engine.node(n.address)))));
+      return nodes.map((n, i) => ({ name: n.name, address: n.address, role: n.role, reachable: up[i] }));
+    },
+    async load(node, archivePath, opts) {
+      const r = await engine.run(engine.node(node.address), ['load', '--input', archivePath], { timeoutMs: opts.timeoutMs, raw: true, signal: opts.signal });
+      if (r.exitCode !== 0) throw new Error(daemonMessage(r.stderr));
+      return r.stdout.split('\n').map((l) => /^Loaded image(?: ID)?: (.+)$/.exec(l.trim())?.[1]).filter((x): x is string => Boolean(x));
+    },
+    async list(node) {
+      const r = await engine.run(engine.node(node.address), ['image', 'ls', '--format', '{{json .}}'], { timeoutMs: 15_000 });
+      if (r.exitCode !== 0) throw E.ServiceUnavailable(`The Docker engine of node ${node.address} failed: ${daemonMessage(r.stderr)}`);
+      return r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { Repository: string; Tag: string; ID: string; Size: string })
+        .map((i) => ({ name: i.Repository === '<none>' ? i.ID : `${i.Repository}:${i.Tag}`, id: i.ID, size: i.Size }));
+    },
+  };
+}
+
+export interface ImageServiceOptions {
+  /** The cluster driver's way into its nodes (null: nodes with a Docker engine). */
+  nodeImages?: (clusterUuid: string) => Promise<NodeImages | null>;
+}
+
 export class ImageService {
   readonly #d: MethodDeps;
+  readonly #nodeImages: ImageServiceOptions['nodeImages'];
   readonly #running = new Map<string, { work: Promise<void>; abort: AbortController }>();
   readonly #owner: string;
   readonly #leaseMs: number;
   #sweepTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(deps: MethodDeps) {
+  constructor(deps: MethodDeps, opts: ImageServiceOptions = {}) {
     this.#d = deps;
+    this.#nodeImages = opts.nodeImages;
     this.#owner = `${deps.conf.DEFAULT.host}:${process.pid}:images:${randomBytes(3).toString('hex')}`;
     this.#leaseMs = deps.conf.conductor.operation_lease * 1000;
     if (deps.conf.DEFAULT.periodic_enable) {
@@ -116,19 +150,24 @@ export class ImageService {
     }
   }
 
-  async #reachableNodes(engine: ClusterEngine) {
-    const nodes = clusterNodes(await this.#d.storage.listResources(engine.cluster.uuid));
-    if (!nodes.length) throw E.Conflict(`Cluster ${clusterLabel(engine)} has no nodes yet (status ${engine.cluster.status}).`);
-    const up = await Promise.all(nodes.map((n) => probe(n.address, endpointPort(engine.node(n.address)))));
-    return { nodes, down: nodes.filter((_, i) => !up[i]) };
+  /** The cluster's nodes and the way into them. */
+  async #target(clusterUuid: string): Promise<{ label: string; images: NodeImages; nodes: ImageNode[]; down: ImageNode[]; engineNodes: boolean }> {
+    const engine = await this.#d.engines.forCluster(clusterUuid);
+    const label = clusterLabel(engine);
+    const driverImages = await this.#nodeImages?.(clusterUuid);
+    const images = driverImages ?? engineImages(engine, this.#d.storage);
+    const nodes = await images.nodes();
+    if (!nodes.length) throw E.Conflict(`Cluster ${label} has no nodes yet (status ${engine.cluster.status}).`);
+    return { label, images, nodes, down: nodes.filter((n) => !n.reachable), engineNodes: !driverImages };
   }
 
   async load(clusterUuid: string, file: string): Promise<ImageLoadStarted> {
     const archive = imageArchive(this.#d.conf, file);
-    const engine = await this.#d.engines.forCluster(clusterUuid);
-    const { nodes, down } = await this.#reachableNodes(engine);
+    const { label, images: into, nodes, down, engineNodes } = await this.#target(clusterUuid);
+    into.checkArchive?.(archive.path);
     if (down.length) {
-      throw E.ServiceUnavailable(`Cluster ${clusterLabel(engine)} cannot be reached: the Docker engine of node${down.length > 1 ? 's' : ''} ${down.map((n) => n.name).join(', ')} does not answer, nothing was loaded (${down.map((n) => n.address).join(', ')}).`);
+      const what = engineNodes ? 'the Docker engine of node' : 'node';
+      throw E.ServiceUnavailable(`Cluster ${label} cannot be reached: ${what}${down.length > 1 ? 's' : ''} ${down.map((n) => n.name).join(', ')} ${down.length > 1 ? 'do' : 'does'} not answer, nothing was loaded (${down.map((n) => n.address).join(', ')}).`);
     }
     const { storage } = this.#d;
     const uuid = randomUUID();
@@ -151,14 +190,9 @@ export class ImageService {
       const results = await mapLimit(nodes, LOAD_CONCURRENCY, async (n) => {
         const step = `${IMAGE_LOAD_STEP} node ${n.address}`;
         try {
-          const r = await engine.run(engine.node(n.address), ['load', '--input', archive.path], { timeoutMs: LOAD_TIMEOUT_MS, raw: true, signal: abort.signal });
+          const loaded = await into.load(n, archive.path, { timeoutMs: LOAD_TIMEOUT_MS, signal: abort.signal });
           if (abort.signal.aborted) return null;
           done++;
-          if (r.exitCode !== 0) {
-            await event(step, 'failed', `Node ${n.address} (${done}/${nodes.length}): ${daemonMessage(r.stderr)}`);
-            return null;
-          }
-          const loaded = r.stdout.split('\n').map((l) => /^Loaded image(?: ID)?: (.+)$/.exec(l.trim())?.[1]).filter((x): x is string => Boolean(x));
           await event(step, 'succeeded', `Node ${n.address} (${done}/${nodes.length}): loaded ${loaded.join(', ') || 'nothing'}.`);
           return loaded;
         } catch (err) {
@@ -188,17 +222,12 @@ export class ImageService {
   }
 
   /** The images on each node. */
-  async list(clusterUuid: string): Promise<{ nodes: { address: string; role: string; reachable: boolean; images: { name: string; id: string; size: string }[] }[] }> {
-    const engine = await this.#d.engines.forCluster(clusterUuid);
-    const { nodes, down } = await this.#reachableNodes(engine);
-    if (down.length === nodes.length) throw E.ServiceUnavailable(`Cluster ${clusterLabel(engine)} cannot be reached: no Docker engine of its nodes answers.`);
+  async list(clusterUuid: string): Promise<{ nodes: { address: string; role: string; reachable: boolean; images: NodeImage[] }[] }> {
+    const { label, images, nodes, down, engineNodes } = await this.#target(clusterUuid);
+    if (down.length === nodes.length) throw E.ServiceUnavailable(`Cluster ${label} cannot be reached: no ${engineNodes ? 'Docker engine of its nodes' : 'node of it'} answers.`);
     const out = await mapLimit(nodes, LOAD_CONCURRENCY, async (n) => {
-      if (down.includes(n)) return { address: n.address, role: n.role, reachable: false, images: [] };
-      const r = await engine.run(engine.node(n.address), ['image', 'ls', '--format', '{{json .}}'], { timeoutMs: 15_000 });
-      if (r.exitCode !== 0) throw E.ServiceUnavailable(`The Docker engine of node ${n.address} failed: ${daemonMessage(r.stderr)}`);
-      const images = r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { Repository: string; Tag: string; ID: string; Size: string })
-        .map((i) => ({ name: i.Repository === '<none>' ? i.ID : `${i.Repository}:${i.Tag}`, id: i.ID, size: i.Size }));
-      return { address: n.address, role: n.role, reachable: true, images };
+      if (!n.reachable) return { address: n.address, role: n.role, reachable: false, images: [] };
+      return { address: n.address, role: n.role, reachable: true, images: await images.list(n) };
     });
     return { nodes: out };
   }

@@ -10,7 +10,7 @@ import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { E, MagnumError } from '../common/errors.ts';
 import { DuplicateWorkload } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
+import type { NodeImages, ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
 import { backendKey, ingressPorts, publishAddress, type SwarmServiceManifest } from '../objects/manifests.ts';
 import type { Cluster, ClusterTemplate, Operation, Workload } from '../objects/models.ts';
 import type { Step } from '../drivers/driver.ts';
@@ -133,8 +133,21 @@ export class WorkloadService {
         const e = await engine;
         return e.run(e.api, args, { timeoutMs: opts?.timeoutMs, input: opts?.input });
       },
-      credentials: async () => (template.tls_disabled || !cluster.ca_cert_ref ? null : this.#certs!.getClientCredentials(cluster)),
+      // Every cluster has its CAs; a driver whose API needs no TLS when the template disables it
+      // (swarm-mode engines) uses docker() instead, which follows tls_disabled.
+      credentials: async () => (cluster.ca_cert_ref && cluster.magnum_cert_ref ? this.#certs!.getClientCredentials(cluster) : null),
+      resources: () => deps.storage.listResources(cluster.uuid),
     };
+  }
+
+  /** How images get into the cluster's nodes, when its driver says (else null: nodes with a Docker engine). */
+  async nodeImages(clusterUuid: string): Promise<NodeImages | null> {
+    const cluster = await this.#storage.getClusterByUuid(clusterUuid);
+    if (!cluster) throw E.ClusterNotFound(clusterUuid);
+    const template = await this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
+    if (!template) return null;
+    const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
+    return driver?.workloads?.(this.#access(cluster, template)).images ?? null;
   }
 
   /** The cluster, its template and the backend for one kind of object, or a clear 4xx. */

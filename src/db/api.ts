@@ -67,6 +67,10 @@ export interface StepOutcome {
 }
 
 export type ClusterWithTemplateLabels = Cluster & { template_labels: Record<string, string> | null };
+/** A cluster as its show reads it: with its template's labels and its nodegroups (ordered by id). */
+export type ClusterView = ClusterWithTemplateLabels & { nodegroups: NodeGroup[] };
+/** What the cluster list views read of a nodegroup. */
+export type NodeGroupSummary = Pick<NodeGroup, 'cluster_id' | 'role' | 'node_count' | 'node_addresses'>;
 
 export type NewWorkload = Pick<Workload, 'uuid' | 'kind' | 'name' | 'project_id' | 'user_id' | 'cluster_id' | 'coe' | 'manifest'> & { backend_id?: string | null };
 
@@ -108,8 +112,8 @@ export interface Storage {
   findClusters(scope: Scope, by: IdentLookup): Promise<Cluster[]>;
   getClusterByUuid(uuid: string): Promise<Cluster | null>;
   listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]>;
-  /** Clusters with their template's labels in one query (for labels_overridden/added/skipped). */
-  findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterWithTemplateLabels[]>;
+  /** Clusters (at most 2) with their template's labels and their nodegroups, in one query. */
+  findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterView[]>;
   listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]>;
   /** Clusters of one project (the quota check). */
   countClusters(projectId: string): Promise<number>;
@@ -127,6 +131,8 @@ export interface Storage {
 
   // Nodegroups.
   listNodeGroupsOf(clusterUuids: string[]): Promise<NodeGroup[]>;
+  /** The columns the list views read, of the nodegroups of these clusters, ordered by id. */
+  listNodeGroupSummariesOf(clusterUuids: string[]): Promise<NodeGroupSummary[]>;
   listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]>;
   findNodeGroups(clusterUuid: string, scope: Scope, by: IdentLookup): Promise<NodeGroup[]>;
   updateNodeGroup(uuid: string, changes: Partial<NodeGroup>): Promise<NodeGroup | null>;

@@ -1,11 +1,15 @@
 // Kubernetes pods and services as Magnum 2015 made them (§12.2 of the architecture reference):
 // created from the manifest in namespace `default`, read, replaced and deleted through the
-// cluster's Kubernetes API. A Kubernetes driver supplies a KubernetesClient (REST against its
-// api_address with WorkloadAccess.credentials()) and returns kubernetesWorkloads(client) from
-// Driver.workloads(); everything else (rows, tenancy, the API) is already in place.
+// cluster's Kubernetes API. The kubernetes driver supplies a KubernetesClient
+// (src/drivers/kubernetes/client.ts: @kubernetes/client-node against its api_address with
+// WorkloadAccess.credentials()) and returns kubernetesWorkloads(client) from Driver.workloads();
+// the rows, the tenancy and the API are the conductor's (src/conductor/workloads.ts). A cluster
+// whose driver supplies no client answers 400 "... not supported: no Kubernetes backend is available".
 //
-// No driver supplies a client yet: on a kubernetes cluster /v1/pods and /v1/services answer 400
-// "... not supported: no Kubernetes backend is available".
+// No registry is reachable: images get into the nodes by POST /v1/clusters/{ident}/images. A pod's
+// container whose manifest gives no imagePullPolicy gets IfNotPresent, whatever its tag: the
+// kubelet's default for `:latest` or no tag is Always, which tries the registry even when the node
+// has the image, and the pod would never start (ErrImagePull).
 import { E } from '../common/errors.ts';
 import type { Workload } from '../objects/models.ts';
 import type { LiveState, ObjectBackend, Workloads } from './workloads.ts';
@@ -31,6 +35,18 @@ export interface KubernetesClient {
 
 export const NAMESPACE = 'default';
 
+/** The manifest with imagePullPolicy IfNotPresent on every container (and init container) that does not say. */
+export function withPullPolicy(manifest: KubeObject): KubeObject {
+  const spec = manifest.spec;
+  if (!spec || typeof spec !== 'object') return manifest;
+  const fill = (list: unknown) => (Array.isArray(list)
+    ? list.map((c) => (c && typeof c === 'object' && !Array.isArray(c) && (c as KubeObject).imagePullPolicy === undefined ? { ...c, imagePullPolicy: 'IfNotPresent' } : c))
+    : list);
+  const out: KubeObject = { ...manifest, spec: { ...spec, containers: fill(spec.containers) } };
+  if (spec.initContainers !== undefined) out.spec.initContainers = fill(spec.initContainers);
+  return out;
+}
+
 /** Magnum 2015's pod fields: desc, images, status (the phase), host (the node). */
 export function podFields(o: KubeObject): Record<string, unknown> {
   const containers: KubeObject[] = o.spec?.containers ?? [];
@@ -38,7 +54,8 @@ export function podFields(o: KubeObject): Record<string, unknown> {
     desc: o.metadata?.annotations?.description ?? null,
     images: containers.map((c) => c.image),
     labels: o.metadata?.labels ?? {},
-    status: o.status?.phase ?? 'Unknown',
+    // A deleted pod stays for its grace period (30 s by default), as `kubectl get` shows it.
+    status: o.metadata?.deletionTimestamp ? 'Terminating' : o.status?.phase ?? 'Unknown',
     host: o.spec?.nodeName ?? null,
   };
 }
@@ -56,11 +73,11 @@ export function serviceFields(o: KubeObject): Record<string, unknown> {
 
 function backend(kind: 'Pod' | 'Service', client: KubernetesClient, namespace: string): ObjectBackend {
   const ops = kind === 'Pod'
-    ? { create: client.createPod.bind(client), read: client.readPod.bind(client), replace: client.replacePod.bind(client), del: client.deletePod.bind(client), fields: podFields }
-    : { create: client.createService.bind(client), read: client.readService.bind(client), replace: client.replaceService.bind(client), del: client.deleteService.bind(client), fields: serviceFields };
+    ? { create: client.createPod.bind(client), read: client.readPod.bind(client), replace: client.replacePod.bind(client), del: client.deletePod.bind(client), fields: podFields, prepare: withPullPolicy }
+    : { create: client.createService.bind(client), read: client.readService.bind(client), replace: client.replaceService.bind(client), del: client.deleteService.bind(client), fields: serviceFields, prepare: (m: KubeObject) => m };
   return {
     async create(w: Workload) {
-      const made = await ops.create(namespace, w.manifest);
+      const made = await ops.create(namespace, ops.prepare(w.manifest));
       return { backend_id: String(made.metadata?.uid ?? w.name) };
     },
     async show(w: Workload): Promise<LiveState | null> {
@@ -70,7 +87,7 @@ function backend(kind: 'Pod' | 'Service', client: KubernetesClient, namespace: s
     async update(w: Workload, manifest: Record<string, unknown>) {
       const name = (manifest.metadata as KubeObject | undefined)?.name;
       if (name !== w.name) throw E.Invalid(`Invalid manifest: metadata.name: cannot be changed (${w.name})`);
-      await ops.replace(namespace, w.name, manifest);
+      await ops.replace(namespace, w.name, ops.prepare(manifest));
     },
     async remove(w: Workload) {
       await ops.del(namespace, w.name);

@@ -3,11 +3,13 @@
 // returning the backends it has; the conductor (src/conductor/workloads.ts) keeps the rows, the
 // tenancy and the published endpoints, and asks the backend for everything live.
 //
-// The swarm-mode driver supplies `services` (src/drivers/swarm-mode/services.ts). A Kubernetes
-// driver only has to supply a KubernetesClient and return kubernetesWorkloads(client)
-// (src/drivers/kubernetes-objects.ts).
+// The swarm-mode driver supplies `services` (src/drivers/swarm-mode/services.ts). The kubernetes
+// driver supplies a KubernetesClient (src/drivers/kubernetes/client.ts) through
+// kubernetesWorkloads(client) (src/drivers/kubernetes-objects.ts), and `images`, the way image
+// archives get into its nodes' containerd. A driver without `images` has nodes running a Docker
+// engine, which the conductor loads itself (src/conductor/images.ts).
 import type { ExecResult } from '../infra/provider.ts';
-import type { Cluster, ClusterTemplate, Workload } from '../objects/models.ts';
+import type { Cluster, ClusterResource, ClusterTemplate, Workload } from '../objects/models.ts';
 import type { TlsMaterial } from './driver.ts';
 
 /** What the conductor gives a driver to reach a running cluster. */
@@ -19,8 +21,14 @@ export interface WorkloadAccess {
    * Rejects with a 503 (ServiceUnavailable) when the engine cannot be reached or does not answer.
    */
   docker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
-  /** The conductor's client credentials for the cluster's API (null when the template disables TLS). */
+  /**
+   * The cluster CA and the conductor's client certificate for the cluster's API (CN=admin,
+   * O=system:masters); null when the cluster has no certificates, or its template disables TLS and
+   * its driver's API works without them (swarm-mode engines).
+   */
   credentials(): Promise<TlsMaterial | null>;
+  /** The cluster's ledger (what the driver recorded: its nodes among them), read-only. */
+  resources(): Promise<readonly ClusterResource[]>;
 }
 
 /** What a backend reports about an object, read live from the COE. */
@@ -48,7 +56,41 @@ export interface ObjectBackend {
   backends?(w: Workload): Promise<Record<string, string[]> | null>;
 }
 
+/** A node an image archive goes into. */
+export interface ImageNode {
+  /** The node's name at the infrastructure provider. */
+  name: string;
+  /** Its address on the cluster network (how the API names it). */
+  address: string;
+  role: 'master' | 'worker';
+  /** It answers now. */
+  reachable: boolean;
+}
+
+export interface NodeImage {
+  name: string;
+  id: string;
+  size: string;
+}
+
+/** How images get into a cluster's nodes without a registry (POST /v1/clusters/{ident}/images). */
+export interface NodeImages {
+  /** Every node of the cluster, masters first; none (an empty list) before the nodes exist. */
+  nodes(): Promise<ImageNode[]>;
+  /**
+   * Loads an image archive (what `docker save` writes, possibly compressed) from a file on the
+   * conductor's host into one node; resolves with the names of the images loaded. Rejects with an
+   * Error whose message says why (recorded in the cluster's timeline).
+   */
+  load(node: ImageNode, archivePath: string, opts: { signal: AbortSignal; timeoutMs: number }): Promise<string[]>;
+  /** The images a node has. */
+  list(node: ImageNode): Promise<NodeImage[]>;
+  /** Throws a 400 MagnumError, before anything is loaded, for an archive these nodes cannot take (e.g. its compression). */
+  checkArchive?(archivePath: string): void;
+}
+
 export interface Workloads {
   services?: ObjectBackend;
   pods?: ObjectBackend;
+  images?: NodeImages;
 }

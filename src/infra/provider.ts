@@ -113,7 +113,8 @@ export interface InfraProvider {
   restartNode(node: string): Promise<void>;
   /** Stops a node on purpose: it stays stopped, across host restarts too. */
   stopNode(node: string): Promise<void>;
-  exec(node: string, cmd: string[], opts?: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
+  /** Runs a command in a node; its standard input is `input`, or the contents of the file `inputFile` on this host (streamed). */
+  exec(node: string, cmd: string[], opts?: { input?: string | Buffer; inputFile?: string; timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
   /** Copy an image from the provider's image store into a node's engine. */
   loadImage(image: string, node: string, opts?: { signal?: AbortSignal }): Promise<void>;
   listLabelled(label: string, value: string): Promise<LabelledResource[]>;

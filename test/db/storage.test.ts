@@ -360,6 +360,19 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.deepEqual((await f.s.findClustersForView(P, { name: 'orphan' })).map((c) => [c.uuid, c.template_labels]), [[orphan.uuid, null]]);
           assert.deepEqual(await f.s.findClustersForView({ kind: 'project' as const, projectId: project() }, { uuid: withT.uuid }), []);
           assert.equal((await f.s.findClustersForView(ALL, { uuid: withT.uuid })).length, 1);
+          // The nodegroups come in the same query, whole and in id order; none for a cluster that has none.
+          assert.deepEqual(v.nodegroups, await f.s.listNodeGroupsOf([withT.uuid]));
+          assert.equal(v.nodegroups.length, 2);
+          const noNg = (await makeCluster(f.s, { project_id: p, name: 'no-ng', cluster_template_id: tmpl.uuid }, { nodegroups: [] })).cluster;
+          assert.deepEqual((await f.s.findClustersForView(P, { name: 'no-ng' })).map((c) => [c.uuid, c.nodegroups]), [[noNg.uuid, []]]);
+          // Two of one name: both, each with its own nodegroups (the API answers 409).
+          const twin = (await makeCluster(f.s, { project_id: p, name: 'with', cluster_template_id: tmpl.uuid })).cluster;
+          assert.deepEqual((await f.s.findClustersForView(P, { name: 'with' })).map((c) => [c.uuid, c.nodegroups.map((n) => n.cluster_id)]),
+            [[withT.uuid, [withT.uuid, withT.uuid]], [twin.uuid, [twin.uuid, twin.uuid]]]);
+          assert.deepEqual((await f.s.listNodeGroupSummariesOf([withT.uuid])).map((n) => [n.role, n.node_count, n.node_addresses]),
+            v.nodegroups.map((n) => [n.role, n.node_count, n.node_addresses]));
+          await f.s.destroyCluster(noNg.uuid);
+          await f.s.destroyCluster(twin.uuid);
           const listed = await f.s.listClustersForView(P, { limit: 10, sortKey: 'name', sortDir: 'asc' });
           assert.deepEqual(listed.map((c) => c.name), ['bare', 'orphan', 'with']);
           assert.deepEqual(listed.map((c) => c.labels), [{}, {}, { a: '2' }]);

@@ -19,6 +19,12 @@ export interface Connection {
   /** Values as the driver binds them: better-sqlite3 takes neither booleans nor Dates. */
   bool(v: boolean): boolean | number;
   time(v: Date): Date | string;
+  /**
+   * Marks a statement text as one to keep prepared: PostgreSQL parses and plans it once per
+   * connection (a named statement) instead of at every run. Only for texts built once (a bounded
+   * set); SQLite keeps every statement already; MySQL/MariaDB: nothing.
+   */
+  keepPrepared(sql: string): void;
   destroy(): Promise<void>;
 }
 
@@ -232,6 +238,7 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     pool.on('error', report);
     pool.on('connect', (client) => client.on('error', report));
     const sessions = new WeakMap<PgModule.PoolClient, { query: (sql: string, params: unknown[]) => Promise<unknown>; release: () => void }>();
+    const named = new Map<string, string>();
     const guardedPool = {
       async connect() {
         let client: PgModule.PoolClient;
@@ -243,7 +250,10 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
         let wrapped = sessions.get(client);
         if (!wrapped) {
           const session = new GuardedSession({
-            run: (sql, params) => client.query(sql, params as unknown[]),
+            run: (sql, params) => {
+              const name = named.get(sql);
+              return name ? client.query({ name, text: sql, values: params as unknown[] }) : client.query(sql, params as unknown[]);
+            },
             kill: () => (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy(),
           }, clientLimitMs);
           wrapped = {
@@ -258,7 +268,10 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
       end: () => pool.end(),
     };
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: guardedPool as unknown as PgModule.Pool }) });
-    return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
+    const keepPrepared = (sql: string) => {
+      if (!named.has(sql)) named.set(sql, `magnum_${named.size + 1}`);
+    };
+    return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, keepPrepared, destroy: () => db.destroy() };
   }
   const createPool = (requireDriver('mysql2') as { createPool: typeof CreatePool }).createPool;
   const pool = createPool({
@@ -284,7 +297,7 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     }
   };
   const db = new Kysely<any>({ dialect: new MysqlDialect({ pool: guardedPool as unknown as MysqlPool, onCreateConnection }) });
-  return { db, dialect: 'mysql', bool: (v) => v, time: (v) => v, destroy: () => db.destroy() };
+  return { db, dialect: 'mysql', bool: (v) => v, time: (v) => v, keepPrepared: () => undefined, destroy: () => db.destroy() };
 }
 
 type MysqlCallback = (err: unknown, result?: unknown) => void;
@@ -368,6 +381,7 @@ function connectSqlite(target: string, baseDir: string | undefined): Connection 
     dialect: 'sqlite',
     bool: (v) => (v ? 1 : 0),
     time: (v) => v.toISOString(),
+    keepPrepared: () => undefined,
     destroy: () => db.destroy(),
   };
 }

@@ -42,14 +42,35 @@ export const COLUMNS: Record<string, readonly string[]> = {
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
+const BOOL = 1;
+const TIME = 2;
+const DICT = 3;
+const LIST = 4;
+const ID = 5;
+/** Per table, how each converted column is read (built once: fromRow runs for every row read). */
+const KINDS = Object.fromEntries(Object.entries(SHAPES).map(([table, shape]: [string, TableShape]) => {
+  const kinds = new Map<string, number>([['id', ID]]);
+  for (const c of shape.bools) kinds.set(c, BOOL);
+  for (const c of shape.times) kinds.set(c, TIME);
+  for (const c of shape.dicts) kinds.set(c, DICT);
+  for (const c of shape.lists) kinds.set(c, LIST);
+  return [table, kinds];
+})) as Record<TableName, Map<string, number>>;
+
 export function fromRow<T>(table: TableName, row: Record<string, unknown>): T {
-  const shape: TableShape = SHAPES[table];
-  const out: Record<string, unknown> = { ...row };
-  for (const c of shape.bools) if (c in out) out[c] = out[c] === null ? null : Boolean(Number(out[c]));
-  for (const c of shape.times) if (c in out) out[c] = toDate(out[c]);
-  for (const c of shape.dicts) if (c in out) out[c] = out[c] ? JSON.parse(String(out[c])) ?? {} : {};
-  for (const c of shape.lists) if (c in out) out[c] = out[c] ? JSON.parse(String(out[c])) ?? [] : [];
-  if ('id' in out && typeof out.id !== 'number') out.id = Number(out.id);
+  const kinds = KINDS[table];
+  const out: Record<string, unknown> = {};
+  for (const k in row) {
+    const v = row[k];
+    switch (kinds.get(k)) {
+      case BOOL: out[k] = v === null ? null : Boolean(Number(v)); break;
+      case TIME: out[k] = toDate(v); break;
+      case DICT: out[k] = v ? JSON.parse(String(v)) ?? {} : {}; break;
+      case LIST: out[k] = v ? JSON.parse(String(v)) ?? [] : []; break;
+      case ID: out[k] = typeof v === 'number' ? v : Number(v); break;
+      default: out[k] = v;
+    }
+  }
   return out as T;
 }
 

@@ -1,19 +1,27 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Compilable, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type {
   Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, ImageLoad, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
-import type { ClusterWithTemplateLabels, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
+import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
 import { DuplicateWorkload, UniqueViolation, isUniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
 import { projectOf } from '../../common/scope.ts';
 import { withinScope } from './scope.ts';
-import { fromRow, toRow, type TableName } from './rows.ts';
+import { COLUMNS, fromRow, toRow, type TableName } from './rows.ts';
 import { WorkloadStore } from './workloads.ts';
 
 export { UniqueViolation };
+
+/** A parameter of a query compiled once (#runCompiled): '\u0000name' stands for values[name]. */
+const PARAM = '\u0000';
+const param = (name: string) => `${PARAM}${name}`;
+/** The nodegroup columns of a joined cluster view, aliased so they do not clash with the cluster's. */
+const NG_ALIAS = 'ng__';
+/** What the cluster list views read of each nodegroup (aggregate(): counts and addresses). */
+const NG_SUMMARY_COLUMNS = ['cluster_id', 'role', 'node_count', 'node_addresses'] as const;
 export type { ClusterWithTemplateLabels };
 
 /** Thrown inside a transaction to roll it back and report a refusal. */
@@ -24,6 +32,8 @@ export class SqlStorage implements Storage {
   readonly #db: Kysely<any>;
   /** Services and pods made through the API (src/db/sql/workloads.ts). */
   readonly workloads: WorkloadStore;
+  /** Hot queries, built and compiled once per process (and prepared once per connection on PostgreSQL). */
+  readonly #compiled = new Map<string, CompiledQuery>();
 
   constructor(conn: Connection) {
     this.conn = conn;
@@ -87,6 +97,22 @@ export class SqlStorage implements Storage {
 
   #rows<T>(table: TableName, rows: unknown[]): T[] {
     return rows.map((r) => fromRow<T>(table, r as Record<string, unknown>));
+  }
+
+  /**
+   * Runs a query that is built and compiled once per `key`: `build` gives its parameters as
+   * param(name) placeholders, replaced by values[name] on every run. The SQL text never changes, so
+   * PostgreSQL prepares it once per connection (Connection.keepPrepared).
+   */
+  async #runCompiled(key: string, build: () => Compilable<unknown>, values: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    let compiled = this.#compiled.get(key);
+    if (!compiled) {
+      compiled = build().compile();
+      this.#compiled.set(key, compiled);
+      this.conn.keepPrepared(compiled.sql);
+    }
+    const parameters = compiled.parameters.map((p) => (typeof p === 'string' && p.startsWith(PARAM) ? values[p.slice(PARAM.length)] : p));
+    return (await this.#db.executeQuery<Record<string, unknown>>({ ...compiled, parameters })).rows;
   }
 
   // ---- cluster templates -----------------------------------------------------------------------
@@ -175,14 +201,58 @@ export class SqlStorage implements Storage {
     return this.#rows('cluster', await paginate(this.conn, q, 'cluster', page).execute());
   }
 
-  /** Clusters with their template's labels in one query (for labels_overridden/added/skipped). */
-  async findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterWithTemplateLabels[]> {
-    let q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
-      .selectAll('cluster').select('cluster_template.labels as template_labels');
-    if (by.uuid !== undefined) q = q.where('cluster.uuid', '=', by.uuid.toLowerCase());
-    if (by.name !== undefined) q = q.where('cluster.name', '=', by.name);
-    q = withinScope(q, scope, 'cluster.project_id');
-    return this.#withTemplateLabels(await q.limit(2).execute());
+  /**
+   * Clusters (at most 2: an ambiguous name is the caller's 409) with their template's labels and
+   * their nodegroups, in one query compiled once: the cluster row, filtered and limited in a
+   * derived table, joined to its template and to its nodegroups (one row per nodegroup).
+   */
+  async findClustersForView(scope: Scope, by: { uuid?: string; name?: string }): Promise<ClusterView[]> {
+    const projectId = projectOf(scope);
+    const byUuid = by.uuid !== undefined;
+    const key = `findClustersForView:${byUuid ? 'uuid' : 'name'}:${projectId === null ? 'all' : 'project'}`;
+    const rows = await this.#runCompiled(key, () => {
+      let inner = this.#db.selectFrom('cluster').selectAll().where(byUuid ? 'uuid' : 'name', '=', param('ident'));
+      if (projectId !== null) inner = inner.where('project_id', '=', param('project'));
+      return this.#db.selectFrom(inner.limit(2).as('c'))
+        .leftJoin('cluster_template as t', 't.uuid', 'c.cluster_template_id')
+        .leftJoin('nodegroup as ng', 'ng.cluster_id', 'c.uuid')
+        .selectAll('c').select('t.labels as template_labels')
+        .select(COLUMNS.nodegroup.map((col) => `ng.${col} as ${NG_ALIAS}${col}`))
+        .orderBy('c.id').orderBy('ng.id');
+    }, { ident: byUuid ? by.uuid!.toLowerCase() : by.name, project: projectId });
+    const out: ClusterView[] = [];
+    const labels = this.#labelsParser();
+    for (const row of rows) {
+      const cluster: Record<string, unknown> = {};
+      const ng: Record<string, unknown> = {};
+      for (const k in row) {
+        if (k.startsWith(NG_ALIAS)) ng[k.slice(NG_ALIAS.length)] = row[k];
+        else cluster[k] = row[k];
+      }
+      let last = out[out.length - 1];
+      if (!last || last.uuid !== cluster.uuid) {
+        const { template_labels, ...rest } = cluster;
+        last = Object.assign(fromRow<Cluster>('cluster', rest), { template_labels: labels(template_labels), nodegroups: [] as NodeGroup[] });
+        out.push(last);
+      }
+      if (ng.id !== null && ng.id !== undefined) last.nodegroups.push(fromRow<NodeGroup>('nodegroup', ng));
+    }
+    return out;
+  }
+
+  /** Parses template labels, each distinct text once (a page of clusters mostly shares a few templates). */
+  #labelsParser(): (text: unknown) => Record<string, string> | null {
+    const seen = new Map<string, Record<string, string>>();
+    return (text) => {
+      if (!text) return null;
+      const s = String(text);
+      let v = seen.get(s);
+      if (!v) {
+        v = (JSON.parse(s) ?? {}) as Record<string, string>;
+        seen.set(s, v);
+      }
+      return v;
+    };
   }
 
   async listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]> {
@@ -193,10 +263,10 @@ export class SqlStorage implements Storage {
   }
 
   #withTemplateLabels(rows: unknown[]): ClusterWithTemplateLabels[] {
+    const labels = this.#labelsParser();
     return rows.map((r) => {
       const { template_labels, ...rest } = r as Record<string, unknown>;
-      const c = fromRow<Cluster>('cluster', rest);
-      return Object.assign(c, { template_labels: template_labels ? (JSON.parse(String(template_labels)) as Record<string, string>) : null });
+      return Object.assign(fromRow<Cluster>('cluster', rest), { template_labels: labels(template_labels) });
     });
   }
 
@@ -325,6 +395,17 @@ export class SqlStorage implements Storage {
     if (!clusterUuids.length) return [];
     const rows = await this.#db.selectFrom('nodegroup').selectAll().where('cluster_id', 'in', clusterUuids).orderBy('id').execute();
     return this.#rows('nodegroup', rows);
+  }
+
+  async listNodeGroupSummariesOf(clusterUuids: string[]): Promise<NodeGroupSummary[]> {
+    if (!clusterUuids.length) return [];
+    const rows = await this.#db.selectFrom('nodegroup').select([...NG_SUMMARY_COLUMNS]).where('cluster_id', 'in', clusterUuids).orderBy('id').execute();
+    return rows.map((r) => ({
+      cluster_id: r.cluster_id as string,
+      role: r.role as string,
+      node_count: Number(r.node_count),
+      node_addresses: r.node_addresses ? ((JSON.parse(String(r.node_addresses)) ?? []) as string[]) : [],
+    }));
   }
 
   async listNodeGroups(clusterUuid: string, scope: Scope, page: PageRequest, role?: string): Promise<NodeGroup[]> {

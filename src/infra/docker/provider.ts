@@ -3,7 +3,7 @@
 // TLS works the same way). It drives the host engine with the docker CLI, which already speaks
 // every transport (unix socket, TCP+TLS) and streams image copies (save | load).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,8 @@ const IMAGE_REFERENCE = /^(sha256:[a-f0-9]{64}|[a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]
 
 interface RunOpts {
   input?: string | Buffer;
+  /** A file on this host streamed to the command's standard input. */
+  inputFile?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
   allowFail?: boolean;
@@ -94,6 +96,15 @@ export class DockerProvider implements InfraProvider {
         resolve({ exitCode: code, stdout, stderr });
       });
       if (opts.input !== undefined) child.stdin?.end(opts.input);
+      else if (opts.inputFile !== undefined && child.stdin) {
+        const file = createReadStream(opts.inputFile);
+        file.on('error', (err) => {
+          child.kill();
+          reject(err);
+        });
+        child.stdin.on('error', () => undefined); // the command ended before reading it all: its exit status says why
+        file.pipe(child.stdin);
+      }
     });
   }
 
@@ -254,8 +265,9 @@ export class DockerProvider implements InfraProvider {
     if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`removing node ${name}: ${r.stderr.trim()}`);
   }
 
-  exec(node: string, cmd: string[], opts: { input?: string | Buffer; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
-    return this.#docker(['exec', ...(opts.input !== undefined ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true, inNode: true });
+  exec(node: string, cmd: string[], opts: { input?: string | Buffer; inputFile?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const stdin = opts.input !== undefined || opts.inputFile !== undefined;
+    return this.#docker(['exec', ...(stdin ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true, inNode: true });
   }
 
   async loadImage(image: string, node: string, opts: { signal?: AbortSignal } = {}): Promise<void> {

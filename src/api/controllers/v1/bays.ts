@@ -6,7 +6,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { atLeast, isoTime, listQuery, nextLink, pageParams, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, type Fields } from '../../validation.ts';
-import { aggregate } from '../../views.ts';
+import { aggregate, type ViewNodeGroup } from '../../views.ts';
 import { createCluster, defaultWorker, nodegroupsByCluster } from './clusters.ts';
 import { findCluster, projectScope } from './lookup.ts';
 
@@ -34,7 +34,7 @@ const BAY_INPUT: Fields = {
   master_addresses: ro, links: ro, created_at: ro, updated_at: ro,
 };
 
-function bayBrief(c: Cluster, ngs: NodeGroup[], host: string) {
+function bayBrief(c: Cluster, ngs: readonly ViewNodeGroup[], host: string) {
   const agg = aggregate(ngs);
   return {
     uuid: c.uuid, name: c.name, baymodel_id: c.cluster_template_id, docker_volume_size: c.docker_volume_size, labels: c.labels,
@@ -43,7 +43,7 @@ function bayBrief(c: Cluster, ngs: NodeGroup[], host: string) {
   };
 }
 
-function bayFull(c: Cluster, ngs: NodeGroup[], host: string) {
+function bayFull(c: Cluster, ngs: readonly ViewNodeGroup[], host: string) {
   const agg = aggregate(ngs);
   return {
     ...bayBrief(c, ngs, host),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { E } from '../../../common/errors.ts';
 import { HEALTH_STATUSES } from '../../../objects/fields.ts';
+import type { NodeGroupSummary } from '../../../db/api.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { atLeast, generateName, identLookup, listQuery, nextLink, pageParams } from '../../common.ts';
@@ -46,10 +47,10 @@ const CLUSTER_INTERNAL = [
   '/trust_id', '/trustee_user_name', '/trustee_password', '/trustee_user_id', '/etcd_ca_cert_ref', '/front_proxy_ca_cert_ref',
 ];
 
-/** The nodegroups of each cluster, fetched in one query. */
-export async function nodegroupsByCluster(deps: ApiDeps, clusters: Cluster[]): Promise<Map<string, NodeGroup[]>> {
-  const all = await deps.storage.listNodeGroupsOf(clusters.map((c) => c.uuid));
-  const map = new Map<string, NodeGroup[]>();
+/** What the list views read of the nodegroups of each cluster, fetched in one query. */
+export async function nodegroupsByCluster(deps: ApiDeps, clusters: Cluster[]): Promise<Map<string, NodeGroupSummary[]>> {
+  const all = await deps.storage.listNodeGroupSummariesOf(clusters.map((c) => c.uuid));
+  const map = new Map<string, NodeGroupSummary[]>();
   for (const ng of all) {
     const list = map.get(ng.cluster_id);
     if (list) list.push(ng);
@@ -170,16 +171,10 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   router.get('/v1/clusters/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:get_one_all_projects');
-    // By uuid, the cluster (with its template's labels) and its nodegroups come in one round trip.
-    const by = identLookup(r.params.ident);
-    const [found, early] = await Promise.all([
-      storage.findClustersForView(adminWideScope(r.ctx), by),
-      by.uuid ? storage.listNodeGroupsOf([by.uuid]) : Promise.resolve(null),
-    ]);
-    const c = oneCluster(found, r.params.ident);
-    policy.enforce(r.ctx, 'cluster:get', { ...c });
-    const ngs = early ?? (await storage.listNodeGroupsOf([c.uuid]));
-    return { status: 200, body: clusterFull(c, ngs, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
+    // The cluster, its template's labels and its nodegroups: one query.
+    const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(adminWideScope(r.ctx), identLookup(r.params.ident)), r.params.ident);
+    policy.enforce(r.ctx, 'cluster:get', c);
+    return { status: 200, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
   });
 
   router.post('/v1/clusters', async (r) => {
