@@ -10,13 +10,14 @@
 //
 // ClusterCertificates makes what §6.1 lists per cluster (three CAs and the conductor's client
 // certificate), signs CSRs with the CA a ca_cert_type selects, and issues node server certificates.
-import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPair, randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
-import type { TlsMaterial } from '../drivers/driver.ts';
+import type { CertificateSpec, TlsMaterial } from '../drivers/driver.ts';
 import type { Cluster } from '../objects/models.ts';
 import { generateCa, issueCertificate, keyUsageMask, signCsr, type KeyPairPem } from './x509.ts';
 
@@ -350,6 +351,31 @@ export class ClusterCertificates {
       this.#keyOpts,
     );
     return { caPem: ca.certificate, certificate: kp.certificate, privateKey: kp.privateKey };
+  }
+
+  /** A certificate and new key issued by the CA stored under caRef (not stored). Returns the CA PEM too. */
+  async issue(caRef: string, req: CertificateSpec): Promise<TlsMaterial> {
+    const ca = await this.manager.getKeyPair(caRef);
+    const kp = await issueCertificate(ca, req, this.#keyOpts);
+    return { caPem: ca.certificate, certificate: kp.certificate, privateKey: kp.privateKey };
+  }
+
+  /**
+   * A cluster's service-account signing key (Kubernetes tokens), stored under `ref` as a key pair
+   * whose certificate column holds the public key PEM (no certificate exists for it).
+   */
+  async createServiceAccountKey(cluster: ClusterIdentity, ref: string): Promise<void> {
+    const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', {
+      modulusLength: this.settings.keySize,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    await this.manager.storeKeyPair({ certificate: publicKey, privateKey, projectId: cluster.project_id, userId: cluster.user_id, name: 'service-account', ref });
+  }
+
+  async getServiceAccountKey(ref: string): Promise<{ publicKey: string; privateKey: string }> {
+    const kp = await this.manager.getKeyPair(ref);
+    return { publicKey: kp.certificate, privateKey: kp.privateKey };
   }
 
   /** The cluster CA and the conductor's client certificate and key, to talk to the cluster. */

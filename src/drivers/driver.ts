@@ -25,12 +25,33 @@ export interface TlsMaterial {
   privateKey: string;
 }
 
+/** Which of the cluster's CAs issues a certificate: ca_cert_ref, etcd_ca_cert_ref, front_proxy_ca_cert_ref. */
+export type ClusterCa = 'cluster' | 'etcd' | 'front-proxy';
+
+export interface CertificateSpec {
+  commonName: string;
+  organization?: string;
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  usage: 'client' | 'server' | 'server+client';
+}
+
 /** The cluster's certificates, kept by the conductor (drivers never see the CA key). */
 export interface ClusterPki {
   /** The CA and the conductor's own client certificate; made on first use. */
   ensure(): Promise<TlsMaterial>;
   /** A server certificate for one node's engine (not stored: the node gets it as files). */
   issueNode(name: string, ips: string[], dnsNames: string[]): Promise<TlsMaterial>;
+  /**
+   * A certificate and new key issued by one of the cluster's CAs (not stored: the node gets it as
+   * files); caPem is that CA's certificate.
+   */
+  issue(ca: ClusterCa, req: CertificateSpec): Promise<TlsMaterial>;
+  /**
+   * The cluster's service-account signing key pair (PEM), made on first use and kept in the
+   * conductor's certificate store (recorded in the ledger) until the cluster is deleted.
+   */
+  serviceAccountKey(): Promise<{ publicKey: string; privateKey: string }>;
   /** A new CA and client certificate replace the old ones, which are deleted. */
   rotate(): Promise<void>;
   /** Deletes every certificate of the cluster (cluster delete). */

@@ -4,6 +4,7 @@ import type { ClusterTemplate } from '../objects/models.ts';
 import type { Driver } from './driver.ts';
 import type { InfraProvider } from '../infra/provider.ts';
 import { FakeDriver } from './fake/driver.ts';
+import { KubernetesDriver } from './kubernetes/driver.ts';
 import { SwarmModeDriver } from './swarm-mode/driver.ts';
 
 /** Drivers a deployment can enable, by name. Test-only drivers are listed apart. */
@@ -12,6 +13,7 @@ const TEST_DRIVERS: Record<string, (conf: Config, infra: InfraProvider) => Drive
 };
 const DRIVERS: Record<string, (conf: Config, infra: InfraProvider) => Driver> = {
   swarm_mode_docker: (conf, infra) => new SwarmModeDriver(conf, infra, conf.drivers.swarm_mode_os_distros),
+  k8s_debian_docker: (conf, infra) => new KubernetesDriver(conf, infra),
 };
 
 /** Picks a driver from (server_type, cluster_distro, coe), as Magnum does. */

@@ -13,6 +13,8 @@ export interface ImageInfo {
   id: string;
   /** The image's os_distro label (a Glance property in OpenStack). */
   osDistro: string | null;
+  /** The image's labels (kube_tag, ...; Glance properties in OpenStack). */
+  labels?: Record<string, string>;
 }
 
 export interface NetworkInfo {
@@ -38,6 +40,10 @@ export interface NodeSpec {
   flavor: Flavor | null;
   /** Volume holding the node engine's storage (/var/lib/docker), or null for a tmpfs. */
   volume: string | null;
+  /** Where the volume (or tmpfs) is mounted in the node; default /var/lib/docker. */
+  volumePath?: string;
+  /** Host devices the node needs, when the host has them (e.g. /dev/kmsg for a kubelet). */
+  devices?: string[];
   labels: Record<string, string>;
   files: NodeFile[];
   /** Arguments of the node's container engine daemon. */

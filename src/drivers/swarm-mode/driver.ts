@@ -7,11 +7,12 @@
 // missing, so an operation taken over after a conductor crash simply runs again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
-import { InfraUnavailable, SubnetOverlap, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
+import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { SwarmServices } from './services.ts';
+import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
 const CERT_DIR = '/etc/docker/magnum';
@@ -33,9 +34,7 @@ interface NodeRecord {
 const short = (uuid: string) => uuid.slice(0, 8);
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'ng';
 
-export function networkName(cluster: Pick<Cluster, 'uuid'>): string {
-  return `magnum-${short(cluster.uuid)}`;
-}
+export { networkName };
 
 function nodeRecords(resources: readonly ClusterResource[]): NodeRecord[] {
   return resources
@@ -140,37 +139,12 @@ export class SwarmModeDriver implements Driver {
     return this.#pki(ctx).issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']);
   }
 
-  /**
-   * The cluster's network, on a subnet the conductor allocates in the database (so concurrent
-   * creates never pick the same one), skipping what the host's other networks use.
-   */
   async #network(ctx: StepContext): Promise<void> {
-    const name = networkName(ctx.cluster);
-    await ctx.ledger.intend('network', name);
-    const fixed = ctx.cluster.fixed_subnet && /\//.test(ctx.cluster.fixed_subnet) ? ctx.cluster.fixed_subnet : null;
-    const pool = this.#provider.subnetPool;
-    let net = await this.#provider.network(name);
-    for (let attempt = 1; !net; attempt++) {
-      const subnet = await ctx.addresses.subnet({ pool: pool.cidr, prefixLength: pool.prefixLength, inUse: await this.#provider.usedSubnets(), fixed });
-      try {
-        net = await this.#provider.ensureNetwork(name, { subnet, labels: this.#labels(ctx) });
-      } catch (err) {
-        // A network made on the host since it was asked took the subnet: give it back, take another.
-        if (!(err instanceof SubnetOverlap) || fixed || attempt >= 3) throw err;
-        await ctx.addresses.release();
-        ctx.note(`subnet ${subnet} is in use on the Docker host; allocating another`);
-      }
-    }
-    await ctx.ledger.present('network', name, net.id, { subnet: net.subnet });
-    ctx.state.subnet = net.subnet;
+    await ensureClusterNetwork(ctx, this.#provider, this.#labels(ctx));
   }
 
   async #subnet(ctx: StepContext): Promise<string> {
-    if (typeof ctx.state.subnet === 'string') return ctx.state.subnet;
-    const net = await this.#provider.network(networkName(ctx.cluster));
-    if (net) ctx.state.subnet = net.subnet;
-    else await this.#network(ctx);
-    return ctx.state.subnet as string;
+    return clusterSubnet(ctx, this.#provider, this.#labels(ctx));
   }
 
   /** Every nodegroup to its node_count, and every recorded node running. */
@@ -409,21 +383,11 @@ export class SwarmModeDriver implements Driver {
       await this.#provider.removeVolume(r.name);
       await ctx.ledger.removed('volume', r.name);
     }
-    // Anything labelled for the cluster that the ledger does not know (it should not exist).
-    for (const stray of await this.#provider.listLabelled(CLUSTER_LABEL, ctx.cluster.uuid)) {
-      if (stray.kind === 'container') await this.#provider.removeNode(stray.name);
-      if (stray.kind === 'volume') await this.#provider.removeVolume(stray.name);
-    }
+    await removeStrayNodes(this.#provider, CLUSTER_LABEL, ctx.cluster.uuid);
   }
 
   async #removeNetwork(ctx: StepContext): Promise<void> {
-    const name = networkName(ctx.cluster);
-    await this.#provider.removeNetwork(name);
-    await ctx.ledger.removed('network', name);
-    await ctx.addresses.release();
-    for (const stray of await this.#provider.listLabelled(CLUSTER_LABEL, ctx.cluster.uuid)) {
-      if (stray.kind === 'network') await this.#provider.removeNetwork(stray.name);
-    }
+    await removeClusterNetwork(ctx, this.#provider, CLUSTER_LABEL);
   }
 
   /** Rolling upgrade to the target template's image, max_batch_size nodes at a time, each drained first. */
@@ -483,13 +447,7 @@ export class SwarmModeDriver implements Driver {
       return await this.#health(cluster, nodes);
     } catch (err) {
       if (!(err instanceof InfraUnavailable)) throw err;
-      // The host of the nodes does not answer: neither they nor the cluster's endpoint (published
-      // there) can be reached, which Magnum reports as UNHEALTHY ("not accessible"). Nothing an
-      // operation does could help until the host is back, so the report says so (no auto-healing).
-      const reason: Record<string, string> = {};
-      for (const n of nodes) reason[`${n.name}.Ready`] = 'Unknown (the host of the nodes does not answer)';
-      reason.api = `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
-      return { status: nodes.length ? 'UNHEALTHY' : 'UNKNOWN', reason, infrastructureUnavailable: err.message };
+      return unreachableReport(cluster, nodes.map((n) => n.name), err);
     }
   }
 

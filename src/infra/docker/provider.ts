@@ -121,7 +121,7 @@ export class DockerProvider implements InfraProvider {
     }
     if (r.exitCode !== 0) return null;
     const info = JSON.parse(r.stdout) as { Id: string; Config?: { Labels?: Record<string, string> | null } };
-    return { name, id: info.Id, osDistro: info.Config?.Labels?.os_distro ?? null };
+    return { name, id: info.Id, osDistro: info.Config?.Labels?.os_distro ?? null, labels: info.Config?.Labels ?? {} };
   }
 
   flavor(name: string): Flavor | null {
@@ -195,12 +195,14 @@ export class DockerProvider implements InfraProvider {
     let info = await this.inspectNode(spec.name);
     if (!info) {
       const hostIp = this.externalNetworkAddress(spec.externalNetwork) ?? '127.0.0.1';
+      const devices = spec.devices ?? [];
       const args = [
         'container', 'create', '--name', spec.name, '--hostname', spec.hostname,
         '--network', spec.network, '--ip', spec.address,
         ...NODE_FLAGS,
         '--restart', NODE_RESTART_POLICY,
-        ...(spec.volume ? ['-v', `${spec.volume}:/var/lib/docker`] : ['--tmpfs', '/var/lib/docker']),
+        ...(spec.volume ? ['-v', `${spec.volume}:${spec.volumePath ?? '/var/lib/docker'}`] : ['--tmpfs', spec.volumePath ?? '/var/lib/docker']),
+        ...devices.flatMap((d) => ['--device', d]),
         ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
         ...spec.publish.flatMap((p) => ['-p', `${hostIp}:${p.hostPort ?? ''}:${p.port}`]),
@@ -208,7 +210,10 @@ export class DockerProvider implements InfraProvider {
         // The node image's entrypoint runs dockerd with these arguments (images made by bin/magnum-node-image).
         spec.image, ...spec.args,
       ];
-      const r = await this.#docker(args, { allowFail: true });
+      let r = await this.#docker(args, { allowFail: true });
+      // A device the Docker host lacks (e.g. /dev/kmsg in some sandboxes): the node goes without it.
+      const missing = devices.filter((d) => r.exitCode !== 0 && r.stderr.includes(d));
+      if (missing.length) r = await this.#docker(args.filter((a, i) => !missing.includes(a) && !(a === '--device' && missing.includes(args[i + 1]))), { allowFail: true });
       if (r.exitCode !== 0 && !/already in use/.test(r.stderr)) throw new Error(`creating node ${spec.name}: ${r.stderr.trim()}`);
     } else {
       await this.#keepRestartPolicy(spec.name);

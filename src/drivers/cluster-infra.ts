@@ -1,0 +1,76 @@
+// What every driver of nodes from an infrastructure provider does alike: the cluster network (one
+// per cluster, named by the cluster, on a subnet the conductor allocates in the database so that
+// concurrent creates never pick the same one, skipping what the host's other networks use), the
+// last sweep of what is labelled for a deleted cluster, and the health report when the host of the
+// nodes does not answer.
+import { SubnetOverlap, type InfraProvider, type InfraUnavailable } from '../infra/provider.ts';
+import type { Cluster } from '../objects/models.ts';
+import type { HealthReport, StepContext } from './driver.ts';
+
+const short = (uuid: string) => uuid.slice(0, 8);
+
+export function networkName(cluster: Pick<Cluster, 'uuid'>): string {
+  return `magnum-${short(cluster.uuid)}`;
+}
+
+/** Makes (or finds) the cluster's network; ctx.state.subnet holds its CIDR afterwards. */
+export async function ensureClusterNetwork(ctx: StepContext, provider: InfraProvider, labels: Record<string, string>): Promise<void> {
+  const name = networkName(ctx.cluster);
+  await ctx.ledger.intend('network', name);
+  const fixed = ctx.cluster.fixed_subnet && /\//.test(ctx.cluster.fixed_subnet) ? ctx.cluster.fixed_subnet : null;
+  const pool = provider.subnetPool;
+  let net = await provider.network(name);
+  for (let attempt = 1; !net; attempt++) {
+    const subnet = await ctx.addresses.subnet({ pool: pool.cidr, prefixLength: pool.prefixLength, inUse: await provider.usedSubnets(), fixed });
+    try {
+      net = await provider.ensureNetwork(name, { subnet, labels });
+    } catch (err) {
+      // A network made on the host since it was asked took the subnet: give it back, take another.
+      if (!(err instanceof SubnetOverlap) || fixed || attempt >= 3) throw err;
+      await ctx.addresses.release();
+      ctx.note(`subnet ${subnet} is in use on the Docker host; allocating another`);
+    }
+  }
+  await ctx.ledger.present('network', name, net.id, { subnet: net.subnet });
+  ctx.state.subnet = net.subnet;
+}
+
+/** The cluster network's subnet (made when it is missing). */
+export async function clusterSubnet(ctx: StepContext, provider: InfraProvider, labels: Record<string, string>): Promise<string> {
+  if (typeof ctx.state.subnet === 'string') return ctx.state.subnet;
+  const net = await provider.network(networkName(ctx.cluster));
+  if (net) ctx.state.subnet = net.subnet;
+  else await ensureClusterNetwork(ctx, provider, labels);
+  return ctx.state.subnet as string;
+}
+
+/** Removes the cluster's network and gives its subnet back. */
+export async function removeClusterNetwork(ctx: StepContext, provider: InfraProvider, clusterLabel: string): Promise<void> {
+  const name = networkName(ctx.cluster);
+  await provider.removeNetwork(name);
+  await ctx.ledger.removed('network', name);
+  await ctx.addresses.release();
+  for (const stray of await provider.listLabelled(clusterLabel, ctx.cluster.uuid)) {
+    if (stray.kind === 'network') await provider.removeNetwork(stray.name);
+  }
+}
+
+/** Containers and volumes labelled for the cluster that the ledger does not know (they should not exist). */
+export async function removeStrayNodes(provider: InfraProvider, clusterLabel: string, clusterUuid: string): Promise<void> {
+  for (const stray of await provider.listLabelled(clusterLabel, clusterUuid)) {
+    if (stray.kind === 'container') await provider.removeNode(stray.name);
+    if (stray.kind === 'volume') await provider.removeVolume(stray.name);
+  }
+}
+
+/**
+ * The host of the nodes does not answer: neither they nor the cluster's endpoint (published there)
+ * can be reached, which Magnum reports as UNHEALTHY ("not accessible"). Nothing an operation does
+ * could help until the host is back, so the report says so (no auto-healing).
+ */
+export function unreachableReport(cluster: Cluster, nodeNames: readonly string[], err: InfraUnavailable): HealthReport {
+  const reason: Record<string, string> = {};
+  for (const n of nodeNames) reason[`${n}.Ready`] = 'Unknown (the host of the nodes does not answer)';
+  reason.api = `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
+  return { status: nodeNames.length ? 'UNHEALTHY' : 'UNKNOWN', reason, infrastructureUnavailable: err.message };
+}

@@ -1,0 +1,528 @@
+// COE kubernetes on Docker-container nodes made from the Kubernetes node image
+// (bin/magnum-node-image build --coe kubernetes; its entrypoint is scripts/kube-node/magnum-kube-node).
+// Every master runs etcd (master_count members: 1, 3 or 5), kube-apiserver, controller-manager
+// and scheduler, and is also a Node (registered with Magnum's master taint, so a 1-master
+// 2-worker cluster lists 3 Ready nodes); every node runs containerd, kube-proxy and the kubelet.
+// Pods get a /24 per node (ptp + host-local CNI) and reach other nodes' pods through static
+// routes the driver sets; CoreDNS runs on the masters. api_address is the first master's API
+// server, published on the external network's address: https://<address>:<port>.
+//
+// Steps look at the world first (the ledger, the provider, the cluster's API) and do only what is
+// missing, so an operation taken over after a conductor crash simply runs again.
+import { request } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../../conf/index.ts';
+import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
+import type { Cluster, ClusterResource, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
+import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
+import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
+import { coreDnsManifest } from './manifests.ts';
+import { nodePkiFiles } from './pki.ts';
+
+export const CLUSTER_LABEL = 'magnum.cluster';
+/** The image os_distro values this driver takes (the tuple's os). */
+export const KUBERNETES_OS_DISTROS = ['debian'] as const;
+const API_PORT = 6443;
+const STATE_DIR = '/var/lib/magnum-kube';
+const ENV_FILE = '/etc/kubernetes/magnum-kube-node.env';
+/** The cluster's pod range (Magnum's flannel_network_cidr default) and the Services' (Magnum's default). */
+const CLUSTER_CIDR = '10.100.0.0/16';
+const SERVICE_CIDR = '10.254.0.0/16';
+const SERVICE_IP = '10.254.0.1';
+const CLUSTER_DNS = '10.254.0.10';
+const CLUSTER_DOMAIN = 'cluster.local';
+const READY_WAIT_MS = 300_000;
+const MASTER_COUNTS = [1, 3, 5];
+
+interface NodeRecord {
+  name: string;
+  nodegroup: string;
+  role: 'master' | 'worker';
+  index: number;
+  address: string;
+  volume: string;
+  /** k in 10.100.k.0/24, the node's pod range. */
+  podIndex: number;
+  /** Host port the API server was published on (masters): kept when the node is made again. */
+  apiHostPort?: number;
+}
+
+const short = (uuid: string) => uuid.slice(0, 8);
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'ng';
+const podCidr = (n: Pick<NodeRecord, 'podIndex'>) => `10.100.${n.podIndex}.0/24`;
+/** A Kubernetes label key (optional DNS prefix + name) and value. */
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+function nodeRecords(resources: readonly ClusterResource[]): NodeRecord[] {
+  return resources
+    .filter((r) => r.kind === 'container' && r.state !== 'removed')
+    .map((r) => ({ name: r.name, ...(r.details as Omit<NodeRecord, 'name'>) }))
+    .sort((a, b) => (a.role === b.role ? a.index - b.index : a.role === 'master' ? -1 : 1));
+}
+
+interface KubeNode {
+  metadata: { name: string; labels?: Record<string, string> };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[]; nodeInfo?: { containerRuntimeVersion?: string; kubeletVersion?: string } };
+}
+
+/** The Ready condition of each Node: "True", or "False"/"Unknown" with the kubelet's reason. */
+function readiness(nodes: KubeNode[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of nodes) {
+    const c = n.status?.conditions?.find((x) => x.type === 'Ready');
+    out.set(n.metadata.name, !c ? 'Unknown' : c.status === 'True' ? 'True' : `${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+  }
+  return out;
+}
+
+/** One HTTPS GET with the cluster's CA and a client certificate: status and body (no redirects). */
+function httpsGet(url: string, tls: TlsMaterial, signal: AbortSignal | undefined, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: tls.caPem, cert: tls.certificate, key: tls.privateKey, timeout: timeoutMs, signal }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export class KubernetesDriver implements Driver {
+  readonly name = 'k8s_debian_docker';
+  readonly provides: readonly DriverTuple[] = KUBERNETES_OS_DISTROS.map((os) => ({ server_type: 'vm', os, coe: 'kubernetes' }));
+  readonly #provider: InfraProvider;
+
+  constructor(conf: Config, provider: InfraProvider) {
+    this.#provider = provider;
+    void conf;
+  }
+
+  // Pods and services on the cluster (/v1/pods, /v1/services): workloads(access) goes here
+  // (src/drivers/kubernetes/workloads.ts).
+
+  steps(kind: OperationKind, op: Operation): Step[] {
+    const s = (name: string, run: (ctx: StepContext) => Promise<void>): Step => ({ name, run });
+    const ngParam = String(op.params.nodegroup ?? op.nodegroup_id ?? '');
+    const settle = [
+      s('set pod routes', (ctx) => this.#routes(ctx)),
+      s('wait for api', (ctx) => this.#waitApi(ctx)),
+      s('deploy coredns', (ctx) => this.#coreDns(ctx)),
+      s('wait for nodes ready', (ctx) => this.#waitReady(ctx)),
+      s('publish api', (ctx) => this.#publish(ctx)),
+    ];
+    switch (kind) {
+      case 'cluster_create':
+        return [
+          // The cluster's CAs are made by the conductor before these steps (every driver).
+          s('check template', (ctx) => this.#checkTemplate(ctx)),
+          s('create network', (ctx) => this.#network(ctx)),
+          s('certificates', (ctx) => this.#certificates(ctx)),
+          s('start nodes', (ctx) => this.#reconcileAll(ctx)),
+          ...settle,
+        ];
+      case 'cluster_update':
+      case 'cluster_resize':
+      case 'nodegroup_create':
+        return [
+          s('scale nodegroup', (ctx) => this.#reconcile(ctx, this.#ng(ctx, ngParam), (op.params.nodes_to_remove as string[] | undefined) ?? [])),
+          ...settle,
+        ];
+      case 'cluster_heal':
+        return [s('restart failed nodes', (ctx) => this.#reconcileAll(ctx)), ...settle];
+      case 'nodegroup_delete':
+        return [
+          s('remove nodegroup nodes', (ctx) => this.#reconcile(ctx, { ...this.#ng(ctx, ngParam), node_count: 0 }, [])),
+          s('set pod routes', (ctx) => this.#routes(ctx)),
+          s('publish api', (ctx) => this.#publish(ctx)),
+        ];
+      case 'nodegroup_update':
+        return [];
+      case 'cluster_upgrade':
+        return [s('upgrade', async () => { throw new Error('upgrading a Kubernetes cluster is not implemented yet'); })];
+      case 'rotate_ca':
+        return [s('rotate ca', async () => { throw new Error('CA rotation of a Kubernetes cluster is not implemented yet'); })];
+      case 'cluster_delete':
+        return [
+          s('remove nodes', (ctx) => this.#removeAll(ctx)),
+          s('remove network', (ctx) => removeClusterNetwork(ctx, this.#provider, CLUSTER_LABEL)),
+        ];
+    }
+  }
+
+  #ng(ctx: StepContext, uuid: string): NodeGroup {
+    const ng = ctx.nodegroups.find((n) => n.uuid === uuid);
+    if (!ng) throw new Error(`nodegroup ${uuid} not found`);
+    return ng;
+  }
+
+  #labels(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
+    return { [CLUSTER_LABEL]: ctx.cluster.uuid, 'magnum.project': ctx.cluster.project_id ?? '', ...extra };
+  }
+
+  #pki(ctx: StepContext): ClusterPki {
+    if (!ctx.pki) throw new Error('the conductor has no certificate store');
+    return ctx.pki;
+  }
+
+  /**
+   * What Magnum's Kubernetes drivers check before anything is made: the master count an etcd
+   * cluster can have, and a kube_tag label that the node image runs (this driver runs the
+   * Kubernetes the image was built with; another version is another image).
+   */
+  async #checkTemplate(ctx: StepContext): Promise<void> {
+    const masters = ctx.nodegroups.filter((g) => g.role === 'master').reduce((n, g) => n + g.node_count, 0);
+    if (!MASTER_COUNTS.includes(masters)) throw new Error(`master_count must be 1, 3 or 5 (an etcd cluster of that size), not ${masters}`);
+    const images = new Set(ctx.nodegroups.map((g) => g.image_id ?? ctx.template.image_id ?? ''));
+    const want = ctx.cluster.labels.kube_tag ?? ctx.template.labels.kube_tag;
+    for (const name of images) {
+      const img = await this.#provider.image(name);
+      if (!img) throw new Error(`image ${name} not found`);
+      const tag = img.labels?.kube_tag;
+      if (!tag) throw new Error(`image ${name} is not a Kubernetes node image (it has no kube_tag label; bin/magnum-node-image build --coe kubernetes)`);
+      if (want && want !== tag) {
+        throw new Error(`label kube_tag=${want} does not match image ${name}, which runs Kubernetes ${tag} (build one with bin/magnum-node-image build --coe kubernetes --kube-tag ${want})`);
+      }
+    }
+  }
+
+  async #network(ctx: StepContext): Promise<void> {
+    await ensureClusterNetwork(ctx, this.#provider, this.#labels(ctx));
+  }
+
+  /** The CAs and the service-account key, before any node needs them (timed as a step of its own). */
+  async #certificates(ctx: StepContext): Promise<void> {
+    await this.#pki(ctx).ensure();
+    await this.#pki(ctx).serviceAccountKey();
+  }
+
+  async #reconcileAll(ctx: StepContext): Promise<void> {
+    const ordered = [...ctx.nodegroups].sort((a, b) => (a.role === 'master' ? -1 : 0) - (b.role === 'master' ? -1 : 0));
+    const starts: { ng: NodeGroup; rec: NodeRecord }[] = [];
+    for (const ng of ordered) for (const rec of await this.#plan(ctx, ng, [])) starts.push({ ng, rec });
+    const masters = await this.#masters(ctx, starts.map((x) => x.rec));
+    await Promise.all(starts.map(({ ng, rec }) => this.#startNode(ctx, ng, rec, masters)));
+  }
+
+  async #reconcile(ctx: StepContext, ng: NodeGroup, toRemove: string[]): Promise<void> {
+    const records = await this.#plan(ctx, ng, toRemove);
+    const masters = await this.#masters(ctx, records);
+    await Promise.all(records.map((rec) => this.#startNode(ctx, ng, rec, masters)));
+  }
+
+  /** Every master of the cluster (recorded, and planned now), in order. */
+  async #masters(ctx: StepContext, planned: NodeRecord[]): Promise<NodeRecord[]> {
+    const all = new Map(nodeRecords(await ctx.ledger.list()).map((n) => [n.name, n]));
+    for (const p of planned) all.set(p.name, p);
+    return [...all.values()].filter((n) => n.role === 'master').sort((a, b) => a.index - b.index);
+  }
+
+  /** Removes the nodes a nodegroup has too many of; returns the records of the nodes it must run. */
+  async #plan(ctx: StepContext, ng: NodeGroup, toRemove: string[]): Promise<NodeRecord[]> {
+    const all = nodeRecords(await ctx.ledger.list());
+    const mine = all.filter((n) => n.nodegroup === ng.uuid).sort((a, b) => a.index - b.index);
+    const wanted = new Set(toRemove);
+    const removing = mine.filter((n) => wanted.has(n.name) || wanted.has(n.address));
+    const missing = toRemove.filter((t) => !mine.some((n) => n.name === t || n.address === t));
+    if (missing.length) throw new Error(`nodes_to_remove names nodes that are not in nodegroup ${ng.name}: ${missing.join(', ')}`);
+    let keep = mine.filter((n) => !removing.includes(n));
+    while (keep.length > ng.node_count) removing.push(keep.pop()!);
+    if (ng.role === 'master' && removing.length) throw new Error('the masters of a Kubernetes cluster cannot be removed (etcd members)');
+    for (const n of removing) await this.#removeNode(ctx, n);
+    keep = keep.slice(0, ng.node_count);
+    const remaining = all.filter((n) => !removing.includes(n));
+    const used = new Set(remaining.map((n) => n.address));
+    const usedPods = new Set(remaining.map((n) => n.podIndex));
+    const base = (await clusterSubnet(ctx, this.#provider, this.#labels(ctx))).split('/')[0].split('.').slice(0, 3).join('.');
+    let host = 10;
+    const nextAddress = () => {
+      while (used.has(`${base}.${host}`)) host++;
+      if (host > 254) throw new Error('the cluster network has no address left');
+      used.add(`${base}.${host}`);
+      return `${base}.${host}`;
+    };
+    let pod = 0;
+    const nextPod = () => {
+      while (usedPods.has(pod)) pod++;
+      if (pod > 255) throw new Error(`the pod range ${CLUSTER_CIDR} has no /24 left`);
+      usedPods.add(pod);
+      return pod;
+    };
+    let nextIndex = mine.reduce((m, n) => Math.max(m, n.index + 1), 0);
+    const records = [...keep];
+    while (records.length < ng.node_count) {
+      const index = nextIndex++;
+      const name = `magnum-${short(ctx.cluster.uuid)}-${slug(ng.name)}-${index}`;
+      const rec: NodeRecord = {
+        name, nodegroup: ng.uuid, role: ng.role === 'master' ? 'master' : 'worker', index,
+        address: nextAddress(), volume: `${name}-kube`, podIndex: nextPod(),
+      };
+      const { name: _n, ...details } = rec;
+      await ctx.ledger.intend('container', name, details);
+      records.push(rec);
+    }
+    return records;
+  }
+
+  /** The node's Kubernetes labels: its nodegroup, and a non-default nodegroup's labels that are valid Kubernetes labels. */
+  #nodeLabels(ng: NodeGroup): string {
+    const labels: Record<string, string> = {};
+    if (LABEL_VALUE.test(ng.name)) labels['magnum.openstack.org/nodegroup'] = ng.name;
+    if (!ng.is_default) for (const [k, v] of Object.entries(ng.labels ?? {})) if (LABEL_KEY.test(k) && LABEL_VALUE.test(v)) labels[k] = v;
+    return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  }
+
+  #externalAddress(ctx: StepContext): string {
+    return this.#provider.externalNetworkAddress(ctx.template.external_network_id) ?? '127.0.0.1';
+  }
+
+  async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, masters: NodeRecord[]): Promise<NodeInfo> {
+    if (!masters.length) throw new Error('the cluster has no master node');
+    if (rec.role === 'master' && rec.apiHostPort === undefined) rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
+    const existing = await this.#provider.inspectNode(rec.name);
+    // Files are copied only into a node that is not running: a running one keeps its own.
+    const files = existing?.running ? [] : await nodePkiFiles(this.#pki(ctx), rec, {
+      serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx)],
+    });
+    const env: Record<string, string> = {
+      NODE_ROLE: rec.role,
+      NODE_NAME: rec.name,
+      NODE_IP: rec.address,
+      POD_CIDR: podCidr(rec),
+      CLUSTER_CIDR,
+      SERVICE_CIDR,
+      CLUSTER_DNS,
+      CLUSTER_DOMAIN,
+      // Workers use the first master's API server (no load balancer in front of the masters yet).
+      API_SERVER: rec.role === 'master' ? `https://127.0.0.1:${API_PORT}` : `https://${masters[0].address}:${API_PORT}`,
+      NODE_LABELS: this.#nodeLabels(ng),
+    };
+    if (rec.role === 'master') {
+      env.ETCD_INITIAL_CLUSTER = masters.map((m) => `${m.name}=https://${m.address}:2380`).join(',');
+      env.ETCD_INITIAL_CLUSTER_TOKEN = `magnum-${ctx.cluster.uuid}`;
+    }
+    if (ctx.template.dns_nameserver) env.UPSTREAM_DNS = ctx.template.dns_nameserver;
+    if (files.length) files.push({ path: ENV_FILE, content: Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), mode: 0o644 });
+    await ctx.ledger.intend('volume', rec.volume);
+    await this.#provider.ensureVolume(rec.volume, this.#labels(ctx, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
+    await ctx.ledger.present('volume', rec.volume);
+    const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
+    const spec: NodeSpec = {
+      name: rec.name,
+      hostname: rec.name,
+      image: ng.image_id ?? ctx.template.image_id ?? '',
+      network: networkName(ctx.cluster),
+      address: rec.address,
+      flavor: flavorName ? this.#provider.flavor(flavorName) : null,
+      volume: rec.volume,
+      volumePath: STATE_DIR,
+      devices: ['/dev/kmsg'],
+      labels: this.#labels(ctx, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
+      files,
+      args: ['run'],
+      publish: rec.role === 'master' ? [{ port: API_PORT, hostPort: rec.apiHostPort }] : [],
+      externalNetwork: ctx.template.external_network_id,
+      dns: [],
+    };
+    const info = await this.#provider.ensureNode(spec);
+    const published = info.published[API_PORT];
+    const { name: _n, ...details } = rec;
+    if (published) details.apiHostPort = Number(published.split(':').pop());
+    await ctx.ledger.present('container', rec.name, info.id, details);
+    return info;
+  }
+
+  /** Every running node gets a route to every other node's pod range (and loses routes to nodes that left). */
+  async #routes(ctx: StepContext): Promise<void> {
+    const nodes = nodeRecords(await ctx.ledger.list());
+    await Promise.all(nodes.map(async (n) => {
+      const routes = nodes.filter((o) => o.name !== n.name).map((o) => `${podCidr(o)}=${o.address}`);
+      const r = await this.#provider.exec(n.name, ['magnum-kube-node', 'routes', ...routes], { signal: ctx.signal, timeoutMs: 30_000 });
+      if (r.exitCode !== 0) throw new Error(`setting the pod routes on ${n.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    }));
+  }
+
+  /** kubectl as the cluster admin on a master (magnum-kube-node kubectl). */
+  async #kubectl(node: string, args: string[], opts: { input?: string; signal?: AbortSignal; timeoutMs?: number } = {}) {
+    return this.#provider.exec(node, ['magnum-kube-node', 'kubectl', '--request-timeout=10s', ...args], { timeoutMs: opts.timeoutMs ?? 30_000, ...opts });
+  }
+
+  /** The published API endpoint (https://address:port) of the first master, or null when it has none. */
+  async #apiAddress(ctx: StepContext): Promise<string | null> {
+    const masters = nodeRecords(await ctx.ledger.list()).filter((n) => n.role === 'master');
+    for (const m of masters) {
+      const info = await this.#provider.inspectNode(m.name);
+      const endpoint = info?.published[API_PORT];
+      if (endpoint) return `https://${endpoint}`;
+    }
+    return null;
+  }
+
+  /** Until the API server answers /readyz at api_address, with the cluster CA and the conductor's certificate. */
+  async #waitApi(ctx: StepContext): Promise<void> {
+    const api = await this.#apiAddress(ctx);
+    if (!api) throw new Error('no master publishes the API server');
+    const tls = await this.#pki(ctx).ensure();
+    const until = Date.now() + READY_WAIT_MS;
+    let last = '';
+    for (;;) {
+      try {
+        const r = await httpsGet(`${api}/readyz`, tls, ctx.signal);
+        if (r.status === 200) return;
+        last = `HTTP ${r.status}: ${r.body.trim().split('\n').filter((l) => l.includes('failed')).join('; ').slice(0, 300)}`;
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        last = (err as Error).message;
+      }
+      await this.#stillRunning(ctx);
+      if (Date.now() > until) throw new Error(`the API server at ${api} was not ready within ${READY_WAIT_MS / 1000} s: ${last}`);
+      await sleep(250, undefined, { signal: ctx.signal });
+    }
+  }
+
+  /** A node that stopped while the cluster was coming up fails the step at once, with its last log lines. */
+  async #stillRunning(ctx: StepContext): Promise<void> {
+    for (const n of nodeRecords(await ctx.ledger.list())) {
+      const info = await this.#provider.inspectNode(n.name);
+      if (!info?.running) throw new Error(`node ${n.name} ${info ? 'stopped' : 'disappeared'} while the cluster was starting`);
+    }
+  }
+
+  async #firstMaster(ctx: StepContext): Promise<NodeRecord> {
+    const masters = nodeRecords(await ctx.ledger.list()).filter((n) => n.role === 'master');
+    for (const m of masters) if ((await this.#provider.inspectNode(m.name))?.running) return m;
+    throw new Error('no master node is running');
+  }
+
+  async #coreDns(ctx: StepContext): Promise<void> {
+    const master = await this.#firstMaster(ctx);
+    const info = await this.#provider.inspectNode(master.name);
+    const img = info ? await this.#provider.image(info.image) : null;
+    const image = img?.labels?.['magnum.kube.coredns-image'];
+    if (!image) throw new Error(`the node image ${info?.image ?? '?'} names no CoreDNS image (label magnum.kube.coredns-image)`);
+    const manifest = coreDnsManifest({ image, clusterIp: CLUSTER_DNS, domain: CLUSTER_DOMAIN });
+    const r = await this.#kubectl(master.name, ['apply', '-f', '-'], { input: manifest, signal: ctx.signal, timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw new Error(`applying CoreDNS failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+
+  /** Until every recorded node is a Ready Node and CoreDNS answers (its pod Ready). */
+  async #waitReady(ctx: StepContext): Promise<void> {
+    const nodes = nodeRecords(await ctx.ledger.list());
+    const master = await this.#firstMaster(ctx);
+    const until = Date.now() + READY_WAIT_MS;
+    let last = '';
+    for (;;) {
+      const r = await this.#kubectl(master.name, ['get', 'nodes', '-o', 'json'], { signal: ctx.signal });
+      if (r.exitCode === 0) {
+        const ready = readiness((JSON.parse(r.stdout) as { items: KubeNode[] }).items);
+        const waiting = nodes.filter((n) => ready.get(n.name) !== 'True');
+        last = waiting.map((n) => `${n.name}: ${ready.get(n.name) ?? 'not registered'}`).join(', ');
+        if (!waiting.length) {
+          const dns = await this.#kubectl(master.name, ['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'jsonpath={.status.readyReplicas}'], { signal: ctx.signal });
+          if (dns.exitCode === 0 && Number(dns.stdout.trim()) >= 1) return;
+          last = 'CoreDNS is not ready';
+        }
+      } else last = (r.stderr || r.stdout).trim();
+      await this.#stillRunning(ctx);
+      if (Date.now() > until) throw new Error(`the cluster's nodes were not Ready within ${READY_WAIT_MS / 1000} s: ${last}`);
+      await sleep(500, undefined, { signal: ctx.signal });
+    }
+  }
+
+  /** api_address, versions, addresses and discovery_url as the cluster runs them. */
+  async #publish(ctx: StepContext): Promise<void> {
+    const nodes = nodeRecords(await ctx.ledger.list());
+    const api = await this.#apiAddress(ctx);
+    const changes: Partial<Cluster> = { stack_id: networkName(ctx.cluster) };
+    if (api) {
+      changes.api_address = api;
+      const v = await httpsGet(`${api}/version`, await this.#pki(ctx).ensure(), ctx.signal).catch(() => null);
+      if (v?.status === 200) changes.coe_version = (JSON.parse(v.body) as { gitVersion?: string }).gitVersion ?? null;
+    }
+    const master = await this.#firstMaster(ctx);
+    const r = await this.#kubectl(master.name, ['get', 'nodes', '-o', 'json'], { signal: ctx.signal });
+    if (r.exitCode === 0) {
+      const items = (JSON.parse(r.stdout) as { items: KubeNode[] }).items;
+      const runtime = items.find((n) => n.metadata.name === master.name)?.status?.nodeInfo?.containerRuntimeVersion;
+      if (runtime) changes.container_version = runtime.replace(/^containerd:\/\//, '');
+    }
+    // The static etcd bootstrap (initial cluster) stands in for etcd discovery: its peer URLs are
+    // what the members found each other by. A user's discovery_url is kept (and not used).
+    if (!ctx.cluster.discovery_url) {
+      changes.discovery_url = nodes.filter((n) => n.role === 'master').map((m) => `https://${m.address}:2380`).join(',');
+    }
+    ctx.setCluster(changes);
+    for (const ng of ctx.nodegroups) {
+      const addrs = nodes.filter((n) => n.nodegroup === ng.uuid).sort((a, b) => a.index - b.index).map((n) => n.address);
+      ctx.setNodeGroup(ng.uuid, { node_addresses: addrs, stack_id: networkName(ctx.cluster) });
+    }
+  }
+
+  /** Drain the node, delete its Node object, remove its container and volume. */
+  async #removeNode(ctx: StepContext, n: NodeRecord): Promise<void> {
+    const master = await this.#firstMaster(ctx).catch(() => null);
+    if (master && master.name !== n.name && (await this.#provider.inspectNode(n.name))?.running) {
+      const d = await this.#kubectl(master.name, ['drain', n.name, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=5', '--timeout=60s'], { signal: ctx.signal, timeoutMs: 90_000 });
+      if (d.exitCode !== 0) ctx.note(`draining ${n.name} failed, removing it anyway: ${(d.stderr || d.stdout).trim().split('\n').pop()}`);
+    }
+    await this.#provider.removeNode(n.name);
+    if (master && master.name !== n.name) {
+      const r = await this.#kubectl(master.name, ['delete', 'node', n.name, '--ignore-not-found'], { signal: ctx.signal });
+      if (r.exitCode !== 0) throw new Error(`deleting Node ${n.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    await this.#provider.removeVolume(n.volume);
+    await ctx.ledger.removed('volume', n.volume);
+    await ctx.ledger.removed('container', n.name);
+  }
+
+  async #removeAll(ctx: StepContext): Promise<void> {
+    const resources = await ctx.ledger.list();
+    await Promise.all(nodeRecords(resources).map(async (n) => {
+      await this.#provider.removeNode(n.name);
+      await ctx.ledger.removed('container', n.name);
+    }));
+    for (const r of resources.filter((x) => x.kind === 'volume')) {
+      await this.#provider.removeVolume(r.name);
+      await ctx.ledger.removed('volume', r.name);
+    }
+    await removeStrayNodes(this.#provider, CLUSTER_LABEL, ctx.cluster.uuid);
+  }
+
+  async health(cluster: Cluster, nodegroups: readonly NodeGroup[], resources: readonly ClusterResource[]): Promise<HealthReport> {
+    void nodegroups;
+    const nodes = nodeRecords(resources);
+    try {
+      return await this.#health(cluster, nodes);
+    } catch (err) {
+      if (!(err instanceof InfraUnavailable)) throw err;
+      return unreachableReport(cluster, nodes.map((n) => n.name), err);
+    }
+  }
+
+  /** Magnum's shape: {"<node>.Ready": "True" | why not, "api": "ok" | not accessible}. */
+  async #health(cluster: Cluster, nodes: readonly NodeRecord[]): Promise<HealthReport> {
+    const reason: Record<string, string> = {};
+    const running = new Map<string, boolean>();
+    for (const n of nodes) running.set(n.name, !!(await this.#provider.inspectNode(n.name))?.running);
+    let ready: Map<string, string> | null = null;
+    for (const m of nodes.filter((n) => n.role === 'master' && running.get(n.name))) {
+      const r = await this.#kubectl(m.name, ['get', 'nodes', '-o', 'json'], { timeoutMs: 20_000 });
+      if (r.exitCode !== 0) continue;
+      ready = readiness((JSON.parse(r.stdout) as { items: KubeNode[] }).items);
+      break;
+    }
+    let healthy = ready !== null;
+    for (const n of nodes) {
+      const state = !running.get(n.name) ? 'False (container stopped)' : ready ? ready.get(n.name) ?? 'False (not registered)' : 'Unknown (the API does not answer)';
+      reason[`${n.name}.Ready`] = state;
+      if (state !== 'True') healthy = false;
+    }
+    reason.api = ready ? 'ok' : `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
+    if (!nodes.length) return { status: 'UNKNOWN', reason };
+    return { status: healthy ? 'HEALTHY' : 'UNHEALTHY', reason };
+  }
+}
