@@ -224,7 +224,10 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     }
     const template = await storage.getClusterTemplateByUuid(cluster!.cluster_template_id ?? '');
     if (!template?.coe || !SWARM_COES.includes(template.coe)) {
-      throw E.InvalidParameterValue(`Cluster ${cluster!.name ?? cluster!.uuid} is a ${template?.coe ?? 'unknown'} cluster; containers run on swarm and swarm-mode clusters only.`);
+      // As in Magnum 2015, whose containers were Docker containers of swarm bays. A Kubernetes user
+      // runs a pod instead: a one-container pod could not be stopped, started again or paused.
+      const hint = template?.coe === 'kubernetes' ? ' Run it as a pod instead: POST /v1/pods with a Kubernetes Pod manifest (coe pod create).' : '';
+      throw E.InvalidParameterValue(`Cluster ${cluster!.name ?? cluster!.uuid} is a ${template?.coe ?? 'unknown'} cluster; containers run on swarm and swarm-mode clusters only.${hint}`);
     }
     const uuid = input.uuid ? canonicalUuid(input.uuid as string) : randomUUID();
     if (input.uuid && (await storage.getContainerByUuid(uuid))) throw E.Conflict(`A container with UUID ${uuid} already exists.`);
