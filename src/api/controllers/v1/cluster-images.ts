@@ -3,7 +3,8 @@
 // every node of the cluster and answers 202 at once; progress is in the cluster's timeline
 // (GET /v1/clusters/{ident}/events, operation_id = the load's uuid) and summed up by
 // GET /v1/clusters/{ident}/images/{load uuid}. GET /v1/clusters/{ident}/images lists each
-// node's images.
+// node's images. Swarm nodes' Docker engines get it by `docker load`, Kubernetes nodes' containerd
+// by an import into the kubelet's namespace (the drivers say how: src/drivers/workloads.ts).
 import { E } from '../../../common/errors.ts';
 import type { ClusterEvent } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
@@ -11,16 +12,17 @@ import { isoTime } from '../../common.ts';
 import { canonicalUuid, checkQuery, isUuidLike, parseBody } from '../../validation.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
-const SWARM_COES = ['swarm', 'swarm-mode'];
+/** COEs whose drivers load images into their nodes. */
+const IMAGE_COES = ['swarm', 'swarm-mode', 'kubernetes'];
 const STEP = 'image_load';
 
 export function registerClusterImages(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf, conductor } = deps;
 
-  const dockerCluster = async (r: ApiRequest) => {
+  const imageCluster = async (r: ApiRequest) => {
     const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
-    return { c, swarm: Boolean(template?.coe && SWARM_COES.includes(template.coe)) };
+    return { c, loads: Boolean(template?.coe && IMAGE_COES.includes(template.coe)) };
   };
 
   router.post('/v1/clusters/:ident/images', async (r) => {
@@ -30,9 +32,9 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
     if (file.startsWith('/') || file.split(/[\\/]/).includes('..') || file.includes('\0')) {
       throw E.InvalidInput('file', file, "Value should name a file in the conductor's image directory (a relative path without ..)");
     }
-    const { c, swarm } = await dockerCluster(r);
+    const { c, loads } = await imageCluster(r);
     policy.enforce(r.ctx, 'cluster:load_image', { ...c });
-    if (!swarm) throw E.InvalidParameterValue(`Images can be loaded into swarm and swarm-mode clusters only; cluster ${c.name ?? c.uuid} is not one.`);
+    if (!loads) throw E.InvalidParameterValue(`Images can be loaded into swarm, swarm-mode and kubernetes clusters only; cluster ${c.name ?? c.uuid} is not one.`);
     const started = await conductor.imageLoad(r.ctx, c.uuid, file, 30_000);
     return {
       status: 202,
@@ -42,16 +44,16 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
 
   router.get('/v1/clusters/:ident/images', async (r) => {
     checkQuery(r.query, []);
-    const { c, swarm } = await dockerCluster(r);
+    const { c, loads } = await imageCluster(r);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
-    if (!swarm) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} is not a swarm or swarm-mode cluster.`);
+    if (!loads) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} is not a swarm, swarm-mode or kubernetes cluster.`);
     const out = await conductor.imageList(r.ctx, c.uuid, 30_000);
     return { status: 200, body: { cluster_uuid: c.uuid, ...out } };
   });
 
   router.get('/v1/clusters/:ident/images/:load', async (r) => {
     checkQuery(r.query, []);
-    const { c } = await dockerCluster(r);
+    const { c } = await imageCluster(r);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     const id = r.params.load;
     if (!isUuidLike(id)) throw E.ResourceNotFound('image load', id);
