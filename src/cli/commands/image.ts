@@ -1,6 +1,6 @@
 // coe image load|list|show — images for clusters that reach no registry (our extension,
 // POST /v1/clusters/{ident}/images): a `docker save` archive from the conductor host's image
-// directory ([docker] image_dir) is loaded into every node of a swarm cluster.
+// directory ([docker] image_dir) is loaded into every node of a swarm or kubernetes cluster.
 import { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -9,7 +9,7 @@ import { lastEventId, waitFor } from '../wait.ts';
 import { seg, withWait } from './common.ts';
 
 export function registerImage(program: Command, ctx: CliContext): void {
-  const image = program.command('image').description('node images of swarm clusters: load archives, list what each node has')
+  const image = program.command('image').description('node images of swarm and kubernetes clusters: load archives, list what each node has')
     .addHelpText('after', `
 Examples (the archive is a file in the conductor host's [docker] image_dir, e.g. made with docker save):
   $ coe image load demo busybox.tar --wait
