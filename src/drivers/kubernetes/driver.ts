@@ -16,8 +16,10 @@ import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } fr
 import type { Cluster, ClusterResource, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
+import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { coreDnsManifest } from './manifests.ts';
 import { nodePkiFiles } from './pki.ts';
+import { kubernetesClusterWorkloads } from './workloads.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
 /** The image os_distro values this driver takes (the tuple's os). */
@@ -102,8 +104,10 @@ export class KubernetesDriver implements Driver {
     void conf;
   }
 
-  // Pods and services on the cluster (/v1/pods, /v1/services): workloads(access) goes here
-  // (src/drivers/kubernetes/workloads.ts).
+  /** Pods and services through the cluster's API (/v1/pods, /v1/services), images into the nodes' containerd. */
+  workloads(access: WorkloadAccess): Workloads {
+    return kubernetesClusterWorkloads(this.#provider, access);
+  }
 
   steps(kind: OperationKind, op: Operation): Step[] {
     const s = (name: string, run: (ctx: StepContext) => Promise<void>): Step => ({ name, run });
