@@ -137,4 +137,57 @@ describe('HealthMonitor', () => {
     assert.equal((await s.getClusterByUuid(plain))?.status, 'CREATE_COMPLETE');
     assert.ok((await messages(uuid)).includes('Auto-healing: replacing nodes that are down.'));
   });
+
+  test('a poll of all covers more clusters than a page, [conductor] health_poll_concurrency at a time, with no query per cluster', async () => {
+    // Rows written directly (one transaction): 1,201 running clusters, more than two pages of 500.
+    const n = 1201;
+    const rows = Array.from({ length: n }, () => randomUUID());
+    await s.conn.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < rows.length; i += 100) {
+        await tx.insertInto('cluster').values(rows.slice(i, i + 100).map((uuid) => ({
+          uuid, name: `bulk-${uuid.slice(0, 8)}`, status: 'UPDATE_COMPLETE', project_id: 'p', cluster_template_id: template, labels: '{}', created_at: new Date().toISOString(),
+        }))).execute();
+      }
+    });
+    const seen = new Set<string>();
+    let inFlight = 0;
+    let most = 0;
+    class Counting extends FakeDriver {
+      override async health(...args: unknown[]): Promise<HealthReport> {
+        seen.add((args[0] as { uuid: string }).uuid);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+        return up;
+      }
+    }
+    const calls: Record<string, number> = {};
+    const counted = new Proxy(s, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls[String(key)] = (calls[String(key)] ?? 0) + 1;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const concurrency = 5;
+    const c5 = loadConfig({ env: {}, overrides: { drivers: { test_drivers: 'fake' }, conductor: { health_poll_concurrency: String(concurrency) } } });
+    const monitor = new HealthMonitor({ storage: counted, drivers: new DriverRegistry([new Counting(c5)]), conf: c5, runOperation: () => undefined });
+    const polled = await monitor.poll();
+    for (const uuid of rows) assert.ok(seen.has(uuid), `cluster ${uuid} polled`);
+    assert.ok(polled >= n, `${polled} polled`);
+    assert.equal(most, concurrency, 'at most health_poll_concurrency polls at once, and that many');
+    const pages = Math.ceil((polled + 1) / 500);
+    assert.ok(calls.listClustersInStatus <= pages, `${calls.listClustersInStatus} pages read`);
+    for (const k of ['getClusterTemplatesByUuids', 'listNodeGroupsOf', 'listResourcesOf']) assert.ok(calls[k] <= pages, `${k}: ${calls[k]} queries`);
+    for (const k of ['getClusterTemplateByUuid', 'listResources', 'getClusterByUuid']) assert.equal(calls[k], undefined, `${k} is not called per cluster`);
+    // Every new cluster's health was written (a change from unknown); the second poll writes nothing.
+    const writes = calls.setClusterHealth;
+    assert.ok(writes >= n, `${writes} health writes`);
+    for (const uuid of rows.slice(0, 50)) assert.equal((await s.getClusterByUuid(uuid))?.health_status, 'HEALTHY');
+    await monitor.poll();
+    assert.equal(calls.setClusterHealth, writes);
+  });
 });

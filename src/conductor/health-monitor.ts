@@ -8,7 +8,7 @@ import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { HealthReport } from '../drivers/driver.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { Cluster } from '../objects/models.ts';
+import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup } from '../objects/models.ts';
 import { CLUSTER_STATUSES, UPDATE_ALLOWED } from '../objects/fields.ts';
 
 /**
@@ -20,6 +20,26 @@ import { CLUSTER_STATUSES, UPDATE_ALLOWED } from '../objects/fields.ts';
 export const POLLED_STATUSES = CLUSTER_STATUSES.filter((s) => !s.endsWith('_IN_PROGRESS') && s !== 'DELETE_COMPLETE');
 
 const READY = '.Ready';
+/** Clusters read at a time by a health poll: what a conductor holds in memory, whatever their number. */
+const POLL_PAGE = 500;
+
+/** A page of clusters to poll with what their drivers read, fetched in one query each. */
+interface PollPage {
+  clusters: Cluster[];
+  templates: Map<string, ClusterTemplate>;
+  nodegroups: Map<string, NodeGroup[]>;
+  resources: Map<string, ClusterResource[]>;
+}
+
+const byCluster = <T extends { cluster_id: string }>(rows: T[]): Map<string, T[]> => {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.cluster_id);
+    if (list) list.push(r);
+    else out.set(r.cluster_id, [r]);
+  }
+  return out;
+};
 
 /**
  * The timeline entries of one health change: the cluster's status, then every node whose
@@ -56,31 +76,85 @@ export class HealthMonitor {
     this.#runOperation = opts.runOperation;
   }
 
-  /** Polls running clusters (all, or the given ones). A poll of all while one runs is skipped. */
-  async poll(only?: string[]): Promise<void> {
-    if (!only && this.#polling) return;
+  /**
+   * Polls running clusters (all, or the given ones); a poll of all while one runs is skipped.
+   * Every cluster in POLLED_STATUSES is covered, in pages of POLL_PAGE read in id order (the next
+   * page is read while this one is polled), [conductor] health_poll_concurrency at a time. Returns
+   * how many clusters were polled.
+   */
+  async poll(only?: string[]): Promise<number> {
+    if (!only && this.#polling) return 0;
     if (!only) this.#polling = true;
+    const started = Date.now();
+    let polled = 0;
     try {
-      let clusters = await this.#storage.listClustersInStatus(POLLED_STATUSES, 500);
-      if (only) clusters = clusters.filter((c) => only.includes(c.uuid));
-      for (const c of clusters) {
-        try {
-          await this.#pollOne(c);
-        } catch (err) {
-          this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
-        }
+      if (only) {
+        const clusters = (await Promise.all(only.map((u) => this.#storage.getClusterByUuid(u))))
+          .filter((c): c is Cluster => c !== null && POLLED_STATUSES.includes(c.status as (typeof POLLED_STATUSES)[number]));
+        return await this.#pollPage(await this.#withDetails(clusters));
       }
+      let next = this.#page(0);
+      for (;;) {
+        const page = await next;
+        if (!page.clusters.length) break;
+        const last = page.clusters[page.clusters.length - 1].id;
+        next = page.clusters.length < POLL_PAGE ? Promise.resolve(this.#emptyPage()) : this.#page(last);
+        // Awaited at the next turn; a failure meanwhile is not an unhandled rejection.
+        next.catch(() => undefined);
+        polled += await this.#pollPage(page);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const interval = this.#conf.kubernetes.health_polling_interval;
+      if (seconds > interval) this.#log?.warn({ clusters: polled, seconds, interval }, 'a health poll of every cluster took longer than [kubernetes] health_polling_interval; raise [conductor] health_poll_concurrency');
+      return polled;
     } finally {
       if (!only) this.#polling = false;
     }
   }
 
-  async #pollOne(c: Cluster): Promise<void> {
-    const template = await this.#storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
+  #emptyPage(): PollPage {
+    return { clusters: [], templates: new Map(), nodegroups: new Map(), resources: new Map() };
+  }
+
+  async #page(afterId: number): Promise<PollPage> {
+    return this.#withDetails(await this.#storage.listClustersInStatus(POLLED_STATUSES, POLL_PAGE, afterId));
+  }
+
+  /** The templates, nodegroups and resources of these clusters: three queries, none per cluster. */
+  async #withDetails(clusters: Cluster[]): Promise<PollPage> {
+    if (!clusters.length) return this.#emptyPage();
+    const uuids = clusters.map((c) => c.uuid);
+    const [templates, nodegroups, resources] = await Promise.all([
+      this.#storage.getClusterTemplatesByUuids([...new Set(clusters.map((c) => c.cluster_template_id ?? ''))]),
+      this.#storage.listNodeGroupsOf(uuids),
+      this.#storage.listResourcesOf(uuids),
+    ]);
+    return { clusters, templates: new Map(templates.map((t) => [t.uuid, t])), nodegroups: byCluster(nodegroups), resources: byCluster(resources) };
+  }
+
+  /** The page's clusters, health_poll_concurrency at a time; one cluster's failure is logged and stops nothing. */
+  async #pollPage(page: PollPage): Promise<number> {
+    let i = 0;
+    const worker = async () => {
+      while (i < page.clusters.length) {
+        const c = page.clusters[i++];
+        try {
+          await this.#pollOne(c, page);
+        } catch (err) {
+          this.#log?.warn({ err, cluster: c.uuid }, 'health poll failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#conf.conductor.health_poll_concurrency, page.clusters.length) }, worker));
+    return page.clusters.length;
+  }
+
+  async #pollOne(c: Cluster, page: PollPage): Promise<void> {
+    const template = page.templates.get(c.cluster_template_id ?? '');
     if (!template) return;
     const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
     if (!driver?.health) return;
-    const report = await driver.health(c, await this.#storage.listNodeGroupsOf([c.uuid]), await this.#storage.listResources(c.uuid));
+    const report = await driver.health(c, page.nodegroups.get(c.uuid) ?? [], page.resources.get(c.uuid) ?? []);
     if (report.infrastructureUnavailable) this.#log?.warn({ cluster: c.uuid, cause: report.infrastructureUnavailable }, 'the infrastructure of the cluster does not answer');
     if (report.status !== c.health_status || JSON.stringify(report.reason) !== JSON.stringify(c.health_status_reason)) {
       // Several conductors poll the same cluster: the one whose conditional write lands records the change.

@@ -82,6 +82,7 @@ export const SCHEMA = {
     operation_lease: int(30, 'Seconds a conductor holds an operation without renewing its lease; a dead conductor\'s operations are taken over after this.', { min: 1 }),
     sweep_interval: int(10, 'Seconds between sweeps that take over orphaned operations and fail those past their deadline.', { min: 1 }),
     default_operation_timeout: int(60, 'Minutes an update, resize, upgrade, delete or nodegroup operation may take.', { min: 1 }),
+    health_poll_concurrency: int(8, 'Clusters one conductor health-polls at once ([kubernetes] health_polling_interval): a poll reads the clusters in pages of 500 (their templates, nodegroups and resources in one query each a page) and asks the drivers this many at a time.', { min: 1 }),
     auto_healing_grace_period: int(60, 'Seconds a cluster with auto_healing_enabled=true stays UNHEALTHY (on every health poll) before auto-healing starts an operation, so that nodes which come back by themselves (the Docker host\'s engine restarting, a host reboot) are not healed. While the host of the nodes does not answer, no auto-healing starts.', { min: 0 }),
   },
   cluster_heat: {

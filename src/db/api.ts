@@ -118,7 +118,8 @@ export interface Storage {
   /** Clusters of one project (the quota check). */
   countClusters(projectId: string): Promise<number>;
   clusterStats(scope: Scope): Promise<{ clusters: number; nodes: number }>;
-  listClustersInStatus(statuses: readonly string[], limit: number): Promise<Cluster[]>;
+  /** Clusters in these statuses, in id order, the first `limit` after id `afterId` (pages). */
+  listClustersInStatus(statuses: readonly string[], limit: number, afterId?: number): Promise<Cluster[]>;
   updateCluster(uuid: string, changes: Partial<Cluster>): Promise<Cluster | null>;
   /**
    * A health change, written only while the cluster's health is still what the caller read
@@ -170,6 +171,8 @@ export interface Storage {
   intendResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, details?: Record<string, unknown>): Promise<void>;
   markResource(clusterUuid: string, kind: ClusterResource['kind'], name: string, state: 'present' | 'removed', externalId?: string | null, details?: Record<string, unknown>): Promise<void>;
   listResources(clusterUuid: string, opts?: { includeRemoved?: boolean }): Promise<ClusterResource[]>;
+  /** The resources (not removed) of these clusters, in id order. */
+  listResourcesOf(clusterUuids: string[]): Promise<ClusterResource[]>;
 
   // Per-cluster address space (one subnet per cluster, unique across clusters).
   findClusterSubnet(clusterUuid: string): Promise<string | null>;

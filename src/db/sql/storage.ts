@@ -584,8 +584,9 @@ export class SqlStorage implements Storage {
       .where('uuid', '=', uuid).where('owner', '=', owner).execute();
   }
 
-  async listClustersInStatus(statuses: readonly string[], limit: number): Promise<Cluster[]> {
-    const rows = await this.#db.selectFrom('cluster').selectAll().where('status', 'in', statuses as string[]).orderBy('id').limit(limit).execute();
+  async listClustersInStatus(statuses: readonly string[], limit: number, afterId = 0): Promise<Cluster[]> {
+    const rows = await this.#db.selectFrom('cluster').selectAll().where('status', 'in', statuses as string[]).where('id', '>', afterId)
+      .orderBy('id').limit(limit).execute();
     return this.#rows('cluster', rows);
   }
 
@@ -688,6 +689,12 @@ export class SqlStorage implements Storage {
     if (details !== undefined) changes.details = details;
     await this.#db.updateTable('cluster_resource').set(toRow(this.conn, 'cluster_resource', changes))
       .where('cluster_id', '=', clusterUuid).where('kind', '=', kind).where('name', '=', name).execute();
+  }
+
+  async listResourcesOf(clusterUuids: string[]): Promise<ClusterResource[]> {
+    if (!clusterUuids.length) return [];
+    const rows = await this.#db.selectFrom('cluster_resource').selectAll().where('cluster_id', 'in', clusterUuids).where('state', '!=', 'removed').orderBy('id').execute();
+    return this.#rows('cluster_resource', rows);
   }
 
   async listResources(clusterUuid: string, opts: { includeRemoved?: boolean } = {}): Promise<ClusterResource[]> {
