@@ -8,7 +8,10 @@
 //
 // The request answers as soon as every node is known to answer; the load itself runs in
 // the background, recorded first as an image_load row held under a lease (renewed while it runs,
-// with a deadline): a load whose conductor died is ended FAILED by any conductor's sweep. It reports its progress as events in the cluster's timeline, all carrying the
+// with a deadline): a load whose conductor died is taken over by another conductor's sweep, which
+// loads the archive into the nodes that had not reported success (`docker load` of an image a node
+// has is harmless), or ended FAILED when it is past its deadline or the archive is not on the
+// taking conductor's host. It reports its progress as events in the cluster's timeline, all carrying the
 // load's uuid as their operation_id: `image_load` started, one `image_load node <address>` per
 // node (succeeded or failed), and a final `image_load` succeeded or failed.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,6 +19,7 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
+import type { ImageLoad } from '../objects/models.ts';
 import type { ImageNode, NodeImage, NodeImages } from '../drivers/workloads.ts';
 import type { Storage } from '../db/api.ts';
 import type { ClusterEngine } from './cluster-engine.ts';
@@ -134,20 +138,56 @@ export class ImageService {
     else this.#d.logger?.error({ err }, 'image load sweep failed');
   }
 
-  /** Ends every load whose conductor stopped renewing its lease, or that is past its deadline: FAILED, with a final event. */
+  /**
+   * Every load whose conductor stopped renewing its lease is taken over and resumed here; one past
+   * its deadline (or that cannot be resumed here) ends FAILED, with a final event.
+   */
   async sweep(): Promise<void> {
+    if (this.#stopped) return;
     const now = new Date();
     for (const load of await this.#d.storage.listStaleImageLoads(now)) {
       if (this.#running.has(load.uuid)) continue;
-      const overdue = load.deadline_at.getTime() <= now.getTime();
-      const reason = overdue
-        ? `Image load of ${load.file} did not finish before its deadline (${load.deadline_at.toISOString()}).`
-        : `Image load of ${load.file} was interrupted: the conductor running it (${load.owner ?? 'none'}) stopped (its lease expired at ${load.lease_expires_at?.toISOString() ?? 'once'}); nodes that had not reported may not have the image.`;
-      if (await this.#d.storage.finishImageLoad(load.uuid, null, 'failed', reason)) {
-        await this.#d.storage.appendEvent({ cluster_id: load.cluster_id, operation_id: load.uuid, step: IMAGE_LOAD_STEP, outcome: 'failed', message: reason });
-        this.#d.logger?.warn({ load: load.uuid, cluster: load.cluster_id }, reason);
+      if (load.deadline_at.getTime() > now.getTime()) {
+        await this.#resume(load);
+        continue;
       }
+      await this.#fail(load, `Image load of ${load.file} did not finish before its deadline (${load.deadline_at.toISOString()}).`, null);
     }
+  }
+
+  async #fail(load: ImageLoad, reason: string, owner: string | null): Promise<void> {
+    if (await this.#d.storage.finishImageLoad(load.uuid, owner, 'failed', reason)) {
+      await this.#d.storage.appendEvent({ cluster_id: load.cluster_id, operation_id: load.uuid, step: IMAGE_LOAD_STEP, outcome: 'failed', message: reason });
+      this.#d.logger?.warn({ load: load.uuid, cluster: load.cluster_id }, reason);
+    }
+  }
+
+  /** Takes over a load whose conductor died and loads what is left: the nodes without a success event. */
+  async #resume(load: ImageLoad): Promise<void> {
+    const { storage } = this.#d;
+    const now = Date.now();
+    if (!(await storage.claimImageLoad(load.uuid, this.#owner, new Date(now + this.#leaseMs), new Date(now)))) return;
+    const done = new Set<string>();
+    for (let afterId: number | undefined; ;) {
+      const page = await storage.listEvents(load.cluster_id, { limit: 500, afterId });
+      for (const e of page) {
+        if (e.operation_id === load.uuid && e.outcome === 'succeeded' && e.step.startsWith(`${IMAGE_LOAD_STEP} node `)) done.add(e.step.slice(IMAGE_LOAD_STEP.length + 6));
+      }
+      if (page.length < 500) break;
+      afterId = page[page.length - 1].id;
+    }
+    let archive: { path: string; size: number };
+    let target: { images: NodeImages; nodes: ImageNode[] };
+    try {
+      archive = imageArchive(this.#d.conf, load.file);
+      target = await this.#target(load.cluster_id);
+    } catch (err) {
+      await this.#fail(load, `Image load of ${load.file} was interrupted (its conductor ${load.owner ?? 'none'} stopped) and cannot be resumed by ${this.#owner}: ${(err as Error).message}`, this.#owner);
+      return;
+    }
+    const left = target.nodes.filter((n) => !done.has(n.address));
+    await storage.appendEvent({ cluster_id: load.cluster_id, operation_id: load.uuid, step: IMAGE_LOAD_STEP, outcome: 'info', message: `Resumed by ${this.#owner} (its conductor ${load.owner ?? 'none'} stopped): ${left.length} of ${target.nodes.length} node${target.nodes.length > 1 ? 's' : ''} left: ${left.map((n) => n.address).join(', ') || 'none'}.` });
+    this.#work(load.uuid, load.cluster_id, load.file, archive, target.images, left, target.nodes.length, done.size);
   }
 
   /** The cluster's nodes and the way into them. */
@@ -172,8 +212,18 @@ export class ImageService {
     const { storage } = this.#d;
     const uuid = randomUUID();
     const now = Date.now();
-    // Recorded before it starts: whatever happens to this conductor, a sweep ends it.
+    // Recorded before it starts: whatever happens to this conductor, a sweep takes it over.
     await storage.startImageLoad({ uuid, cluster_id: clusterUuid, file, owner: this.#owner, lease_expires_at: new Date(now + this.#leaseMs), deadline_at: new Date(now + LOAD_TIMEOUT_MS + this.#leaseMs) });
+    const mb = (archive.size / 1024 / 1024).toFixed(1);
+    await storage.appendEvent({ cluster_id: clusterUuid, operation_id: uuid, step: IMAGE_LOAD_STEP, outcome: 'started', message: `Loading ${file} (${mb} MiB) into ${nodes.length} node${nodes.length > 1 ? 's' : ''}: ${nodes.map((n) => n.address).join(', ')}.` })
+      .catch((err) => this.#d.logger?.warn({ err }, 'image load event not saved'));
+    this.#work(uuid, clusterUuid, file, archive, into, nodes, nodes.length, 0);
+    return { uuid, cluster_uuid: clusterUuid, file, size: archive.size, nodes: nodes.map((n) => n.address) };
+  }
+
+  /** Loads the archive into `nodes` (of `total`, `before` of them done earlier) under this conductor's lease, in the background. */
+  #work(uuid: string, clusterUuid: string, file: string, archive: { path: string }, into: NodeImages, nodes: ImageNode[], total: number, before: number): void {
+    const { storage } = this.#d;
     const abort = new AbortController();
     const renew = setInterval(() => {
       storage.renewImageLoad(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
@@ -183,22 +233,20 @@ export class ImageService {
     }, Math.max(200, Math.floor(this.#leaseMs / 3)));
     const event = (step: string, outcome: 'started' | 'succeeded' | 'failed' | 'info', message: string) =>
       storage.appendEvent({ cluster_id: clusterUuid, operation_id: uuid, step, outcome, message }).catch((err) => this.#d.logger?.warn({ err }, 'image load event not saved'));
-    const mb = (archive.size / 1024 / 1024).toFixed(1);
-    await event(IMAGE_LOAD_STEP, 'started', `Loading ${file} (${mb} MiB) into ${nodes.length} node${nodes.length > 1 ? 's' : ''}: ${nodes.map((n) => n.address).join(', ')}.`);
     const work = (async () => {
-      let done = 0;
+      let done = before;
       const results = await mapLimit(nodes, LOAD_CONCURRENCY, async (n) => {
         const step = `${IMAGE_LOAD_STEP} node ${n.address}`;
         try {
           const loaded = await into.load(n, archive.path, { timeoutMs: LOAD_TIMEOUT_MS, signal: abort.signal });
           if (abort.signal.aborted) return null;
           done++;
-          await event(step, 'succeeded', `Node ${n.address} (${done}/${nodes.length}): loaded ${loaded.join(', ') || 'nothing'}.`);
+          await event(step, 'succeeded', `Node ${n.address} (${done}/${total}): loaded ${loaded.join(', ') || 'nothing'}.`);
           return loaded;
         } catch (err) {
           if (abort.signal.aborted) return null;
           done++;
-          await event(step, 'failed', `Node ${n.address} (${done}/${nodes.length}): ${(err as Error).message}`);
+          await event(step, 'failed', `Node ${n.address} (${done}/${total}): ${(err as Error).message}`);
           return null;
         }
       });
@@ -207,18 +255,17 @@ export class ImageService {
       const ok = results.filter((r): r is string[] => r !== null);
       const images = [...new Set(ok.flat())];
       const complete = ok.length === nodes.length;
-      const summary = `Loaded ${file} into ${ok.length} of ${nodes.length} node${nodes.length > 1 ? 's' : ''}${images.length ? `: ${images.join(', ')}` : ''}.`;
+      const summary = `Loaded ${file} into ${before + ok.length} of ${total} node${total > 1 ? 's' : ''}${images.length ? `: ${images.join(', ')}` : ''}${before ? ` (${before} before the load was resumed)` : ''}.`;
       if (await storage.finishImageLoad(uuid, this.#owner, complete ? 'complete' : 'failed', complete ? null : summary)) {
         await event(IMAGE_LOAD_STEP, complete ? 'succeeded' : 'failed', summary);
       }
     })()
-      .catch((err) => this.#d.logger?.error({ err, cluster: clusterUuid, load: uuid }, 'image load failed; its lease runs out and the sweep ends it'))
+      .catch((err) => this.#d.logger?.error({ err, cluster: clusterUuid, load: uuid }, 'image load failed; its lease runs out and a sweep takes it over'))
       .finally(() => {
         clearInterval(renew);
         this.#running.delete(uuid);
       });
     this.#running.set(uuid, { work, abort });
-    return { uuid, cluster_uuid: clusterUuid, file, size: archive.size, nodes: nodes.map((n) => n.address) };
   }
 
   /** The images on each node. */

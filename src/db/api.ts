@@ -186,6 +186,8 @@ export interface Storage {
   startImageLoad(load: Pick<ImageLoad, 'uuid' | 'cluster_id' | 'file' | 'owner' | 'lease_expires_at' | 'deadline_at'>): Promise<void>;
   getImageLoad(uuid: string): Promise<ImageLoad | null>;
   renewImageLoad(uuid: string, owner: string, leaseUntil: Date): Promise<boolean>;
+  /** Take over a running load whose holder's lease ran out (not past its deadline): true if `owner` got it. */
+  claimImageLoad(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /** End a running load (only while `owner` holds it, unless null: the sweep); false when it had ended. */
   finishImageLoad(uuid: string, owner: string | null, state: 'complete' | 'failed', error: string | null): Promise<boolean>;
   /** Running loads whose lease ran out, or past their deadline. */

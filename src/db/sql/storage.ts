@@ -649,6 +649,16 @@ export class SqlStorage implements Storage {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  async claimImageLoad(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean> {
+    const t = this.conn.time(now);
+    const res = await this.#db.updateTable('image_load')
+      .set({ owner, lease_expires_at: this.conn.time(leaseUntil), updated_at: t })
+      .where('uuid', '=', uuid).where('state', '=', 'running').where('deadline_at', '>', t)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', t)]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async finishImageLoad(uuid: string, owner: string | null, state: 'complete' | 'failed', error: string | null): Promise<boolean> {
     let q = this.#db.updateTable('image_load')
       .set(toRow(this.conn, 'image_load', { state, last_error: error, lease_expires_at: null, updated_at: new Date() }))
