@@ -87,7 +87,8 @@ function ProjectSwitcher() {
     if (s.mode !== 'keystone' || s.applicationCredential) return;
     myProjects().then(setProjects, setError);
   }, [s.token]);
-  if (s.mode !== 'keystone' || s.applicationCredential || !projects) return <span class="project" title={s.projectId}>{s.projectName}</span>;
+  if (s.mode === 'noauth') return null;
+  if (s.applicationCredential || !projects) return <><span class="project" title={s.projectId}>{s.projectName}</span><ErrorBox error={error} /></>;
   return (
     <>
       <label class="sr-only" for="project-switcher">Project</label>
@@ -121,7 +122,7 @@ function Shell() {
         </nav>
         <div class="who">
           <ProjectSwitcher />
-          <span class="user">{s.userName}{s.mode === 'noauth' ? ' (noauth)' : ''}</span>
+          <span class="user">{s.mode === 'noauth' ? `${s.userName} (noauth, project ${s.projectId})` : s.userName}</span>
           {s.mode === 'keystone' && <button type="button" onClick={() => setSession(null)}>Log out</button>}
         </div>
       </header>

@@ -72,7 +72,7 @@ export function Confirm({ label, question, onConfirm, disabled }: { label: strin
   useEffect(() => { if (asking) yes.current?.focus(); }, [asking]);
   if (!asking) return <><button type="button" class="danger" disabled={disabled} onClick={() => { setError(null); setAsking(true); }}>{label}</button><ErrorBox error={error} /></>;
   return (
-    <span class="confirm" role="group" aria-label={question}>
+    <span class="confirm" role="group" aria-label={question} onKeyDown={(e) => { if (e.key === 'Escape') setAsking(false); }}>
       <span>{question}</span>
       <button type="button" class="danger" ref={yes} disabled={busy} onClick={async () => {
         setBusy(true);
@@ -86,7 +86,7 @@ export function Confirm({ label, question, onConfirm, disabled }: { label: strin
           setBusy(false);
         }
       }}>Yes, {label.toLowerCase()}</button>
-      <button type="button" onClick={() => setAsking(false)} onKeyDown={(e) => { if (e.key === 'Escape') setAsking(false); }}>Cancel</button>
+      <button type="button" onClick={() => setAsking(false)}>Cancel</button>
     </span>
   );
 }
@@ -115,10 +115,11 @@ export function Pager({ pager, next }: { pager: ReturnType<typeof usePager>; nex
   );
 }
 
-export function Field({ label, name, error, hint, children }: { label: string; name: string; error?: string | null; hint?: string; children: ComponentChildren }) {
+/** A labelled form field; the control inside must have id `f-<name>` (or the id given). */
+export function Field({ label, name, id, error, hint, children }: { label: string; name: string; id?: string; error?: string | null; hint?: string; children: ComponentChildren }) {
   return (
     <div class={`field${error ? ' invalid' : ''}`} data-field={name}>
-      <label for={`f-${name}`}>{label}</label>
+      <label for={id ?? `f-${name}`}>{label}</label>
       {children}
       {hint && <small class="hint">{hint}</small>}
       {error && <small class="field-error" role="alert" id={`e-${name}`}>{error}</small>}

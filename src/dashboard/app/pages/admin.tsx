@@ -4,7 +4,7 @@ import { Badge, Confirm, ErrorBox, Field, Pager, usePager, usePoll, useSubmit, w
 import { PAGE_SIZE } from './clusters.tsx';
 
 interface Quota { id: number; project_id: string; resource: string; hard_limit: number }
-interface MService { id: number; host: string; binary: string; state: string; disabled: boolean; disabled_reason: string | null; updated_at: string | null }
+interface MService { id: number; host: string; binary: string; state: string; disabled: boolean; disabled_reason: string | null; updated_at: string | null; created_at: string }
 
 export function Admin() {
   const pager = usePager();
@@ -24,7 +24,7 @@ export function Admin() {
         <table class="list" aria-label="services">
           <thead><tr><th>Host</th><th>Binary</th><th>State</th><th>Disabled</th><th>Last report</th></tr></thead>
           <tbody>{(services.data?.mservices ?? []).map((s) => (
-            <tr key={s.id}><td>{s.host}</td><td>{s.binary}</td><td><Badge status={s.state} /></td><td>{s.disabled ? s.disabled_reason ?? 'yes' : 'no'}</td><td>{when(s.updated_at)}</td></tr>
+            <tr key={s.id}><td>{s.host}</td><td>{s.binary}</td><td><Badge status={s.state} /></td><td>{s.disabled ? s.disabled_reason ?? 'yes' : 'no'}</td><td>{when(s.updated_at ?? s.created_at)}</td></tr>
           ))}</tbody>
         </table>
       </div>

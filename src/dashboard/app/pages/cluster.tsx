@@ -138,12 +138,29 @@ function AddNodegroup({ cluster, onDone }: { cluster: any; onDone: () => void })
   }), onDone);
   return (
     <form class="inline-form" onSubmit={form.onSubmit} aria-label="add nodegroup">
-      <Field label="Name" name="name" error={form.fieldError('name')}><input id="f-ng-name" name="name" required /></Field>
-      <Field label="Nodes" name="node_count" error={form.fieldError('node_count')}><input name="node_count" type="number" min={0} defaultValue="1" /></Field>
-      <Field label="Role" name="role" error={form.fieldError('role')}><input name="role" defaultValue="worker" /></Field>
-      <Field label="Flavor" name="flavor_id" error={form.fieldError('flavor_id')}><input name="flavor_id" placeholder="template's" /></Field>
+      <Field label="Name" name="name" error={form.fieldError('name')}><input id="f-name" name="name" required /></Field>
+      <Field label="Nodes" name="node_count" error={form.fieldError('node_count')}><input id="f-node_count" name="node_count" type="number" min={0} defaultValue="1" /></Field>
+      <Field label="Role" name="role" error={form.fieldError('role')}><input id="f-role" name="role" defaultValue="worker" /></Field>
+      <Field label="Flavor" name="flavor_id" error={form.fieldError('flavor_id')}><input id="f-flavor_id" name="flavor_id" placeholder="template's" /></Field>
       <button type="submit" disabled={form.busy}>Add nodegroup</button>
       <ErrorBox error={form.error} />
+    </form>
+  );
+}
+
+/** Loads an image archive of the conductor's image directory into every node (for containers). */
+function LoadImage({ cluster }: { cluster: any }) {
+  const [load, setLoad] = useState<string | null>(null);
+  const form = useSubmit(async (v) => api<{ uuid: string }>('POST', `/v1/clusters/${cluster.uuid}/images`, { file: v.file }), (r) => setLoad(r.uuid));
+  const status = usePoll(async () => (load ? api<{ status: string; status_reason: string | null }>('GET', `/v1/clusters/${cluster.uuid}/images/${load}`) : null), [load], 2000);
+  return (
+    <form class="inline-form" onSubmit={form.onSubmit} aria-label="load image">
+      <Field label="Image archive" name="file" error={form.fieldError('file')} hint="a file of the conductor's image directory ([docker] image_dir)">
+        <input id="f-file" name="file" required placeholder="busybox.tar" />
+      </Field>
+      <button type="submit" disabled={form.busy}>Load into every node</button>
+      {status.data && <span data-testid="image-load"><Badge status={status.data.status === 'COMPLETE' ? 'LOAD_COMPLETE' : status.data.status === 'FAILED' ? 'LOAD_FAILED' : 'LOAD_IN_PROGRESS'} /> {status.data.status_reason}</span>}
+      <ErrorBox error={form.error ?? status.error} />
     </form>
   );
 }
@@ -154,7 +171,7 @@ export function ClusterShow({ ident }: { ident: string }) {
   const nodegroups = usePoll(async () => (c ? (await api<{ nodegroups: Nodegroup[] }>('GET', `/v1/clusters/${c.uuid}/nodegroups?limit=1000`)).nodegroups : []), [c?.uuid], POLL_MS);
   const events = useEvents(c?.uuid ?? null);
   const [bundle, setBundle] = useState<{ busy: boolean; error: unknown; file: string | null }>({ busy: false, error: null, file: null });
-  const [panel, setPanel] = useState<'resize' | 'upgrade' | 'nodegroup' | null>(null);
+  const [panel, setPanel] = useState<'resize' | 'upgrade' | 'nodegroup' | 'image' | null>(null);
 
   if (cluster.error instanceof ApiError && cluster.error.status === 404) {
     return <section><h1>Cluster {ident}</h1><p class="muted" role="status">This cluster does not exist (any more). <a href="#/clusters">Back to the clusters</a>.</p></section>;
@@ -183,6 +200,7 @@ export function ClusterShow({ ident }: { ident: string }) {
         <button type="button" aria-expanded={panel === 'resize'} onClick={() => setPanel(panel === 'resize' ? null : 'resize')} disabled={busy}>Resize</button>
         <button type="button" aria-expanded={panel === 'nodegroup'} onClick={() => setPanel(panel === 'nodegroup' ? null : 'nodegroup')} disabled={busy}>Add nodegroup</button>
         <button type="button" aria-expanded={panel === 'upgrade'} onClick={() => setPanel(panel === 'upgrade' ? null : 'upgrade')} disabled={busy}>Upgrade</button>
+        <button type="button" aria-expanded={panel === 'image'} onClick={() => setPanel(panel === 'image' ? null : 'image')}>Load image</button>
         <Confirm label="Rotate CA" question="Rotate the CA? Certificates signed by the old CA stop working." disabled={busy}
           onConfirm={async () => { await api('PATCH', `/v1/certificates/${c.uuid}`); done(); }} />
         <Confirm label="Delete" question={`Delete cluster ${c.name ?? c.uuid}?`}
@@ -192,6 +210,7 @@ export function ClusterShow({ ident }: { ident: string }) {
       <ErrorBox error={bundle.error} />
       {panel === 'resize' && <Resize cluster={c} nodegroups={nodegroups.data ?? []} onDone={done} />}
       {panel === 'upgrade' && <Upgrade cluster={c} onDone={done} />}
+      {panel === 'image' && <LoadImage cluster={c} />}
       {panel === 'nodegroup' && <AddNodegroup cluster={c} onDone={() => { done(); void nodegroups.refresh(); }} />}
       <div class="columns">
         <div>

@@ -83,7 +83,7 @@ function Exec({ uuid }: { uuid: string }) {
     <div>
       <h2>Execute</h2>
       <form class="inline-form" onSubmit={form.onSubmit} aria-label="execute">
-        <Field label="Command" name="command" error={form.fieldError('command')}><input id="f-exec" name="command" required /></Field>
+        <Field label="Command" name="command" id="f-exec" error={form.fieldError('command')}><input id="f-exec" name="command" required /></Field>
         <button type="submit" disabled={form.busy}>Run</button>
       </form>
       <ErrorBox error={form.error} />
