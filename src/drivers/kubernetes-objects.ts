@@ -26,14 +26,26 @@ export interface KubernetesClient {
   createPod(namespace: string, manifest: KubeObject): Promise<KubeObject>;
   readPod(namespace: string, name: string): Promise<KubeObject | null>;
   replacePod(namespace: string, name: string, manifest: KubeObject): Promise<KubeObject>;
-  deletePod(namespace: string, name: string): Promise<void>;
+  /** With a uid, only that object (a precondition): another one of the same name is left alone, without error. */
+  deletePod(namespace: string, name: string, uid?: string): Promise<void>;
   createService(namespace: string, manifest: KubeObject): Promise<KubeObject>;
   readService(namespace: string, name: string): Promise<KubeObject | null>;
   replaceService(namespace: string, name: string, manifest: KubeObject): Promise<KubeObject>;
-  deleteService(namespace: string, name: string): Promise<void>;
+  deleteService(namespace: string, name: string, uid?: string): Promise<void>;
 }
 
 export const NAMESPACE = 'default';
+/**
+ * The Magnum uuid of the object's row, set on every object made or replaced: an object of the
+ * same name made outside Magnum (kubectl) is not taken for ours, so a create meets Kubernetes'
+ * 409 instead of adopting it, and a delete never removes it.
+ */
+export const OWNER_ANNOTATION = 'magnum.openstack.org/uuid';
+
+function owned(manifest: KubeObject, uuid: string): KubeObject {
+  const metadata = manifest.metadata ?? {};
+  return { ...manifest, metadata: { ...metadata, annotations: { ...(metadata.annotations ?? {}), [OWNER_ANNOTATION]: uuid } } };
+}
 
 /** The manifest with imagePullPolicy IfNotPresent on every container (and init container) that does not say. */
 export function withPullPolicy(manifest: KubeObject): KubeObject {
@@ -75,22 +87,28 @@ function backend(kind: 'Pod' | 'Service', client: KubernetesClient, namespace: s
   const ops = kind === 'Pod'
     ? { create: client.createPod.bind(client), read: client.readPod.bind(client), replace: client.replacePod.bind(client), del: client.deletePod.bind(client), fields: podFields, prepare: withPullPolicy }
     : { create: client.createService.bind(client), read: client.readService.bind(client), replace: client.replaceService.bind(client), del: client.deleteService.bind(client), fields: serviceFields, prepare: (m: KubeObject) => m };
+  /** The object of the row's name, when it is the row's own. */
+  const ours = async (w: Workload) => {
+    const o = await ops.read(namespace, w.name);
+    return o && o.metadata?.annotations?.[OWNER_ANNOTATION] === w.uuid ? o : null;
+  };
   return {
     async create(w: Workload) {
-      const made = await ops.create(namespace, ops.prepare(w.manifest));
+      const made = await ops.create(namespace, owned(ops.prepare(w.manifest), w.uuid));
       return { backend_id: String(made.metadata?.uid ?? w.name) };
     },
     async show(w: Workload): Promise<LiveState | null> {
-      const o = await ops.read(namespace, w.name);
+      const o = await ours(w);
       return o ? { fields: ops.fields(o) } : null;
     },
     async update(w: Workload, manifest: Record<string, unknown>) {
       const name = (manifest.metadata as KubeObject | undefined)?.name;
       if (name !== w.name) throw E.Invalid(`Invalid manifest: metadata.name: cannot be changed (${w.name})`);
-      await ops.replace(namespace, w.name, ops.prepare(manifest));
+      await ops.replace(namespace, w.name, owned(ops.prepare(manifest), w.uuid));
     },
     async remove(w: Workload) {
-      await ops.del(namespace, w.name);
+      const o = await ours(w);
+      if (o) await ops.del(namespace, w.name, o.metadata?.uid);
     },
   };
 }

@@ -116,6 +116,14 @@ describe('KubeClient', () => {
     await refused(client().replaceService('default', 'web', { metadata: { name: 'web' } }), 409, 'Kubernetes refused service web: pods "web" not found');
   });
 
+  test('a delete with a uid sends it as a precondition; a failed precondition (another object of that name) is done', async () => {
+    reply(409, status(409, 'Conflict', 'Precondition failed: UID in precondition: u-1, UID in object meta: u-2'));
+    await client().deletePod('default', 'web', 'u-1');
+    const req = seen.at(-1)!;
+    assert.deepEqual([req.method, req.url], ['DELETE', '/api/v1/namespaces/default/pods/web']);
+    assert.deepEqual(JSON.parse(req.body).preconditions, { uid: 'u-1' });
+  });
+
   test("Kubernetes' refusals keep its message: 409 already exists, 422 invalid is a 400", async () => {
     reply(409, status(409, 'AlreadyExists', 'pods "web" already exists'));
     await refused(client().createPod('default', { metadata: { name: 'web' } }), 409, 'Kubernetes refused pod web: pods "web" already exists');

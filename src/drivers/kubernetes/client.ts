@@ -5,7 +5,8 @@
 // The KubeConfig is built in memory: no kubeconfig or key file is ever written.
 //
 // Errors become MagnumErrors, so the API answers in Magnum's format:
-//   404 on a read or delete          null / done (the KubernetesClient contract)
+//   404 on a read or delete          null / done (the KubernetesClient contract); 409 on a delete
+//                                    (its uid precondition: another object of that name) done
 //   400, 422 (invalid object), 413   400 with Kubernetes' own message
 //   404 on create or replace, 409, 410   409 with Kubernetes' own message (already exists, conflict)
 //   401, 403                         503: the cluster refused the conductor's credentials (not the user's doing)
@@ -76,6 +77,8 @@ export function mapKubeError(err: unknown, call: KubeCall, what: string, cluster
     const code = err.code;
     const msg = kubeMessage(err.body);
     if (code === 404 && (call === 'read' || call === 'delete')) return null;
+    // A delete's uid precondition failed: the object of that name is another one, left alone.
+    if (code === 409 && call === 'delete') return null;
     if (code === 400 || code === 422 || code === 413) return E.Invalid(`Kubernetes refused ${what}: ${msg}`);
     if (code === 404 || code === 409 || code === 410) return E.Conflict(`Kubernetes refused ${what}: ${msg}`);
     if (code === 401 || code === 403) {
@@ -158,8 +161,8 @@ export class KubeClient implements KubernetesClient {
     return this.#must('replace', `pod ${name}`, () => this.#write.patchNamespacedPod({ namespace, name, body: manifest }, strategic)) as Promise<KubeObject>;
   }
 
-  async deletePod(namespace: string, name: string): Promise<void> {
-    await this.#call('delete', `pod ${name}`, () => this.#write.deleteNamespacedPod({ namespace, name }));
+  async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
+    await this.#call('delete', `pod ${name}`, () => this.#write.deleteNamespacedPod({ namespace, name, body: uid ? { preconditions: { uid } } : undefined }));
   }
 
   createService(namespace: string, manifest: KubeObject): Promise<KubeObject> {
@@ -175,7 +178,7 @@ export class KubeClient implements KubernetesClient {
     return this.#must('replace', `service ${name}`, () => this.#write.replaceNamespacedService({ namespace, name, body: manifest })) as Promise<KubeObject>;
   }
 
-  async deleteService(namespace: string, name: string): Promise<void> {
-    await this.#call('delete', `service ${name}`, () => this.#write.deleteNamespacedService({ namespace, name }));
+  async deleteService(namespace: string, name: string, uid?: string): Promise<void> {
+    await this.#call('delete', `service ${name}`, () => this.#write.deleteNamespacedService({ namespace, name, body: uid ? { preconditions: { uid } } : undefined }));
   }
 }

@@ -30,11 +30,11 @@ export function clusterClient(access: WorkloadAccess): KubernetesClient {
     createPod: async (ns, m) => (await client()).createPod(ns, m),
     readPod: async (ns, n) => (await client()).readPod(ns, n),
     replacePod: async (ns, n, m) => (await client()).replacePod(ns, n, m),
-    deletePod: async (ns, n) => (await client()).deletePod(ns, n),
+    deletePod: async (ns, n, uid) => (await client()).deletePod(ns, n, uid),
     createService: async (ns, m) => (await client()).createService(ns, m),
     readService: async (ns, n) => (await client()).readService(ns, n),
     replaceService: async (ns, n, m) => (await client()).replaceService(ns, n, m),
-    deleteService: async (ns, n) => (await client()).deleteService(ns, n),
+    deleteService: async (ns, n, uid) => (await client()).deleteService(ns, n, uid),
   };
 }
 
