@@ -40,6 +40,13 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     return r;
   };
   const show = async (name: string): Promise<Record<string, any>> => JSON.parse((await coe('cluster', 'show', name, '-f', 'json')).stdout);
+  const waitUpdated = (name: string) => waitFor(`${name} UPDATE_COMPLETE`, async () => {
+    const s = await show(name);
+    if (s.status.endsWith('FAILED')) throw new Error(`${name} is ${s.status}: ${s.status_reason}`);
+    return s.status === 'UPDATE_COMPLETE' ? s : undefined;
+  }, 300_000);
+  const workerNames = async (kubeconfig: string) => (JSON.parse(await kubectl(kubeconfig, 'get', 'nodes', '-l', 'magnum.openstack.org/role=worker', '-o', 'json')).items as any[])
+    .map((n) => n.metadata.name as string).sort();
   const kubectl = (kubeconfig: string, ...args: string[]) => must(kubectlPath, ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args]);
 
   before(async () => {
@@ -181,6 +188,55 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
       return s.health_status === 'HEALTHY' && s.status === 'UPDATE_COMPLETE' ? true : undefined;
     }, 240_000);
     await kubectl(kubeconfig, 'rollout', 'status', 'deployment/web', '--timeout=120s');
+
+    // Resize 2 -> 3 workers, then 3 -> 1 naming the two to remove: drained, their Node objects deleted.
+    await coe('cluster', 'resize', 'k1', '3');
+    const r3 = await waitUpdated('k1');
+    assert.equal(r3.node_addresses.length, 3);
+    const workers3 = await workerNames(kubeconfig);
+    assert.equal(workers3.length, 3);
+    // The new worker and one of the first two go; the one left has the workload image loaded.
+    const removeThese = [workers3[0], workers3[2]];
+    await coe('cluster', 'resize', 'k1', '1', '--nodes-to-remove', removeThese[0], '--nodes-to-remove', removeThese[1]);
+    const r1 = await waitUpdated('k1');
+    assert.equal(r1.node_addresses.length, 1);
+    assert.deepEqual(await workerNames(kubeconfig), [workers3[1]]);
+    for (const gone of removeThese) assert.notEqual((await runCommand('docker', ['inspect', gone], { env: ENV })).code, 0, `${gone} removed`);
+    const placed = (JSON.parse(await kubectl(kubeconfig, 'get', 'pods', '-A', '-o', 'json')).items as any[]).map((p) => p.spec.nodeName);
+    for (const gone of removeThese) assert.ok(!placed.includes(gone), `no pod left on ${gone}`);
+
+    // A nodegroup whose labels become its nodes' labels; deleted again with its Node.
+    await coe('nodegroup', 'create', 'k1', 'ng-extra', '--node-count', '1', '--labels', 'tier=batch');
+    await waitFor('nodegroup CREATE_COMPLETE', async () => {
+      const ng = JSON.parse((await coe('nodegroup', 'show', 'k1', 'ng-extra', '-f', 'json')).stdout);
+      if (ng.status.endsWith('FAILED')) throw new Error(ng.status_reason);
+      return ng.status === 'CREATE_COMPLETE' ? ng : undefined;
+    }, 240_000);
+    const extra = JSON.parse(await kubectl(kubeconfig, 'get', 'nodes', '-l', 'magnum.openstack.org/nodegroup=ng-extra', '-o', 'json')).items as any[];
+    assert.equal(extra.length, 1);
+    assert.equal(extra[0].metadata.labels.tier, 'batch');
+    assert.equal(extra[0].status.conditions.find((x: any) => x.type === 'Ready').status, 'True');
+    await coe('nodegroup', 'delete', 'k1', 'ng-extra');
+    await waitFor('nodegroup gone', async () => ((await runOpenstack(['coe', 'nodegroup', 'show', 'k1', 'ng-extra'], osEnv)).code !== 0 ? true : undefined), 180_000);
+    await waitUpdated('k1');
+    assert.equal(JSON.parse(await kubectl(kubeconfig, 'get', 'nodes', '-o', 'json')).items.length, 2);
+
+    // CA rotation: every component re-certified; the old client certificate is refused, a new config works.
+    await coe('ca', 'rotate', 'k1');
+    await waitUpdated('k1');
+    const refused = await runCommand(kubectlPath, ['--kubeconfig', kubeconfig, '--request-timeout=20s', 'get', 'nodes'], { env: ENV, timeoutMs: 60_000 });
+    assert.notEqual(refused.code, 0, 'the old certificate must be refused after the rotation');
+    await coe('cluster', 'config', 'k1', '--dir', cfgDir, '--force');
+    const after = JSON.parse(await kubectl(kubeconfig, 'get', 'nodes', '-o', 'json')).items as any[];
+    assert.equal(after.length, 2);
+    for (const n of after) assert.equal(n.status.conditions.find((x: any) => x.type === 'Ready').status, 'True', n.metadata.name);
+    assert.match(await kubectl(kubeconfig, 'exec', 'client', '--', 'nslookup', 'kubernetes.default.svc.cluster.local').catch(async () => {
+      // The client pod was on a removed worker (drained away): a fresh one on the remaining worker.
+      await kubectl(kubeconfig, 'delete', 'pod', 'client', '--ignore-not-found', '--wait=true');
+      await kubectl(kubeconfig, 'apply', '-f', join(cfgDir, 'web.yaml'));
+      await kubectl(kubeconfig, 'wait', '--for=condition=Ready', 'pod/client', '--timeout=120s');
+      return kubectl(kubeconfig, 'exec', 'client', '--', 'nslookup', 'kubernetes.default.svc.cluster.local');
+    }), /10\.254\.0\.1/);
 
     // Delete: nothing labelled for the cluster is left.
     await coe('cluster', 'delete', 'k1');

@@ -149,7 +149,18 @@ export class KubernetesDriver implements Driver {
       case 'cluster_upgrade':
         return [s('upgrade', async () => { throw new Error('upgrading a Kubernetes cluster is not implemented yet'); })];
       case 'rotate_ca':
-        return [s('rotate ca', async () => { throw new Error('CA rotation of a Kubernetes cluster is not implemented yet'); })];
+        return [
+          s('rotate ca', async (ctx) => {
+            if (!ctx.state.rotated) await this.#pki(ctx).rotate();
+            ctx.state.rotated = true;
+          }),
+          s('renew node certificates', (ctx) => this.#renewCertificates(ctx)),
+          s('set pod routes', (ctx) => this.#routes(ctx)),
+          s('wait for api', (ctx) => this.#waitApi(ctx)),
+          s('restart coredns', (ctx) => this.#restartCoreDns(ctx)),
+          s('wait for nodes ready', (ctx) => this.#waitReady(ctx)),
+          s('publish api', (ctx) => this.#publish(ctx)),
+        ];
       case 'cluster_delete':
         return [
           s('remove nodes', (ctx) => this.#removeAll(ctx)),
@@ -289,9 +300,7 @@ export class KubernetesDriver implements Driver {
     if (rec.role === 'master' && rec.apiHostPort === undefined) rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
     const existing = await this.#provider.inspectNode(rec.name);
     // Files are copied only into a node that is not running: a running one keeps its own.
-    const files = existing?.running ? [] : await nodePkiFiles(this.#pki(ctx), rec, {
-      serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx)],
-    });
+    const files = existing?.running ? [] : await this.#pkiFiles(ctx, rec);
     const env: Record<string, string> = {
       NODE_ROLE: rec.role,
       NODE_NAME: rec.name,
@@ -340,6 +349,22 @@ export class KubernetesDriver implements Driver {
     return info;
   }
 
+  /**
+   * After a CA rotation: every node gets certificates from the new CAs (the service-account key
+   * stays, so tokens stay valid) and restarts; clients with certificates of the old CA are refused.
+   */
+  async #renewCertificates(ctx: StepContext): Promise<void> {
+    const nodes = nodeRecords(await ctx.ledger.list());
+    await Promise.all(nodes.map(async (n) => {
+      await this.#provider.writeFiles(n.name, await this.#pkiFiles(ctx, n));
+      await this.#provider.restartNode(n.name);
+    }));
+  }
+
+  #pkiFiles(ctx: StepContext, rec: NodeRecord) {
+    return nodePkiFiles(this.#pki(ctx), rec, { serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx)] });
+  }
+
   /** Every running node gets a route to every other node's pod range (and loses routes to nodes that left). */
   async #routes(ctx: StepContext): Promise<void> {
     const nodes = nodeRecords(await ctx.ledger.list());
@@ -351,8 +376,11 @@ export class KubernetesDriver implements Driver {
   }
 
   /** kubectl as the cluster admin on a master (magnum-kube-node kubectl). */
-  async #kubectl(node: string, args: string[], opts: { input?: string; signal?: AbortSignal; timeoutMs?: number } = {}) {
-    return this.#provider.exec(node, ['magnum-kube-node', 'kubectl', '--request-timeout=10s', ...args], { timeoutMs: opts.timeoutMs ?? 30_000, ...opts });
+  async #kubectl(node: string, args: string[], opts: { input?: string; signal?: AbortSignal; timeoutMs?: number; watch?: boolean } = {}) {
+    const { watch, ...execOpts } = opts;
+    // A watch (rollout status, wait) ends by its own --timeout; anything else gives up after 10 s.
+    const limit = watch ? [] : ['--request-timeout=10s'];
+    return this.#provider.exec(node, ['magnum-kube-node', 'kubectl', ...limit, ...args], { timeoutMs: 30_000, ...execOpts });
   }
 
   /** The published API endpoint (https://address:port) of the first master, or null when it has none. */
@@ -413,6 +441,27 @@ export class KubernetesDriver implements Driver {
     if (r.exitCode !== 0) throw new Error(`applying CoreDNS failed: ${(r.stderr || r.stdout).trim()}`);
   }
 
+  /**
+   * Pods read the cluster CA from the kube-root-ca.crt ConfigMap when they start: once the
+   * controller-manager has published the new CA there, CoreDNS restarts to take it (it could not
+   * reach the API with the old one). Other pods that talk to the API need the same.
+   */
+  async #restartCoreDns(ctx: StepContext): Promise<void> {
+    const master = await this.#firstMaster(ctx);
+    const ca = (await this.#pki(ctx).ensure()).caPem.trim();
+    const until = Date.now() + READY_WAIT_MS;
+    for (;;) {
+      const r = await this.#kubectl(master.name, ['-n', 'kube-system', 'get', 'configmap', 'kube-root-ca.crt', '-o', 'jsonpath={.data.ca\\.crt}'], { signal: ctx.signal });
+      if (r.exitCode === 0 && r.stdout.trim() === ca) break;
+      if (Date.now() > until) throw new Error('the controller-manager did not publish the new CA in kube-system/kube-root-ca.crt');
+      await sleep(500, undefined, { signal: ctx.signal });
+    }
+    const r = await this.#kubectl(master.name, ['-n', 'kube-system', 'rollout', 'restart', 'deployment/coredns'], { signal: ctx.signal });
+    if (r.exitCode !== 0) throw new Error(`restarting CoreDNS failed: ${(r.stderr || r.stdout).trim()}`);
+    const done = await this.#kubectl(master.name, ['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=240s'], { signal: ctx.signal, timeoutMs: 250_000, watch: true });
+    if (done.exitCode !== 0) throw new Error(`CoreDNS did not come back after the CA rotation: ${(done.stderr || done.stdout).trim()}`);
+  }
+
   /** Until every recorded node is a Ready Node and CoreDNS answers (its pod Ready). */
   async #waitReady(ctx: StepContext): Promise<void> {
     const nodes = nodeRecords(await ctx.ledger.list());
@@ -470,7 +519,7 @@ export class KubernetesDriver implements Driver {
   async #removeNode(ctx: StepContext, n: NodeRecord): Promise<void> {
     const master = await this.#firstMaster(ctx).catch(() => null);
     if (master && master.name !== n.name && (await this.#provider.inspectNode(n.name))?.running) {
-      const d = await this.#kubectl(master.name, ['drain', n.name, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=5', '--timeout=60s'], { signal: ctx.signal, timeoutMs: 90_000 });
+      const d = await this.#kubectl(master.name, ['drain', n.name, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=5', '--timeout=60s'], { signal: ctx.signal, timeoutMs: 90_000, watch: true });
       if (d.exitCode !== 0) ctx.note(`draining ${n.name} failed, removing it anyway: ${(d.stderr || d.stdout).trim().split('\n').pop()}`);
     }
     await this.#provider.removeNode(n.name);
