@@ -81,7 +81,7 @@ export function ClusterCreate({ template }: { template: string | null }) {
         </Field>
         <div class="row">
           <Field label="Masters" name="master_count" error={form.fieldError('master_count')} hint="1, or 3 or 5 for a highly available control plane">
-            <input id="f-master_count" name="master_count" type="number" min={1} defaultValue="1" required />
+            <input id="f-master_count" name="master_count" type="number" defaultValue="1" required />
           </Field>
           <Field label="Worker nodes" name="node_count" error={form.fieldError('node_count')}>
             <input id="f-node_count" name="node_count" type="number" min={0} defaultValue="1" required />

@@ -1,0 +1,141 @@
+// The dashboard's other actions in a real headless Chromium, fast: an in-process stack under noauth
+// (the [noauth] default project, admin) with the fake driver, listening on a port. A failed create
+// shows its failing step and reason in the timeline; upgrade, nodegroup add and remove, CA
+// rotation; templates made public and hidden; lists page like the API (limit and marker); the
+// keyboard reaches the navigation and the forms.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startStack, type TestStack } from '../helpers/stack.ts';
+
+describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  const problems: string[] = [];
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'openstack-api-version': 'container-infra latest', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+
+  before(async () => {
+    stack = await startStack('sqlite', { dashboard: { enabled: 'true' }, fake_driver: { step_delay_ms: '200' } });
+    base = await stack.app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (e) => problems.push(e.message));
+    await api('POST', '/v1/clustertemplates', { name: 'fake-t', coe: 'swarm-mode', image_id: 'fake-image', external_network_id: 'public', flavor_id: 'm1.small', master_flavor_id: 'm1.small' });
+    await api('POST', '/v1/clustertemplates', { name: 'fake-t2', coe: 'swarm-mode', image_id: 'fake-image', external_network_id: 'public', flavor_id: 'm1.small', master_flavor_id: 'm1.small' });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+    assert.deepEqual(problems, [], 'errors in the page');
+  });
+
+  const createCluster = async (name: string, labels = '') => {
+    await page.goto(`${base}/dashboard/#/clusters/new`);
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Cluster template').selectOption({ label: 'fake-t (swarm-mode)' });
+    if (labels) await page.getByLabel('Labels', { exact: true }).fill(labels);
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    await page.locator('.timeline').waitFor();
+  };
+
+  test('a failed create shows the failing step and its reason in the timeline', async () => {
+    await createCluster('broken', 'fake_fail_step=boot workers');
+    await page.locator('header.page-head [data-status="CREATE_FAILED"]').waitFor();
+    const failed = page.locator('.timeline > li.failed tr.step[data-outcome="failed"]').first();
+    await failed.waitFor();
+    assert.equal(await failed.getAttribute('data-step'), 'boot workers');
+    assert.match(await failed.locator('.reason').innerText(), /injected failure at step "boot workers"/);
+    assert.match(await page.locator('[data-key="status_reason"]').innerText(), /boot workers/);
+  });
+
+  test('upgrade, nodegroup add and remove, CA rotation, each in the timeline', async () => {
+    await createCluster('ok');
+    await page.locator('header.page-head [data-status="CREATE_COMPLETE"]').waitFor();
+
+    await page.getByRole('button', { name: 'Upgrade' }).click();
+    await page.getByLabel('Upgrade to template').selectOption({ label: 'fake-t2' });
+    await page.getByRole('form', { name: 'upgrade' }).getByRole('button', { name: 'Upgrade' }).click();
+    await page.locator('.timeline > li[data-operation="cluster_upgrade"]').waitFor();
+    await page.locator('header.page-head [data-status="UPDATE_COMPLETE"]').waitFor();
+    const template = await api('GET', '/v1/clustertemplates/fake-t2');
+    await page.locator('dd[data-key="cluster_template_id"]').filter({ hasText: template.uuid }).waitFor();
+
+    await page.getByRole('button', { name: 'Add nodegroup' }).click();
+    const ng = page.getByRole('form', { name: 'add nodegroup' });
+    await ng.getByLabel('Name').fill('extra');
+    await ng.getByLabel('Nodes').fill('2');
+    await ng.getByRole('button', { name: 'Add nodegroup' }).click();
+    const row = page.locator('tr[data-nodegroup="extra"]');
+    await row.locator('[data-status="CREATE_COMPLETE"]').waitFor();
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await row.getByRole('button', { name: 'Yes, remove' }).click();
+    await row.waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Rotate CA' }).click();
+    await page.getByRole('button', { name: 'Yes, rotate ca' }).click();
+    await page.locator('.timeline > li[data-operation="rotate_ca"]').waitFor();
+    await page.locator('header.page-head [data-status="UPDATE_COMPLETE"]').waitFor();
+  });
+
+  test('an admin makes a template public and hidden; errors show Magnum\'s message at the field', async () => {
+    await page.goto(`${base}/dashboard/#/templates`);
+    await page.locator('tr[data-template="fake-t"] a').click();
+    await page.getByRole('button', { name: 'Make public' }).click();
+    await page.locator('dd[data-key="public"]').filter({ hasText: 'true' }).waitFor();
+    await page.getByRole('button', { name: 'Hide' }).click();
+    await page.locator('dd[data-key="hidden"]').filter({ hasText: 'true' }).waitFor();
+    // The API validates, the form shows its message: at the field it names, or above the buttons.
+    await page.goto(`${base}/dashboard/#/clusters/new`);
+    await page.getByLabel('Name').fill('bad');
+    await page.getByLabel('Cluster template').selectOption({ label: 'fake-t2 (swarm-mode)' });
+    await page.getByLabel('Masters').fill('0');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    const atField = page.locator('[data-field="master_count"] .field-error');
+    await atField.waitFor();
+    assert.match(await atField.innerText(), /Invalid input for field\/attribute master_count/);
+    await page.getByLabel('Masters').fill('1');
+    await page.getByLabel('Worker flavor').fill('no-such-flavor');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Unable to find flavor no-such-flavor.' }).waitFor();
+    assert.equal(await atField.count(), 0);
+  });
+
+  test('lists page like the API, and the keyboard reaches the navigation and forms', async () => {
+    for (let i = 0; i < 52; i++) await api('POST', '/v1/clustertemplates', { name: `page-t-${String(i).padStart(2, '0')}`, coe: 'swarm-mode', image_id: 'fake-image', external_network_id: 'public' });
+    await page.goto(`${base}/dashboard/#/templates`);
+    const rows = page.locator('table[aria-label="cluster templates"] tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 50);
+    const firstPage = await rows.first().innerText();
+    await page.getByRole('button', { name: 'Next →' }).click();
+    await page.getByText('page 2').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="cluster templates"] tbody tr').length === 4);
+    await page.getByRole('button', { name: '← Previous' }).click();
+    await page.getByText('page 1').waitFor();
+    assert.equal(await rows.first().innerText(), firstPage);
+
+    // Keyboard: from the top of the page, Tab reaches the skip link, then the sections.
+    await page.goto(`${base}/dashboard/#/clusters`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Clusters' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    for (let i = 0; i < 8 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Templates'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Cluster templates' }).waitFor();
+  });
+});
