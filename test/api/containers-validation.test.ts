@@ -214,7 +214,8 @@ for (const kind of databaseKinds()) {
         ['POST', `/v1/clusters/${c1}/images`, { file: '../../etc/passwd' }, 400, /^Invalid input for field\/attribute file\./],
         ['POST', `/v1/clusters/${c1}/images`, { file: 'missing.tar' }, 400, "Image archive missing.tar was not found in the conductor's image directory ([docker] image_dir)."],
         ['POST', `/v1/clusters/${c1}/images`, { file: 'notes.txt' }, 400, /notes\.txt is not an image archive/],
-        ['POST', `/v1/clusters/${k8s}/images`, { file: 'ok.tar' }, 400, /swarm and swarm-mode clusters only/],
+        // Kubernetes nodes take images too (their driver's NodeImages); the fake driver made none.
+        ['POST', `/v1/clusters/${k8s}/images`, { file: 'ok.tar' }, 409, 'Cluster k1 has no nodes yet (status CREATE_COMPLETE).'],
         ['GET', `/v1/clusters/${c1}/images/nope`, undefined, 404, 'The image load resource nope could not be found.'],
         ['GET', `/v1/clusters/${c1}/images/${randomUUID()}`, undefined, 404, /^The image load resource .* could not be found\.$/],
       ];
