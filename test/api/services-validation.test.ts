@@ -158,7 +158,7 @@ for (const kind of databaseKinds()) {
       assert.equal(await snapshot(), before, 'nothing stored');
     });
 
-    test('pods: validated as Kubernetes manifests; not supported on swarm-mode; no Kubernetes backend yet', async () => {
+    test('pods: validated as Kubernetes manifests; not supported on swarm-mode; a kubernetes cluster whose driver (fake) has no Kubernetes backend', async () => {
       const before = await snapshot();
       const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', labels: { app: 'a' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
       const cases: [string, unknown, string | RegExp][] = [
