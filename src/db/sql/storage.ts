@@ -88,6 +88,26 @@ export class SqlStorage implements Storage {
     }
   }
 
+  /**
+   * Rows inserted in one statement when they give the same columns (else one each: a multi-row
+   * INSERT fills a column some rows leave out with NULL on SQLite, not with its default); nothing
+   * read back (no RETURNING).
+   */
+  async #insertRows(db: Kysely<any>, table: TableName, rows: Record<string, unknown>[]): Promise<void> {
+    if (!rows.length) return;
+    const now = new Date();
+    const values = rows.map((r) => this.#insertValues(table, r, now));
+    const columns = (v: Record<string, unknown>) => Object.keys(v).sort().join(',');
+    const same = values.every((v) => columns(v) === columns(values[0]));
+    try {
+      if (same) await db.insertInto(table).values(values).execute();
+      else for (const v of values) await db.insertInto(table).values(v).execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new UniqueViolation((e as Error).message);
+      throw e;
+    }
+  }
+
   async #update<T>(db: Kysely<any>, table: TableName, key: { col: string; value: unknown }, changes: Record<string, unknown>): Promise<T | null> {
     const row = toRow(this.conn, table, { ...changes, updated_at: new Date() });
     await db.updateTable(table).set(row).where(key.col, '=', key.value).execute();
@@ -286,8 +306,10 @@ export class SqlStorage implements Storage {
   async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster> {
     return this.#db.transaction().execute(async (tx) => {
       const created = await this.#insert<Cluster>(tx, 'cluster', cluster);
-      for (const ng of nodegroups) await this.#insert(tx, 'nodegroup', ng);
-      await this.#insertOperation(tx, op);
+      // Nodegroups in one statement, the operation without reading it back: the create is 3
+      // statements and a commit whatever the number of nodegroups.
+      await this.#insertRows(tx, 'nodegroup', nodegroups);
+      await this.#insertRows(tx, 'operation', [{ ...op, state: 'pending', attempts: 0 }]);
       return created;
     });
   }

@@ -67,6 +67,11 @@ export function defaultWorker(ngs: NodeGroup[]): NodeGroup | undefined {
 export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<string, unknown>, opts: { quota: boolean; templateNotFoundStatus: number }) {
   const { storage, policy, conf } = deps;
   if (!atLeast(r.mv, 10) && input.node_count === 0) throw E.ZeroNodeCountNotSupported();
+  const projectId = requireProject(r.ctx);
+  // The quota's two reads go out with the template's lookup; they are looked at only after the
+  // template's checks (an error before then leaves them unread).
+  const usage = opts.quota ? Promise.all([storage.getQuota(projectId, 'Cluster'), storage.countClusters(projectId)]) : null;
+  usage?.catch(() => undefined);
   let template: ClusterTemplate;
   try {
     template = await findTemplate(storage, adminWideScope(r.ctx), String(input.cluster_template_id), { allowId: true });
@@ -85,11 +90,10 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   }
   policy.enforce(r.ctx, 'cluster:create');
   validateInfra(deps, { flavor_id: input.flavor_id, master_flavor_id: input.master_flavor_id });
-  const projectId = requireProject(r.ctx);
-  if (opts.quota) {
-    const q = await storage.getQuota(projectId, 'Cluster');
+  if (usage) {
+    const [q, count] = await usage;
     const limit = q ? q.hard_limit : conf.quotas.max_clusters_per_project;
-    if ((await storage.countClusters(projectId)) >= limit) {
+    if (count >= limit) {
       throw E.ResourceLimitExceeded(`You have reached the maximum clusters per project, ${limit}. You may delete a cluster to make room for a new one.`);
     }
   }
