@@ -190,4 +190,23 @@ describe('HealthMonitor', () => {
     await monitor.poll();
     assert.equal(calls.setClusterHealth, writes);
   });
+
+  test('several conductors polling one cluster at once: each health change and its timeline lines are written once', async () => {
+    const driver = new ScriptedHealth(conf);
+    const monitors = Array.from({ length: 4 }, () => new HealthMonitor({ storage: s, drivers: new DriverRegistry([driver]), conf, runOperation: () => undefined }));
+    const uuid = await runningCluster({});
+    await Promise.all(monitors.map((m) => m.poll([uuid])));
+    driver.report = workerStopped;
+    await Promise.all(monitors.map((m) => m.poll([uuid])));
+    driver.report = up;
+    await Promise.all(monitors.map((m) => m.poll([uuid])));
+    const health = (await messages(uuid)).filter((m) => /^Health |^Node /.test(m ?? ''));
+    assert.deepEqual(health, [
+      `Health unknown -> HEALTHY: ${JSON.stringify(up.reason)}`,
+      `Health HEALTHY -> UNHEALTHY: ${JSON.stringify(workerStopped.reason)}`,
+      'Node w-0 is not Ready: False (container stopped)',
+      `Health UNHEALTHY -> HEALTHY: ${JSON.stringify(up.reason)}`,
+      'Node w-0 is Ready again',
+    ]);
+  });
 });
