@@ -204,7 +204,8 @@ export function Listing<T>({ label, columns, result, rows, empty, pager }: {
     <>
       <ErrorBox error={error} />
       {loading && !data && <p class="muted">Loading…</p>}
-      {data && data.items.length === 0 && <p class="muted">{empty}</p>}
+      {/* The API links a next page whenever a page is full: that page may be empty. */}
+      {data && data.items.length === 0 && <p class="muted">{pager.pageNumber > 1 ? 'No more.' : empty}</p>}
       {data && data.items.length > 0 && (
         <div class="table-wrap">
           <table class="list" aria-label={label}>
