@@ -12,7 +12,9 @@ import { DatabaseUnavailable } from '../db/errors.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
-import { OperationRunner } from './operation-runner.ts';
+import { E } from '../common/errors.ts';
+import { InfraUnavailable } from '../infra/provider.ts';
+import { OperationRunner, type TaskHandler, type TaskHandlers } from './operation-runner.ts';
 
 const conf = loadConfig({
   env: {},
@@ -100,5 +102,94 @@ describe('operation runner: database outages', () => {
     await runner.run(op); // what the next sweep does
     assert.equal((await s.getClusterByUuid(cluster))?.status, 'CREATE_COMPLETE');
     assert.deepEqual(unhandled, []);
+  });
+});
+
+describe('operation runner: task operations (containers, services)', () => {
+  let dir: string;
+  let s: SqlStorage;
+  let template: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'magnum-runner-tasks-'));
+    s = SqlStorage.open(`sqlite:///${join(dir, 'm.sqlite')}`);
+    await s.migrate();
+    template = randomUUID();
+    await s.createClusterTemplate({ uuid: template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
+  });
+  after(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function runningCluster(): Promise<string> {
+    const cluster = randomUUID();
+    const op = randomUUID();
+    await s.createClusterWithOperation(
+      { uuid: cluster, name: `c-${cluster.slice(0, 8)}`, status: 'CREATE_IN_PROGRESS', project_id: 'p', cluster_template_id: template, labels: {} },
+      [], { uuid: op, cluster_id: cluster, nodegroup_id: null, kind: 'cluster_create', params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null },
+    );
+    await s.finishOperation({ uuid: op, owner: null, state: 'complete', cluster: { uuid: cluster, changes: { status: 'CREATE_COMPLETE' } } });
+    return cluster;
+  }
+
+  async function task(cluster: string, handler: TaskHandler, deadlineMs = 30_000) {
+    const handlers: TaskHandlers = new Map([['container_action', handler]]);
+    const runner = new OperationRunner({ storage: s, drivers: DriverRegistry.fromConfig(conf, new DockerProvider(conf)), conf, owner: `test:${randomUUID().slice(0, 4)}`, tasks: handlers });
+    const op = randomUUID();
+    assert.equal(await s.startTaskOperation({ uuid: op, cluster_id: cluster, nodegroup_id: null, kind: 'container_action', params: { container: 'x', action: 'stop' }, deadline_at: new Date(Date.now() + deadlineMs), request_id: null }), true);
+    await runner.run(op);
+    return (await s.getOperation(op))!;
+  }
+
+  test('a step that meets an unreachable host waits for it and goes on; the cluster is untouched', async () => {
+    const cluster = await runningCluster();
+    let calls = 0;
+    const op = await task(cluster, {
+      steps: () => [{ name: 'stop container', run: async (ctx) => {
+        if (++calls <= 2) throw new InfraUnavailable('the Docker host tcp://127.0.0.1:1 cannot be reached');
+        ctx.state.result = { status: 'Stopped' };
+      } }],
+    });
+    assert.equal(op.state, 'complete', op.last_error ?? '');
+    assert.equal(calls, 3);
+    assert.deepEqual((op.params.state as Record<string, unknown>).result, { status: 'Stopped' });
+    const messages = (await s.listEvents(cluster, { limit: 100 })).filter((e) => e.operation_id === op.uuid).map((e) => `${e.step}:${e.outcome}:${e.message ?? ''}`);
+    assert.ok(messages.includes('stop container:info:Waiting for the infrastructure: the Docker host tcp://127.0.0.1:1 cannot be reached'), JSON.stringify(messages));
+    assert.ok(messages.some((m) => /^stop container:info:The infrastructure answers again after \d+ s\.$/.test(m)), JSON.stringify(messages));
+    const c = await s.getClusterByUuid(cluster);
+    assert.equal(c?.status, 'CREATE_COMPLETE');
+  });
+
+  test('a host that stays down: the wait ends at the deadline, FAILED with a 504 for the request', async () => {
+    const cluster = await runningCluster();
+    const op = await task(cluster, { steps: () => [{ name: 'stop container', run: async () => { throw new InfraUnavailable('down'); } }] }, 2_500);
+    assert.equal(op.state, 'failed');
+    assert.match(op.last_error ?? '', /^Container stop did not finish before its deadline .*; it stopped at step "stop container"\.$/);
+    assert.deepEqual({ ...(op.params.error as object), message: undefined }, { code: 'MessagingTimeout', status: 504, message: undefined });
+    assert.equal((await s.getClusterByUuid(cluster))?.status, 'CREATE_COMPLETE');
+  });
+
+  test('a refusal keeps its class and status for the request; undo runs once; a lifecycle operation is not blocked by a task', async () => {
+    const cluster = await runningCluster();
+    let undone = 0;
+    const op = await task(cluster, {
+      steps: () => [{ name: 'stop container', run: async () => { throw E.Conflict('Cannot stop container x: it is not running.'); } }],
+      undo: async () => void undone++,
+    });
+    assert.equal(op.state, 'failed');
+    assert.deepEqual(op.params.error, { code: 'Conflict', status: 409, message: 'Cannot stop container x: it is not running.' });
+    assert.equal(undone, 1);
+    assert.equal((await s.getClusterByUuid(cluster))?.status, 'CREATE_COMPLETE');
+    // A pending task operation does not stop a resize from starting.
+    const pending = randomUUID();
+    assert.equal(await s.startTaskOperation({ uuid: pending, cluster_id: cluster, nodegroup_id: null, kind: 'container_action', params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null }), true);
+    const resize = { uuid: randomUUID(), cluster_id: cluster, nodegroup_id: null, kind: 'cluster_resize' as const, params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null };
+    assert.equal(await s.startOperation({ clusterUuid: cluster, allowed: ['CREATE_COMPLETE'], clusterStatus: 'UPDATE_IN_PROGRESS', operation: resize }), true);
+    // A cluster delete ends the task operations still pending; no new one starts while it runs.
+    const del = { uuid: randomUUID(), cluster_id: cluster, nodegroup_id: null, kind: 'cluster_delete' as const, params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null };
+    assert.equal(await s.startOperation({ clusterUuid: cluster, allowed: ['UPDATE_IN_PROGRESS'], clusterStatus: 'DELETE_IN_PROGRESS', operation: del, supersede: 'Cancelled: the cluster is being deleted.' }), true);
+    assert.equal((await s.getOperation(pending))?.state, 'failed');
+    assert.equal(await s.startTaskOperation({ uuid: randomUUID(), cluster_id: cluster, nodegroup_id: null, kind: 'container_action', params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null }), false);
   });
 });
