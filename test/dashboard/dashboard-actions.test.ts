@@ -1,12 +1,17 @@
 // The dashboard's other actions in a real headless Chromium, fast: an in-process stack under noauth
 // (the [noauth] default project, admin) with the fake driver, listening on a port. A failed create
-// shows its failing step and reason in the timeline; upgrade, nodegroup add and remove, CA
-// rotation; templates made public and hidden; lists page like the API (limit and marker); the
-// keyboard reaches the navigation and the forms. And the clusters page with 1,000 clusters.
+// shows its failing step and reason in the timeline; a Kubernetes cluster's kubeconfig; upgrade,
+// nodegroup add and remove, CA rotation; templates made public and hidden; lists page like the API
+// (limit and marker); the keyboard reaches the navigation and the forms. And the clusters page
+// with 1,000 clusters.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { parse } from 'yaml';
+import { runCommand, tempDir } from '../helpers/processes.ts';
 import { startStack, type TestStack } from '../helpers/stack.ts';
 
 describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () => {
@@ -31,7 +36,7 @@ describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () 
     stack = await startStack('sqlite', { dashboard: { enabled: 'true' }, fake_driver: { step_delay_ms: '200' } });
     base = await stack.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })).newPage();
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (e) => problems.push(e.message));
     await api('POST', '/v1/clustertemplates', { name: 'fake-t', coe: 'swarm-mode', image_id: 'fake-image', external_network_id: 'public', flavor_id: 'm1.small', master_flavor_id: 'm1.small' });
@@ -115,6 +120,37 @@ describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () 
     assert.equal(await atField.count(), 0);
   });
 
+  test('a Kubernetes cluster\'s access bundle is a kubeconfig with a certificate the cluster\'s CA signed for a key made in the browser', async () => {
+    await api('POST', '/v1/clustertemplates', { name: 'fake-k8s', coe: 'kubernetes', image_id: 'fake-image', external_network_id: 'public' });
+    const { uuid } = await api('POST', '/v1/clusters', { name: 'kube', cluster_template_id: 'fake-k8s', master_count: 1, node_count: 1 });
+    await page.goto(`${base}/dashboard/#/clusters/${uuid}`);
+    await page.locator('header.page-head [data-status="CREATE_COMPLETE"]').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download access bundle' }).click()]);
+    assert.equal(download.suggestedFilename(), 'kube.kubeconfig');
+    const dir = tempDir('magnum-dashboard-kube-');
+    const file = join(dir, 'config');
+    await download.saveAs(file);
+    const config = parse(readFileSync(file, 'utf8'));
+    assert.equal(config.kind, 'Config');
+    assert.equal(config['current-context'], 'default');
+    assert.equal(config.clusters[0].cluster.server, 'https://192.0.2.250:6443');
+    const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+    const ca = b64(config.clusters[0].cluster['certificate-authority-data']);
+    assert.equal(ca.trim(), String((await api('GET', `/v1/certificates/${uuid}`)).pem).trim());
+    writeFileSync(join(dir, 'ca.pem'), ca);
+    writeFileSync(join(dir, 'cert.pem'), b64(config.users[0].user['client-certificate-data']));
+    writeFileSync(join(dir, 'key.pem'), b64(config.users[0].user['client-key-data']), { mode: 0o600 });
+    const openssl = async (script: string) => {
+      const r = await runCommand('bash', ['-c', script], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      assert.equal(r.code, 0, `${script}: ${r.stderr}`);
+      return r.stdout;
+    };
+    assert.match(await openssl('openssl verify -CAfile ca.pem cert.pem'), /cert.pem: OK/);
+    await openssl('diff <(openssl x509 -noout -pubkey -in cert.pem) <(openssl pkey -pubout -in key.pem)');
+    assert.match(await openssl('openssl x509 -noout -subject -in cert.pem'), /O ?= ?system:masters, ?CN ?= ?admin|CN ?= ?admin, ?O ?= ?system:masters/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('lists page like the API, and the keyboard reaches the navigation and forms', async () => {
     for (let i = 0; i < 52; i++) await api('POST', '/v1/clustertemplates', { name: `page-t-${String(i).padStart(2, '0')}`, coe: 'swarm-mode', image_id: 'fake-image', external_network_id: 'public' });
     await page.goto(`${base}/dashboard/#/templates`);
@@ -124,7 +160,9 @@ describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () 
     const firstPage = await rows.first().innerText();
     await page.getByRole('button', { name: 'Next →' }).click();
     await page.getByText('page 2').waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="cluster templates"] tbody tr').length === 4);
+    const total = (await api('GET', '/v1/clustertemplates?limit=1000')).clustertemplates.length;
+    assert.ok(total > 50 && total < 100, `${total} templates`);
+    await page.waitForFunction((n) => document.querySelectorAll('table[aria-label="cluster templates"] tbody tr').length === n, total - 50);
     await page.getByRole('button', { name: '← Previous' }).click();
     await page.getByText('page 1').waitFor();
     assert.equal(await rows.first().innerText(), firstPage);
