@@ -144,7 +144,7 @@ export class ContainerService {
 
   constructor(deps: MethodDeps) {
     this.#d = deps;
-    deps.tasks.register('container_create', { steps: (op) => this.#createSteps(op), undo: (op) => this.#undoCreate(op) });
+    deps.tasks.register('container_create', { steps: (op) => this.#createSteps(op), undo: (op, state) => this.#undoCreate(op, state) });
     deps.tasks.register('container_action', { steps: (op) => this.#actionSteps(op) });
     deps.tasks.register('container_delete', { steps: (op) => this.#deleteSteps(op) });
   }
@@ -255,6 +255,7 @@ export class ContainerService {
           const name = dockerName(c.uuid);
           let dockerId = (await inspect(engine, target, [name])).get(name)?.Id ?? null;
           if (!dockerId) {
+            ctx.state.createIssued = true; // from here the container may exist (undo must remove it)
             const spec = { ...c, image: c.image! };
             const r = await withEnvFile(envFileText(c.environment ?? {}), (envFile) => engine.run(target, createArgs(spec, c.host!, envFile), { timeoutMs: COMMAND_TIMEOUT_MS, raw: true, signal: ctx.signal }));
             if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to create container ${label(c)}: ${daemonMessage(r.stderr)} (node ${c.host})`);
@@ -267,11 +268,15 @@ export class ContainerService {
     ];
   }
 
-  /** A create that failed: the Docker container (if any was made) and the row go. */
-  async #undoCreate(op: Operation): Promise<void> {
+  /**
+   * A create that failed: the Docker container (if one may have been made: its create was issued,
+   * in this attempt or an earlier one) and the row go; a container that cannot be removed now
+   * keeps its row, so that nothing runs on a node without its row.
+   */
+  async #undoCreate(op: Operation, state: Record<string, unknown>): Promise<void> {
     const c = await this.#d.storage.getContainerByUuid(String(op.params.container));
     if (!c) return;
-    if (c.host) {
+    if (c.host && (state.createIssued === true || op.attempts > 1)) {
       const engine = await this.#d.engines.forCluster(c.cluster_id).catch(() => null);
       if (engine) {
         const r = await engine.run(engine.node(c.host), ['rm', '--force', dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });

@@ -25,8 +25,9 @@ type EventOutcome = 'started' | 'succeeded' | 'failed' | 'info';
 /**
  * The steps of one kind of task operation (containers, services: see TaskKind), given by the
  * conductor module that owns it. `undo` takes back what a failed operation made (a half-made
- * container, a service row): run once when the operation fails, and by the sweep when it expires;
- * it must be idempotent.
+ * container, a service row): run once when the operation fails (with the steps' state as it was,
+ * what the failing step set included), and by the sweep when it expires (with the state saved
+ * after the last finished step); it must be idempotent.
  */
 export interface TaskHandler {
   steps(op: Operation): Step[];
@@ -136,6 +137,8 @@ export class OperationRunner {
     let currentStep = 'start';
     let ngs: NodeGroup[] = [];
     let liveCluster: Cluster | undefined;
+    // The steps' state as it is now (what a failing step set before it threw included), for undo.
+    let liveState: Record<string, unknown> | undefined;
     try {
       renew = setInterval(() => {
         this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
@@ -176,6 +179,7 @@ export class OperationRunner {
       const addresses = clusterAddresses(this.#storage, cluster.uuid);
       const done = op.step ? steps.findIndex((s) => s.name === theOp.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
+      liveState = state;
       const event = (step: string, outcome: EventOutcome, message: string | null) => this.#persist(signal, uuid, () => this.#event(theOp, step, outcome, message));
       if (resumed) await event(currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
       const force = op.kind === 'cluster_delete' && op.params.force === true;
@@ -277,7 +281,7 @@ export class OperationRunner {
         if (isTaskKind(op.kind)) {
           const e = !overdue && err instanceof MagnumError ? { code: err.code, status: err.status, message: err.message } : { code: overdue ? 'MessagingTimeout' : 'ServiceUnavailable', status: overdue ? 504 : 503, message: reason };
           params = { ...op.params, error: e };
-          await this.#undo(op, recording);
+          await this.#undo(op, recording, liveState);
         }
         await this.#persist(recording, uuid, () => this.#finish(failed, 'failed', reason, { ...failure(failed, last, ngs, reason), params }));
         await this.#event(op, currentStep, 'failed', reason).catch(() => undefined);
@@ -291,10 +295,10 @@ export class OperationRunner {
   }
 
   /** Takes back what a failed task operation made (its handler's undo), within the given bound; a failure is logged. */
-  async #undo(op: Operation, signal: AbortSignal): Promise<void> {
+  async #undo(op: Operation, signal: AbortSignal, live?: Record<string, unknown>): Promise<void> {
     const undo = this.#tasks.get(op.kind)?.undo;
     if (!undo) return;
-    const state = (op.params.state as Record<string, unknown> | undefined) ?? {};
+    const state = live ?? (op.params.state as Record<string, unknown> | undefined) ?? {};
     const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await Promise.race([undo.call(this.#tasks.get(op.kind), op, state), aborted])
       .catch((err: unknown) => this.#log?.warn({ operation: op.uuid, err }, 'taking back what a failed operation made failed'));

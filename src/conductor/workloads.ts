@@ -95,7 +95,7 @@ export class WorkloadService {
       // A restarted conductor serves the published ports again at once, not after a period.
       setTimeout(() => void this.reconcile().catch((err) => this.#log?.warn({ err }, 'published ports reconciliation failed')), 100).unref();
     }
-    deps.tasks.register('workload_create', { steps: (op) => this.#createSteps(op), undo: (op) => this.#undoCreate(op) });
+    deps.tasks.register('workload_create', { steps: (op) => this.#createSteps(op), undo: (op, state) => this.#undoCreate(op, state) });
     deps.tasks.register('workload_update', { steps: (op) => this.#updateSteps(op) });
     deps.tasks.register('workload_delete', { steps: (op) => this.#deleteSteps(op) });
     const m: RpcMethods = {};
@@ -248,9 +248,10 @@ export class WorkloadService {
       {
         // Made unless an earlier attempt made it (the backend finds it by the row's uuid label).
         name: `create ${kind}`,
-        run: async () => {
+        run: async (ctx) => {
           const { row, backend } = await this.#ofOperation(op);
           if (await backend.show(row)) return;
+          ctx.state.createIssued = true; // from here the object may exist (undo must find it)
           const made = await backend.create(row);
           await this.#storage.workloads.update(row.uuid, { backend_id: made.backend_id });
         },
@@ -259,14 +260,20 @@ export class WorkloadService {
     ];
   }
 
-  /** A create that failed: its published ports, the object (if it was made) and the row go. */
-  async #undoCreate(op: Operation): Promise<void> {
+  /**
+   * A create that failed: its published ports, the object (if it may have been made) and the row
+   * go. When the object may exist (its create was issued, in this attempt or an earlier one) and
+   * cannot be removed now, the row stays, so that nothing runs on the cluster without its row.
+   */
+  async #undoCreate(op: Operation, state: Record<string, unknown>): Promise<void> {
     const uuid = String(op.params.workload);
     await this.forwarders.closeOwner(uuid);
     const row = await this.#storage.workloads.get(uuid);
     if (!row) return;
-    const target = await this.#target(row.kind, row.cluster_id).catch(() => null);
-    await target?.backend.remove(row);
+    if (state.createIssued === true || op.attempts > 1) {
+      const target = await this.#target(row.kind, row.cluster_id).catch(() => null);
+      await target?.backend.remove(row);
+    }
     await this.#storage.workloads.destroy(uuid);
   }
 
