@@ -4,8 +4,9 @@
 // pulls (no registry here; its :latest image gets imagePullPolicy IfNotPresent); Kubernetes'
 // own refusals as 400/409 in Magnum's form; /v1/services with a ClusterIP Service the pod answers
 // through (from another pod, by name and by the service's ip); `coe pod ...` and `coe service ...`;
-// /v1/containers answers a 400 that says to run a pod; another project sees none of it. Deleting
-// the cluster leaves nothing labelled for it.
+// /v1/containers answers a 400 that says to run a pod; another project sees none of it; with the
+// master stopped every call is a 503 within seconds. Deleting the cluster
+// leaves nothing labelled for it.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -276,5 +277,31 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     assert.equal(await kubectl('get', 'service', 'web', '--ignore-not-found', '-o', 'name'), '');
     // httpd as PID 1 ignores SIGTERM: the pod goes after its grace period (30 s).
     await waitFor('the pods gone from Kubernetes', async () => ((await kubectl('get', 'pods', '-o', 'name')).trim() === '' ? true : undefined), 90_000);
+  });
+
+  test('a cluster whose API does not answer: a clear 503 at once; lists say why the state is unknown', async () => {
+    const idle = await ok('POST', '/v1/pods', { cluster_uuid: cluster.uuid, manifest: { ...clientPod, metadata: { name: 'idle' } } }, 201);
+    await podStatus('idle', 'Running');
+    const masters = (await must('docker', ['ps', '--filter', `label=magnum.cluster=${cluster.uuid}`, '--format', '{{.Names}}'])).split('\n').filter((n) => n.includes('master'));
+    assert.equal(masters.length, 1);
+    await must('docker', ['kill', masters[0]]);
+    const unreachable = /^The Kubernetes API of cluster kw cannot be reached: ECONNREFUSED \(https:\/\/127\.0\.0\.1:\d+\)\.$/;
+    for (const [method, path, body] of [
+      ['GET', '/v1/pods/idle', undefined],
+      ['PATCH', '/v1/pods/idle', [{ op: 'add', path: '/manifest/metadata/labels', value: { a: 'b' } }]],
+      ['DELETE', `/v1/pods/${idle.uuid}`, undefined],
+      ['POST', '/v1/pods', { cluster_uuid: cluster.uuid, manifest: { ...clientPod, metadata: { name: 'new' } } }],
+      ['POST', '/v1/services', { cluster_uuid: cluster.uuid, manifest: webService }],
+    ] as const) {
+      const t0 = Date.now();
+      magnumError(await api(method, path, owner, body), 503, unreachable);
+      assert.ok(Date.now() - t0 < 5_000, `${method} ${path} answered in ${Date.now() - t0} ms`);
+    }
+    // The list still answers: the stored fields, and why the live ones are unknown. (A create that
+    // failed so keeps its row for now: the task operation's undo cannot reach the cluster either.)
+    const list = await ok('GET', '/v1/pods/detail', undefined, 200);
+    const row = list.pods.find((p: any) => p.name === 'idle');
+    assert.equal(row.status, 'UNKNOWN');
+    assert.match(row.status_reason, unreachable);
   });
 });
