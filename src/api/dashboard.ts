@@ -30,9 +30,14 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-/** True for the paths this plugin answers, which need no project scope (app.ts's onRequest hook). */
+/**
+ * True for the paths this plugin answers, which need no project scope (app.ts's onRequest hook).
+ * A path with a dot segment, an encoded dot or an empty segment is never one: the router would
+ * not resolve it to another route anyway, and so it meets authentication like any other.
+ */
 export function isDashboardPath(path: string): boolean {
-  return path === DASHBOARD_PREFIX || path.startsWith(`${DASHBOARD_PREFIX}/`);
+  if (path === DASHBOARD_PREFIX) return true;
+  return path.startsWith(`${DASHBOARD_PREFIX}/`) && !/(^|\/)\.\.?(\/|$)|%2e|\/\//i.test(path);
 }
 
 function keystoneV3(url: string): string {

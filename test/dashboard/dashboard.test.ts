@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -157,6 +158,13 @@ describe('the web dashboard in a real browser', { timeout: 20 * 60_000 }, () => 
       assert.ok([401, 404].includes(r.status), `${path}: ${r.status}`);
     }
     assert.equal((await fetch(`${base}/v1/clusters`)).status, 401);
+    // Sent as is (fetch would resolve the dots): authentication first, as for any API path.
+    for (const path of ['/dashboard/../v1/clusters', '/dashboard/%2e%2e/v1/clusters', '/dashboard//v1/clusters', '/dashboard/./config.json']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: new URL(base).port, path }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      assert.equal(status, 401, path);
+    }
     const bad = await fetch(`${base}/dashboard/keystone/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: member.name, domain: { name: 'Default' }, password: 'wrong' } } } } }) });
     assert.equal(bad.status, 401);
   });
