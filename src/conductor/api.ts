@@ -257,7 +257,8 @@ export class ConductorAPI {
    */
   async #task<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<T> {
     const until = Date.now() + timeoutMs;
-    const started = await this.#call<TaskStarted | null>(ctx, method, args, timeoutMs);
+    // The request names its operation: a repeat delivery to another conductor answers the same one.
+    const started = await this.#call<TaskStarted | null>(ctx, method, { ...args, operation: randomUUID() }, timeoutMs);
     if (!started) return null as T; // nothing to do (e.g. a container whose cluster is gone: its row went)
     for (;;) {
       const op = await this.#storage.getOperation(started.operation);

@@ -191,7 +191,7 @@ export class ContainerService {
   }
 
   /** Checks the request (a refusal changes nothing), then starts the create operation with the container's row. */
-  async create(spec: ContainerSpec): Promise<TaskStarted> {
+  async create(spec: ContainerSpec, operation: string | null = null): Promise<TaskStarted> {
     const engine = await this.#d.engines.forCluster(spec.cluster_id);
     const cl = clusterLabel(engine);
     if (engine.cluster.status === 'DELETE_IN_PROGRESS') throw E.Conflict(`Cluster ${cl} is being deleted.`);
@@ -203,7 +203,7 @@ export class ContainerService {
       // The row first, with the operation: a conductor that dies from here on leaves an operation
       // that another one finishes or takes back, never a stray container.
       return await this.#d.tasks.start({
-        kind: 'container_create', cluster: spec.cluster_id, params: { container: spec.uuid }, deadlineMs: CREATE_DEADLINE_MS,
+        uuid: operation, kind: 'container_create', cluster: spec.cluster_id, params: { container: spec.uuid }, deadlineMs: CREATE_DEADLINE_MS,
         rows: { container: { ...spec, host: null, docker_id: null, status: null } },
       });
     } catch (e) {
@@ -349,7 +349,7 @@ export class ContainerService {
   }
 
   /** Checks that the action applies to the container's state now (else 409, nothing done), then starts it as an operation. */
-  async action(uuid: string, action: ContainerAction, opts: { timeout?: number | null } = {}): Promise<TaskStarted> {
+  async action(uuid: string, action: ContainerAction, opts: { timeout?: number | null; operation?: string | null } = {}): Promise<TaskStarted> {
     const { c, engine, target } = await this.#locate(uuid);
     const state = (await this.#inspectOne(engine, target, c)).State ?? {};
     const running = Boolean(state.Running);
@@ -375,7 +375,7 @@ export class ContainerService {
         break;
     }
     const grace = opts.timeout ?? null;
-    return this.#d.tasks.start({ kind: 'container_action', cluster: c.cluster_id, params: { container: c.uuid, action, timeout: grace }, deadlineMs: actionDeadlineMs(grace) });
+    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_action', cluster: c.cluster_id, params: { container: c.uuid, action, timeout: grace }, deadlineMs: actionDeadlineMs(grace) });
   }
 
   #actionSteps(op: Operation): Step[] {
@@ -462,7 +462,7 @@ export class ContainerService {
    * delete operation; a container whose node or cluster is gone is gone: its row goes at once
    * (null: nothing to wait for).
    */
-  async delete(uuid: string, opts: { force: boolean }): Promise<TaskStarted | null> {
+  async delete(uuid: string, opts: { force: boolean; operation?: string | null }): Promise<TaskStarted | null> {
     const { storage } = this.#d;
     const c = await storage.getContainerByUuid(uuid);
     if (!c) throw E.ContainerNotFound(uuid);
@@ -480,7 +480,7 @@ export class ContainerService {
     if (info && !opts.force && (info.State?.Running || info.State?.Paused)) {
       throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.State.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
     }
-    return this.#d.tasks.start({ kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: DELETE_DEADLINE_MS });
+    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: DELETE_DEADLINE_MS });
   }
 
   #deleteSteps(op: Operation): Step[] {
@@ -523,15 +523,17 @@ export function mergeLogs(stdout: string, stderr: string, keepTimestamps: boolea
   return entries.map((e) => `${e.text}\n`).join('');
 }
 
+const opOf = (a: Record<string, unknown>) => (typeof a.operation === 'string' ? a.operation : null);
+
 export function containerMethods(d: MethodDeps): RpcMethods {
   const svc = new ContainerService(d);
   return {
-    container_create: async (a) => svc.create(a.container as ContainerSpec),
+    container_create: async (a) => (await d.tasks.repeat(a)) ?? svc.create(a.container as ContainerSpec, opOf(a)),
     container_status: async (a) => svc.statuses(a.containers as Pick<Container, 'uuid' | 'cluster_id' | 'host' | 'status'>[]),
-    container_action: async (a) => svc.action(String(a.container), a.action as ContainerAction, { timeout: (a.timeout as number | null | undefined) ?? null }),
+    container_action: async (a) => (await d.tasks.repeat(a)) ?? svc.action(String(a.container), a.action as ContainerAction, { timeout: (a.timeout as number | null | undefined) ?? null, operation: opOf(a) }),
     container_logs: async (a) => svc.logs(String(a.container), { tail: a.tail as number | null, since: a.since as string | null, timestamps: Boolean(a.timestamps) }),
     container_exec: async (a) => svc.exec(String(a.container), a.command as string[], { timeout: Number(a.timeout) }),
     container_update: async (a) => svc.update(String(a.container), a.changes as Partial<Pick<Container, 'memory' | 'cpu' | 'restart_policy'>>),
-    container_delete: async (a) => svc.delete(String(a.container), { force: Boolean(a.force) }),
+    container_delete: async (a) => (await d.tasks.repeat(a)) ?? svc.delete(String(a.container), { force: Boolean(a.force), operation: opOf(a) }),
   };
 }

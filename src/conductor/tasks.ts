@@ -19,6 +19,8 @@ export interface TaskStarted {
 }
 
 export interface TaskRequest {
+  /** The operation's uuid: the one the request named (see repeat), else a new one. */
+  uuid?: string | null;
   kind: TaskKind;
   cluster: string;
   params: Record<string, unknown>;
@@ -48,12 +50,23 @@ export class TaskOperations {
   }
 
   /**
+   * The broker delivers a request at least once (again to another conductor when the first died
+   * handling it): a request names its operation (`operation`, made by the API), and a repeat of one
+   * whose operation is written answers that operation, without checking the request again (which
+   * could now refuse it, e.g. a container that exists: it is the one this request made).
+   */
+  async repeat(args: Record<string, unknown>): Promise<TaskStarted | null> {
+    const uuid = typeof args.operation === 'string' ? args.operation : null;
+    return uuid && (await this.#storage.getOperation(uuid)) ? { operation: uuid } : null;
+  }
+
+  /**
    * Writes the operation and starts it on this conductor; answers at once. A cluster that is gone
    * or being deleted is a 409/404 and nothing is written; a row that exists throws its storage
    * error (UniqueViolation, DuplicateWorkload) for the caller to answer.
    */
   async start(req: TaskRequest): Promise<TaskStarted> {
-    const uuid = randomUUID();
+    const uuid = req.uuid ?? randomUUID();
     const op = { uuid, cluster_id: req.cluster, nodegroup_id: null, kind: req.kind, params: req.params, deadline_at: new Date(Date.now() + req.deadlineMs), request_id: req.requestId ?? null };
     if (!(await this.#storage.startTaskOperation(op, req.rows))) {
       const cluster = await this.#storage.getClusterByUuid(req.cluster);

@@ -100,11 +100,12 @@ export class WorkloadService {
     deps.tasks.register('workload_delete', { steps: (op) => this.#deleteSteps(op) });
     const m: RpcMethods = {};
     for (const kind of ['service', 'pod'] as const) {
-      m[`${kind}_create`] = (a) => this.create(kind, String(a.cluster), a.workload as WorkloadInput);
+      const op = (a: Record<string, unknown>) => (typeof a.operation === 'string' ? a.operation : null);
+      m[`${kind}_create`] = async (a) => (await deps.tasks.repeat(a)) ?? this.create(kind, String(a.cluster), a.workload as WorkloadInput, op(a));
       m[`${kind}_show`] = (a) => this.show(kind, String(a.workload));
       m[`${kind}_show_many`] = (a) => this.showMany(kind, (a.workloads as string[]) ?? []);
-      m[`${kind}_update`] = (a) => this.update(kind, String(a.workload), a.manifest as Record<string, unknown>);
-      m[`${kind}_delete`] = (a) => this.remove(kind, String(a.workload));
+      m[`${kind}_update`] = async (a) => (await deps.tasks.repeat(a)) ?? this.update(kind, String(a.workload), a.manifest as Record<string, unknown>, op(a));
+      m[`${kind}_delete`] = async (a) => (await deps.tasks.repeat(a)) ?? this.remove(kind, String(a.workload), op(a));
     }
     return m;
   }
@@ -199,7 +200,7 @@ export class WorkloadService {
    * Checks the request and opens the published ports (a port that is taken is a 409 before
    * anything is made), then starts the create operation with the object's row.
    */
-  async create(kind: Kind, clusterUuid: string, input: WorkloadInput): Promise<TaskStarted> {
+  async create(kind: Kind, clusterUuid: string, input: WorkloadInput, operation: string | null = null): Promise<TaskStarted> {
     const { cluster, template } = await this.#target(kind, clusterUuid);
     this.#notBeingDeleted(cluster);
     const coe = template.coe ?? '';
@@ -212,7 +213,7 @@ export class WorkloadService {
       }
       try {
         return await this.#deps!.tasks.start({
-          kind: 'workload_create', cluster: cluster.uuid, params: { kind, workload: input.uuid }, deadlineMs: TASK_DEADLINE_MS,
+          uuid: operation, kind: 'workload_create', cluster: cluster.uuid, params: { kind, workload: input.uuid }, deadlineMs: TASK_DEADLINE_MS,
           rows: { workload: { ...input, kind, cluster_id: cluster.uuid, coe } },
         });
       } catch (err) {
@@ -315,7 +316,7 @@ export class WorkloadService {
     return out;
   }
 
-  async update(kind: Kind, uuid: string, manifest: Record<string, unknown>): Promise<TaskStarted> {
+  async update(kind: Kind, uuid: string, manifest: Record<string, unknown>, operation: string | null = null): Promise<TaskStarted> {
     const row = await this.#row(kind, uuid);
     const { cluster } = await this.#target(kind, row.cluster_id);
     this.#notBeingDeleted(cluster);
@@ -323,7 +324,7 @@ export class WorkloadService {
       const keys = (m: Record<string, unknown>) => JSON.stringify(portListeners(m, cluster).map((l) => [l.key, l.backend]));
       if (keys(row.manifest) !== keys(manifest)) throw E.Invalid('Invalid manifest: ports: cannot be changed by an update; delete the service and create it again');
     }
-    return this.#deps!.tasks.start({ kind: 'workload_update', cluster: cluster.uuid, params: { kind, workload: uuid, manifest }, deadlineMs: TASK_DEADLINE_MS });
+    return this.#deps!.tasks.start({ uuid: operation, kind: 'workload_update', cluster: cluster.uuid, params: { kind, workload: uuid, manifest }, deadlineMs: TASK_DEADLINE_MS });
   }
 
   #updateSteps(op: Operation): Step[] {
@@ -337,10 +338,10 @@ export class WorkloadService {
     ];
   }
 
-  async remove(kind: Kind, uuid: string): Promise<TaskStarted> {
+  async remove(kind: Kind, uuid: string, operation: string | null = null): Promise<TaskStarted> {
     const row = await this.#row(kind, uuid);
     await this.#target(kind, row.cluster_id);
-    return this.#deps!.tasks.start({ kind: 'workload_delete', cluster: row.cluster_id, params: { kind, workload: uuid }, deadlineMs: TASK_DEADLINE_MS });
+    return this.#deps!.tasks.start({ uuid: operation, kind: 'workload_delete', cluster: row.cluster_id, params: { kind, workload: uuid }, deadlineMs: TASK_DEADLINE_MS });
   }
 
   #deleteSteps(op: Operation): Step[] {
