@@ -17,6 +17,7 @@ import type { Cluster, ClusterResource, NodeGroup, Operation, OperationKind } fr
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
+import { apiLbCommand } from './api-lb.ts';
 import { coreDnsManifest } from './manifests.ts';
 import { nodePkiFiles } from './pki.ts';
 import { kubernetesClusterWorkloads } from './workloads.ts';
@@ -56,11 +57,25 @@ const podCidr = (n: Pick<NodeRecord, 'podIndex'>) => `10.100.${n.podIndex}.0/24`
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
+/** The API load balancer in front of the masters: a container of the node image (src/drivers/kubernetes/api-lb.ts). */
+interface LbRecord {
+  name: string;
+  role: typeof LB_ROLE;
+  address: string;
+  apiHostPort?: number;
+}
+const LB_ROLE = 'api-lb';
+
 function nodeRecords(resources: readonly ClusterResource[]): NodeRecord[] {
   return resources
-    .filter((r) => r.kind === 'container' && r.state !== 'removed')
+    .filter((r) => r.kind === 'container' && r.state !== 'removed' && r.details?.role !== LB_ROLE)
     .map((r) => ({ name: r.name, ...(r.details as Omit<NodeRecord, 'name'>) }))
     .sort((a, b) => (a.role === b.role ? a.index - b.index : a.role === 'master' ? -1 : 1));
+}
+
+function lbRecord(resources: readonly ClusterResource[]): LbRecord | null {
+  const r = resources.find((x) => x.kind === 'container' && x.state !== 'removed' && x.details?.role === LB_ROLE);
+  return r ? { name: r.name, ...(r.details as Omit<LbRecord, 'name'>) } : null;
 }
 
 interface KubeNode {
@@ -220,13 +235,60 @@ export class KubernetesDriver implements Driver {
     const starts: { ng: NodeGroup; rec: NodeRecord }[] = [];
     for (const ng of ordered) for (const rec of await this.#plan(ctx, ng, [])) starts.push({ ng, rec });
     const masters = await this.#masters(ctx, starts.map((x) => x.rec));
-    await Promise.all(starts.map(({ ng, rec }) => this.#startNode(ctx, ng, rec, masters)));
+    const lb = await this.#planLb(ctx);
+    await Promise.all([
+      ...(lb ? [this.#startLb(ctx, lb, masters)] : []),
+      ...starts.map(({ ng, rec }) => this.#startNode(ctx, ng, rec, masters, lb)),
+    ]);
   }
 
   async #reconcile(ctx: StepContext, ng: NodeGroup, toRemove: string[]): Promise<void> {
     const records = await this.#plan(ctx, ng, toRemove);
     const masters = await this.#masters(ctx, records);
-    await Promise.all(records.map((rec) => this.#startNode(ctx, ng, rec, masters)));
+    const lb = lbRecord(await ctx.ledger.list());
+    await Promise.all(records.map((rec) => this.#startNode(ctx, ng, rec, masters, lb)));
+  }
+
+  /**
+   * With more than one master (or master_lb_enabled), the API is reached through a load balancer
+   * on the cluster network, as Magnum puts an Octavia load balancer in front of the masters: it
+   * spreads connections over the masters' API servers that answer (api-lb.ts). api_address
+   * and the workers' API_SERVER point at it, so the API keeps answering when a master stops.
+   */
+  async #planLb(ctx: StepContext): Promise<LbRecord | null> {
+    const masterCount = ctx.nodegroups.filter((g) => g.role === 'master').reduce((n, g) => n + g.node_count, 0);
+    const existing = lbRecord(await ctx.ledger.list());
+    if (existing || !(ctx.cluster.master_lb_enabled || masterCount > 1)) return existing;
+    const base = (await clusterSubnet(ctx, this.#provider, this.#labels(ctx))).split('/')[0].split('.').slice(0, 3).join('.');
+    const lb: LbRecord = { name: `magnum-${short(ctx.cluster.uuid)}-api-lb`, role: LB_ROLE, address: `${base}.9` };
+    const { name: _n, ...details } = lb;
+    await ctx.ledger.intend('container', lb.name, details);
+    return lb;
+  }
+
+  async #startLb(ctx: StepContext, lb: LbRecord, masters: NodeRecord[]): Promise<void> {
+    if (lb.apiHostPort === undefined) lb.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
+    const info = await this.#provider.ensureNode({
+      name: lb.name,
+      hostname: lb.name,
+      image: ctx.template.image_id ?? '',
+      network: networkName(ctx.cluster),
+      address: lb.address,
+      flavor: null,
+      volume: null,
+      volumePath: STATE_DIR,
+      labels: this.#labels(ctx, { 'magnum.role': LB_ROLE, 'magnum.node': lb.name }),
+      files: [],
+      // The node image's entrypoint runs any other command as it is.
+      args: apiLbCommand(API_PORT, masters.map((m) => m.address)),
+      publish: [{ port: API_PORT, hostPort: lb.apiHostPort }],
+      externalNetwork: ctx.template.external_network_id,
+      dns: [],
+    });
+    const published = info.published[API_PORT];
+    const { name: _n, ...details } = lb;
+    if (published) details.apiHostPort = Number(published.split(':').pop());
+    await ctx.ledger.present('container', lb.name, info.id, details);
   }
 
   /** Every master of the cluster (recorded, and planned now), in order. */
@@ -295,7 +357,7 @@ export class KubernetesDriver implements Driver {
     return this.#provider.externalNetworkAddress(ctx.template.external_network_id) ?? '127.0.0.1';
   }
 
-  async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, masters: NodeRecord[]): Promise<NodeInfo> {
+  async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, masters: NodeRecord[], lb: LbRecord | null): Promise<NodeInfo> {
     if (!masters.length) throw new Error('the cluster has no master node');
     if (rec.role === 'master' && rec.apiHostPort === undefined) rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
     const existing = await this.#provider.inspectNode(rec.name);
@@ -310,8 +372,8 @@ export class KubernetesDriver implements Driver {
       SERVICE_CIDR,
       CLUSTER_DNS,
       CLUSTER_DOMAIN,
-      // Workers use the first master's API server (no load balancer in front of the masters yet).
-      API_SERVER: rec.role === 'master' ? `https://127.0.0.1:${API_PORT}` : `https://${masters[0].address}:${API_PORT}`,
+      // Workers use the load balancer in front of the masters, or the only master.
+      API_SERVER: rec.role === 'master' ? `https://127.0.0.1:${API_PORT}` : `https://${lb?.address ?? masters[0].address}:${API_PORT}`,
       NODE_LABELS: this.#nodeLabels(ng),
     };
     if (rec.role === 'master') {
@@ -361,8 +423,11 @@ export class KubernetesDriver implements Driver {
     }));
   }
 
-  #pkiFiles(ctx: StepContext, rec: NodeRecord) {
-    return nodePkiFiles(this.#pki(ctx), rec, { serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx)] });
+  async #pkiFiles(ctx: StepContext, rec: NodeRecord) {
+    const lb = lbRecord(await ctx.ledger.list());
+    return nodePkiFiles(this.#pki(ctx), rec, {
+      serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx), ...(lb ? [lb.address] : [])],
+    });
   }
 
   /** Every running node gets a route to every other node's pod range (and loses routes to nodes that left). */
@@ -385,7 +450,13 @@ export class KubernetesDriver implements Driver {
 
   /** The published API endpoint (https://address:port) of the first master, or null when it has none. */
   async #apiAddress(ctx: StepContext): Promise<string | null> {
-    const masters = nodeRecords(await ctx.ledger.list()).filter((n) => n.role === 'master');
+    const resources = await ctx.ledger.list();
+    const lb = lbRecord(resources);
+    if (lb) {
+      const endpoint = (await this.#provider.inspectNode(lb.name))?.published[API_PORT];
+      return endpoint ? `https://${endpoint}` : null;
+    }
+    const masters = nodeRecords(resources).filter((n) => n.role === 'master');
     for (const m of masters) {
       const info = await this.#provider.inspectNode(m.name);
       const endpoint = info?.published[API_PORT];
@@ -437,8 +508,16 @@ export class KubernetesDriver implements Driver {
     const image = img?.labels?.['magnum.kube.coredns-image'];
     if (!image) throw new Error(`the node image ${info?.image ?? '?'} names no CoreDNS image (label magnum.kube.coredns-image)`);
     const manifest = coreDnsManifest({ image, clusterIp: CLUSTER_DNS, domain: CLUSTER_DOMAIN });
-    const r = await this.#kubectl(master.name, ['apply', '-f', '-'], { input: manifest, signal: ctx.signal, timeoutMs: 60_000 });
-    if (r.exitCode !== 0) throw new Error(`applying CoreDNS failed: ${(r.stderr || r.stdout).trim()}`);
+    // This master's own API server may come up after the one that answered at api_address (its
+    // admin kubeconfig is written once it does): retried until the apply goes through.
+    const until = Date.now() + READY_WAIT_MS;
+    for (;;) {
+      const r = await this.#kubectl(master.name, ['apply', '-f', '-'], { input: manifest, signal: ctx.signal, timeoutMs: 60_000 });
+      if (r.exitCode === 0) return;
+      await this.#stillRunning(ctx);
+      if (Date.now() > until) throw new Error(`applying CoreDNS failed: ${(r.stderr || r.stdout).trim()}`);
+      await sleep(500, undefined, { signal: ctx.signal });
+    }
   }
 
   /**
@@ -534,7 +613,7 @@ export class KubernetesDriver implements Driver {
 
   async #removeAll(ctx: StepContext): Promise<void> {
     const resources = await ctx.ledger.list();
-    await Promise.all(nodeRecords(resources).map(async (n) => {
+    await Promise.all(resources.filter((r) => r.kind === 'container').map(async (n) => {
       await this.#provider.removeNode(n.name);
       await ctx.ledger.removed('container', n.name);
     }));
@@ -549,7 +628,7 @@ export class KubernetesDriver implements Driver {
     void nodegroups;
     const nodes = nodeRecords(resources);
     try {
-      return await this.#health(cluster, nodes);
+      return await this.#health(cluster, nodes, lbRecord(resources));
     } catch (err) {
       if (!(err instanceof InfraUnavailable)) throw err;
       return unreachableReport(cluster, nodes.map((n) => n.name), err);
@@ -557,7 +636,7 @@ export class KubernetesDriver implements Driver {
   }
 
   /** Magnum's shape: {"<node>.Ready": "True" | why not, "api": "ok" | not accessible}. */
-  async #health(cluster: Cluster, nodes: readonly NodeRecord[]): Promise<HealthReport> {
+  async #health(cluster: Cluster, nodes: readonly NodeRecord[], lb: LbRecord | null): Promise<HealthReport> {
     const reason: Record<string, string> = {};
     const running = new Map<string, boolean>();
     for (const n of nodes) running.set(n.name, !!(await this.#provider.inspectNode(n.name))?.running);
@@ -574,7 +653,10 @@ export class KubernetesDriver implements Driver {
       reason[`${n.name}.Ready`] = state;
       if (state !== 'True') healthy = false;
     }
-    reason.api = ready ? 'ok' : `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
+    // With a load balancer in front of the masters, api_address answers only while it runs.
+    const lbUp = !lb || !!(await this.#provider.inspectNode(lb.name))?.running;
+    if (!lbUp) healthy = false;
+    reason.api = ready && lbUp ? 'ok' : `The cluster ${cluster.name ?? cluster.uuid} is not accessible.`;
     if (!nodes.length) return { status: 'UNKNOWN', reason };
     return { status: healthy ? 'HEALTHY' : 'UNHEALTHY', reason };
   }
