@@ -50,8 +50,9 @@ test('a pod is made with its row uuid; one of the same name made elsewhere is no
   assert.equal(made.spec.containers[0].imagePullPolicy, 'IfNotPresent');
   assert.equal((w.manifest as KubeObject).metadata.annotations, undefined, 'the row\'s manifest is left as the user wrote it');
   assert.equal((await pods.show(w))?.fields.status, 'Unknown');
-  await pods.update(w, { ...(w.manifest as KubeObject), metadata: { name: 'web', labels: { a: 'c' } } });
+  await pods.update(w, { ...(w.manifest as KubeObject), metadata: { name: 'web', labels: { c: 'd' } } });
   assert.equal(objects.get('web')!.metadata.annotations[OWNER_ANNOTATION], 'row-1', 'kept through an update');
+  assert.deepEqual(objects.get('web')!.metadata.labels, { a: null, c: 'd' }, 'a dropped label is deleted in the patch');
 
   objects.set('web', { metadata: { name: 'web', uid: 'other' }, spec: {} });
   assert.equal(await pods.show(w), null);

@@ -42,6 +42,24 @@ export const NAMESPACE = 'default';
  */
 export const OWNER_ANNOTATION = 'magnum.openstack.org/uuid';
 
+/**
+ * A pod's new manifest as a strategic merge patch: labels and annotations the old manifest had and
+ * the new one drops are deleted (null), as `kubectl apply` prunes what it applied before.
+ */
+function podPatch(old: KubeObject, manifest: KubeObject): KubeObject {
+  const dropped = (key: 'labels' | 'annotations') => {
+    const before: Record<string, unknown> = old.metadata?.[key] ?? {};
+    const after: Record<string, unknown> = manifest.metadata?.[key] ?? {};
+    return Object.fromEntries(Object.keys(before).filter((k) => !(k in after)).map((k) => [k, null]));
+  };
+  const metadata = { ...(manifest.metadata ?? {}) };
+  for (const key of ['labels', 'annotations'] as const) {
+    const gone = dropped(key);
+    if (Object.keys(gone).length) metadata[key] = { ...(metadata[key] ?? {}), ...gone };
+  }
+  return { ...manifest, metadata };
+}
+
 function owned(manifest: KubeObject, uuid: string): KubeObject {
   const metadata = manifest.metadata ?? {};
   return { ...manifest, metadata: { ...metadata, annotations: { ...(metadata.annotations ?? {}), [OWNER_ANNOTATION]: uuid } } };
@@ -104,7 +122,8 @@ function backend(kind: 'Pod' | 'Service', client: KubernetesClient, namespace: s
     async update(w: Workload, manifest: Record<string, unknown>) {
       const name = (manifest.metadata as KubeObject | undefined)?.name;
       if (name !== w.name) throw E.Invalid(`Invalid manifest: metadata.name: cannot be changed (${w.name})`);
-      await ops.replace(namespace, w.name, owned(ops.prepare(manifest), w.uuid));
+      const body = owned(ops.prepare(manifest), w.uuid);
+      await ops.replace(namespace, w.name, kind === 'Pod' ? podPatch(w.manifest, body) : body);
     },
     async remove(w: Workload) {
       const o = await ours(w);

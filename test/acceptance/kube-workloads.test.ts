@@ -175,6 +175,9 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     const labelled = await ok('PATCH', '/v1/pods/web', [{ op: 'add', path: '/manifest/metadata/labels/tier', value: 'front' }], 202);
     assert.deepEqual(labelled.manifest.metadata.labels, { app: 'web', tier: 'front' });
     assert.equal(await kubectl('get', 'pod', 'web', '-o', 'jsonpath={.metadata.labels.tier}'), 'front');
+    await ok('PATCH', '/v1/pods/web', [{ op: 'remove', path: '/manifest/metadata/labels/tier' }], 202);
+    assert.equal(await kubectl('get', 'pod', 'web', '-o', 'jsonpath={.metadata.labels}'), '{"app":"web"}', 'a label removed from the manifest is removed from the pod');
+    await ok('PATCH', '/v1/pods/web', [{ op: 'add', path: '/manifest/metadata/labels/tier', value: 'front' }], 202);
     magnumError(await api('PATCH', '/v1/pods/web', owner, [{ op: 'replace', path: '/manifest/spec/containers/0/command', value: ['sleep', '1'] }]), 400,
       /^Kubernetes refused pod web: Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than/);
     assert.deepEqual((await ok('GET', '/v1/pods/web', undefined, 200)).manifest.spec.containers[0].command, webPod.spec.containers[0].command, 'the stored manifest is unchanged');
