@@ -135,6 +135,21 @@ export class SqlStorage implements Storage {
     return (await this.#db.executeQuery<Record<string, unknown>>({ ...compiled, parameters })).rows;
   }
 
+  /**
+   * A page of a list, its query compiled once per shape (all projects or one, sort key and
+   * direction, first page or after a marker): the project, the limit and the marker's id are its
+   * parameters. A sort key that is no column of the table (no shape to keep) is built each time.
+   */
+  async #listPage(name: string, table: 'cluster' | 'cluster_template', scope: Scope, page: PageRequest, build: (scope: Scope, page: PageRequest) => Compilable<unknown>): Promise<Record<string, unknown>[]> {
+    const projectId = projectOf(scope);
+    const marker = page.marker as { id?: unknown } | null | undefined;
+    if (!COLUMNS[table].includes(page.sortKey)) return (await this.#db.executeQuery<Record<string, unknown>>(build(scope, page))).rows;
+    const key = `${name}:${projectId === null ? 'all' : 'project'}:${page.sortKey}:${page.sortDir}:${marker ? 'after' : 'first'}`;
+    const shape: PageRequest = { ...page, limit: param('limit') as unknown as number, marker: marker ? { id: param('marker') } : undefined };
+    return this.#runCompiled(key, () => build(projectId === null ? scope : { kind: 'project', projectId: param('project') }, shape),
+      { project: projectId, limit: page.limit, marker: marker?.id });
+  }
+
   // ---- cluster templates -----------------------------------------------------------------------
 
   createClusterTemplate(values: Partial<ClusterTemplate>): Promise<ClusterTemplate> {
@@ -166,9 +181,8 @@ export class SqlStorage implements Storage {
   }
 
   async listClusterTemplates(scope: Scope, page: PageRequest): Promise<ClusterTemplate[]> {
-    let q = this.#db.selectFrom('cluster_template').selectAll();
-    q = this.#templateVisible(scope, true)(q);
-    return this.#rows('cluster_template', await paginate(this.conn, q, 'cluster_template', page).execute());
+    return this.#rows('cluster_template', await this.#listPage('listClusterTemplates', 'cluster_template', scope, page, (sc, pg) =>
+      paginate(this.conn, this.#templateVisible(sc, true)(this.#db.selectFrom('cluster_template').selectAll()), 'cluster_template', pg)));
   }
 
   async updateClusterTemplate(uuid: string, changes: Partial<ClusterTemplate>): Promise<ClusterTemplate> {
@@ -216,9 +230,8 @@ export class SqlStorage implements Storage {
   }
 
   async listClusters(scope: Scope, page: PageRequest): Promise<Cluster[]> {
-    let q = this.#db.selectFrom('cluster').selectAll();
-    q = withinScope(q, scope);
-    return this.#rows('cluster', await paginate(this.conn, q, 'cluster', page).execute());
+    return this.#rows('cluster', await this.#listPage('listClusters', 'cluster', scope, page, (sc, pg) =>
+      paginate(this.conn, withinScope(this.#db.selectFrom('cluster').selectAll(), sc), 'cluster', pg)));
   }
 
   /**
@@ -276,10 +289,11 @@ export class SqlStorage implements Storage {
   }
 
   async listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]> {
-    let q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
-      .selectAll('cluster').select('cluster_template.labels as template_labels');
-    q = withinScope(q, scope, 'cluster.project_id');
-    return this.#withTemplateLabels(await paginate(this.conn, q, 'cluster', page).execute());
+    return this.#withTemplateLabels(await this.#listPage('listClustersForView', 'cluster', scope, page, (sc, pg) => {
+      const q = this.#db.selectFrom('cluster').leftJoin('cluster_template', 'cluster_template.uuid', 'cluster.cluster_template_id')
+        .selectAll('cluster').select('cluster_template.labels as template_labels');
+      return paginate(this.conn, withinScope(q, sc, 'cluster.project_id'), 'cluster', pg);
+    }));
   }
 
   #withTemplateLabels(rows: unknown[]): ClusterWithTemplateLabels[] {
