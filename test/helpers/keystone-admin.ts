@@ -75,7 +75,16 @@ export class KeystoneAdmin {
   async cleanup(): Promise<string[]> {
     const left: string[] = [];
     if (!this.#token) return left;
-    for (const u of this.#made.users) if (![204, 404].includes((await this.request('DELETE', `/users/${u}`)).status)) left.push(`Keystone user ${u}`);
+    for (const u of this.#made.users) {
+      // Application credentials one by one first: deleting the user removes them without their
+      // role rows on Keystone's SQLite (no foreign keys), and the next credential made anywhere
+      // then reuses the internal id and fails with 409 "Duplicate entry".
+      const creds = await this.request('GET', `/users/${u}/application_credentials`);
+      for (const c of creds.body?.application_credentials ?? []) {
+        if (![204, 404].includes((await this.request('DELETE', `/users/${u}/application_credentials/${c.id}`)).status)) left.push(`Keystone application credential ${c.id}`);
+      }
+      if (![204, 404].includes((await this.request('DELETE', `/users/${u}`)).status)) left.push(`Keystone user ${u}`);
+    }
     for (const p of this.#made.projects) if (![204, 404].includes((await this.request('DELETE', `/projects/${p}`)).status)) left.push(`Keystone project ${p}`);
     return left;
   }

@@ -16,6 +16,8 @@ function ContainerCreate({ onDone }: { onDone: (uuid: string) => void }) {
     const body: Record<string, unknown> = { image: v.image, cluster_uuid: v.cluster_uuid };
     if (v.name) body.name = v.name;
     if (v.command) body.command = v.command;
+    if (v.memory) body.memory = v.memory;
+    if (v.ports) body.ports = String(v.ports).split(',').map((p) => p.trim()).filter(Boolean);
     if (v.environment) {
       const env: Record<string, string> = {};
       for (const line of String(v.environment).split('\n').map((l) => l.trim()).filter(Boolean)) {
@@ -39,6 +41,10 @@ function ContainerCreate({ onDone }: { onDone: (uuid: string) => void }) {
       </div>
       <Field label="Image" name="image" error={form.fieldError('image')}><input id="f-image" name="image" required /></Field>
       <Field label="Command" name="command" error={form.fieldError('command')} hint="a command line (split as a shell would)"><input id="f-command" name="command" /></Field>
+      <div class="row">
+        <Field label="Ports" name="ports" error={form.fieldError('ports')} hint="published:container, comma-separated (8080:80)"><input id="f-ports" name="ports" /></Field>
+        <Field label="Memory" name="memory" error={form.fieldError('memory')} hint="e.g. 64m"><input id="f-memory" name="memory" /></Field>
+      </div>
       <Field label="Environment" name="environment" error={form.fieldError('environment')} hint="NAME=value, one a line"><textarea id="f-environment" name="environment" rows={2} /></Field>
       <ErrorBox error={form.error} />
       <div class="actions"><button type="submit" class="primary" disabled={form.busy}>{form.busy ? 'Creating…' : 'Create container'}</button></div>
