@@ -189,6 +189,33 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     }, 240_000);
     await kubectl(kubeconfig, 'rollout', 'status', 'deployment/web', '--timeout=120s');
 
+    // A worker that restarts by itself (as after the Docker host's engine restarts) comes back
+    // Ready but without its pod routes: UNHEALTHY (<node>.PodRoutes), healed, and both replicas
+    // answer through the Service again.
+    const restarted = workers[1];
+    await must('docker', ['restart', '--time', '2', restarted]);
+    const noRoutes = await waitFor('UNHEALTHY for the pod routes', async () => {
+      const s = await show('k1');
+      return s.health_status === 'UNHEALTHY' && s.health_status_reason[`${restarted}.PodRoutes`] ? s : undefined;
+    }, 90_000);
+    assert.match(noRoutes.health_status_reason[`${restarted}.PodRoutes`], /^missing: 10\.100\./);
+    await waitFor('HEALTHY after healing the routes', async () => {
+      const s = await show('k1');
+      return s.health_status === 'HEALTHY' && s.status === 'UPDATE_COMPLETE' ? true : undefined;
+    }, 240_000);
+    await kubectl(kubeconfig, 'rollout', 'status', 'deployment/web', '--timeout=120s');
+    await kubectl(kubeconfig, 'wait', '--for=condition=Ready', 'pod', '-l', 'app=web', '--timeout=120s');
+    const clientNode = JSON.parse(await kubectl(kubeconfig, 'get', 'pod', 'client', '-o', 'json')).spec.nodeName;
+    if (clientNode === restarted) await kubectl(kubeconfig, 'wait', '--for=condition=Ready', 'pod/client', '--timeout=120s');
+    seen.clear();
+    await waitFor('both replicas answer through the Service after the restart', async () => {
+      const r = await runCommand(kubectlPath, ['--kubeconfig', kubeconfig, '--request-timeout=20s', 'exec', 'client', '--', 'sh', '-c',
+        "printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 web 80"], { env: ENV, timeoutMs: 30_000 });
+      const host = r.stdout.trim().split('\n').pop()?.trim() ?? '';
+      if (pods.some((p) => p.metadata.name === host)) seen.add(host);
+      return seen.size === 2 ? true : undefined;
+    }, 90_000);
+
     // Resize 2 -> 3 workers, then 3 -> 1 naming the two to remove: drained, their Node objects deleted.
     await coe('cluster', 'resize', 'k1', '3');
     const r3 = await waitUpdated('k1');

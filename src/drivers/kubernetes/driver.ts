@@ -653,6 +653,18 @@ export class KubernetesDriver implements Driver {
       reason[`${n.name}.Ready`] = state;
       if (state !== 'True') healthy = false;
     }
+    // A node that restarted by itself (the Docker host's engine restarted) lost its pod routes:
+    // pods on different nodes cannot reach each other until healing (or any operation) sets them.
+    await Promise.all(nodes.filter((n) => reason[`${n.name}.Ready`] === 'True').map(async (n) => {
+      const r = await this.#provider.exec(n.name, ['ip', '-4', 'route', 'show', 'proto', 'static'], { timeoutMs: 15_000 });
+      if (r.exitCode !== 0) return;
+      const have = new Set(r.stdout.split('\n').map((l) => l.split(' ')[0]));
+      const missing = nodes.filter((o) => o.name !== n.name && !have.has(podCidr(o))).map(podCidr);
+      if (missing.length) {
+        reason[`${n.name}.PodRoutes`] = `missing: ${missing.join(', ')}`;
+        healthy = false;
+      }
+    }));
     // With a load balancer in front of the masters, api_address answers only while it runs.
     const lbUp = !lb || !!(await this.#provider.inspectNode(lb.name))?.running;
     if (!lbUp) healthy = false;
