@@ -7,7 +7,7 @@
 // files of the cluster go too.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +181,43 @@ describe('certificates of every cluster', () => {
     assert.deepEqual((await s.storage.listResources(uuid)).filter((x) => x.kind === 'certificate').map((x) => x.name).sort(), [...now].sort());
     await deleteCluster(uuid);
     assert.equal(await keyPairRows(now), 0);
+  });
+
+  test('Kubernetes certificates: issued by each of the three CAs; the service-account key is stored once, kept across a CA rotation, deleted with the cluster', async () => {
+    const r = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: { name: 't-k8s-pki', coe: 'kubernetes', image_id: 'fake-image' } });
+    assert.equal(r.statusCode, 201, r.body);
+    const uuid = await createCluster('t-k8s-pki', 'c-k8s-pki');
+    await waitFor('CREATE_COMPLETE', async () => ((await clusterStatus(uuid)) === 'CREATE_COMPLETE' ? true : undefined));
+    const certs = new ClusterCertificates(new CertManager(s.storage, { keyFile: join(dir, 'cert.key') }), x509Settings(s.conf));
+    const cluster = (await s.storage.getClusterByUuid(uuid))!;
+    const pki = pkiFactory(s.storage, certs)(cluster, null as never)!;
+    const caOf = async (ref: string | null) => new X509Certificate(await certs.manager.getCertificate(ref!));
+    for (const [ca, ref] of [['cluster', cluster.ca_cert_ref], ['etcd', cluster.etcd_ca_cert_ref], ['front-proxy', cluster.front_proxy_ca_cert_ref]] as const) {
+      const m = await pki.issue(ca, { commonName: 'system:node:n1', organization: 'system:nodes', usage: 'server+client', ipAddresses: ['10.0.0.5'], dnsNames: ['n1'] });
+      const cert = new X509Certificate(m.certificate);
+      const issuer = await caOf(ref);
+      assert.ok(cert.verify(issuer.publicKey), `${ca}: signed by its CA`);
+      assert.equal(m.caPem.trim(), issuer.toString().trim());
+      assert.match(cert.subject, /CN=system:node:n1/);
+      assert.match(cert.subject, /O=system:nodes/);
+      assert.match(cert.subjectAltName ?? '', /IP Address:10\.0\.0\.5/);
+      assert.equal(createPublicKey(m.privateKey).export({ format: 'pem', type: 'spki' }), cert.publicKey.export({ format: 'pem', type: 'spki' }));
+    }
+    const sa = await pki.serviceAccountKey();
+    assert.equal(createPublicKey(sa.privateKey).export({ format: 'pem', type: 'spki' }), sa.publicKey);
+    const saRows = async () => (await s.storage.listResources(uuid)).filter((x) => x.kind === 'certificate' && x.details?.role === 'service_account');
+    assert.equal((await saRows()).length, 1);
+    // Another operation (a fresh ClusterPki) gets the same key; a CA rotation keeps it.
+    const again = pkiFactory(s.storage, certs)(cluster, null as never)!;
+    assert.deepEqual(await again.serviceAccountKey(), sa);
+    await again.rotate();
+    const rotated = (await s.storage.getClusterByUuid(uuid))!;
+    assert.notEqual(rotated.ca_cert_ref, cluster.ca_cert_ref);
+    assert.deepEqual(await pkiFactory(s.storage, certs)(rotated, null as never)!.serviceAccountKey(), sa);
+    const saRef = (await saRows())[0].name;
+    assert.equal(await keyPairRows([saRef]), 1);
+    await deleteCluster(uuid);
+    assert.equal(await keyPairRows([saRef, ...refsOf(rotated)]), 0, 'the service-account key goes with the cluster');
   });
 
   test('cached key files of clusters that no longer exist are pruned; those of existing clusters stay', async () => {
