@@ -6,11 +6,12 @@
 // with 1,000 clusters.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parse } from 'yaml';
+import { ROOT } from '../helpers/env.ts';
 import { runCommand, tempDir } from '../helpers/processes.ts';
 import { startStack, type TestStack } from '../helpers/stack.ts';
 
@@ -33,6 +34,7 @@ describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () 
   };
 
   before(async () => {
+    mkdirSync(join(ROOT, 'var', 'screenshots'), { recursive: true });
     stack = await startStack('sqlite', { dashboard: { enabled: 'true' }, fake_driver: { step_delay_ms: '200' } });
     base = await stack.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
@@ -95,6 +97,13 @@ describe('dashboard actions (noauth, fake driver)', { timeout: 5 * 60_000 }, () 
     await page.getByRole('button', { name: 'Yes, rotate ca' }).click();
     await page.locator('.timeline > li[data-operation="rotate_ca"]').waitFor();
     await page.locator('header.page-head [data-status="UPDATE_COMPLETE"]').waitFor();
+
+    // On a phone the page is no wider than the screen (wide tables scroll inside their box).
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 1, `the cluster page is ${overflow} px wider than a phone screen`);
+    await page.screenshot({ path: join(ROOT, 'var', 'screenshots', 'cluster-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   test('an admin makes a template public and hidden; errors show Magnum\'s message at the field', async () => {
