@@ -3,10 +3,12 @@
 // and the resident memory of the API and conductor processes. A bench reports; it never fails CI.
 //
 //   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
-//                                 [--only SUBSTRING] [--profile DIR]
+//                                 [--only SUBSTRING] [--profile DIR] [--built DIR]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR.
+// --built DIR runs the processes from a compiled tree (tsc -p tsconfig.build.json --outDir DIR,
+// with DIR/node_modules linked to ours) instead of bin/ (npm run bench builds dist/ for bin/).
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
 // to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
@@ -34,6 +36,7 @@ const strArg = (name: string, dflt: string) => {
 const DB = strArg('db', 'postgres') as 'postgres' | 'sqlite' | 'mysql';
 const ONLY = strArg('only', '');
 const PROFILE = strArg('profile', '');
+const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
 const children: ChildProcess[] = [];
 
@@ -162,10 +165,10 @@ async function main() {
     // Profiled processes run their source through tsx (--cpu-prof is not allowed in NODE_OPTIONS).
     const magnum = (name: string, args: string[], profileAs?: string) => (PROFILE && profileAs
       ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, '--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`, ...args])
-      : start(`${ROOT}/bin/magnum-${name}`, args));
+      : BUILT ? start(process.execPath, ['--enable-source-maps', `${BUILT}/src/cmd/${name}.js`, ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
     const conductor = magnum('conductor', ['--config-file', conf(0, 'noauth')], 'conductor');
     const apiNoauth = magnum('api', ['--config-file', conf(noauthPort, 'noauth')], 'api-noauth');
-    const apiKs = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf(ksPort, 'keystone')]);
+    const apiKs = magnum('api', ['--config-file', conf(ksPort, 'keystone')]);
     await Promise.all([waitHttp(`http://127.0.0.1:${noauthPort}/`), waitHttp(`http://127.0.0.1:${ksPort}/`)]);
 
     const noauth = { 'x-project-id': project, 'x-user-id': 'bench', 'x-roles': 'member', 'openstack-api-version': 'container-infra latest' };

@@ -6,8 +6,10 @@
 // every running cluster (each cluster's health_status set: the first poll writes every one); and
 // the resident memory of the API and the conductor after that. A bench reports; it never fails CI.
 //
-//   node --import tsx bench/scale.ts [--db postgres|sqlite|mysql] [--duration 5]
+//   node --import tsx bench/scale.ts [--db postgres|sqlite|mysql] [--duration 5] [--built DIR]
 //
+// --built DIR runs the API and the conductor from a compiled tree (tsc -p tsconfig.build.json
+// --outDir DIR, DIR/node_modules linked to ours) instead of bin/ (npm run bench:scale builds dist/).
 // Rows are written directly (multi-row INSERTs), not through the API: 100 projects, each cluster
 // with a master and a worker nodegroup, CREATE_COMPLETE, health unknown, the fake driver's
 // template. Needs the database and RabbitMQ of scripts/setup-services.sh (var/services.env); the
@@ -30,6 +32,7 @@ const arg = (name: string, dflt: string) => {
 };
 const DB = arg('db', 'postgres') as DbKind;
 const DURATION = Number(arg('duration', '5'));
+const BUILT = arg('built', '');
 const PROJECTS = 100;
 const SIZES = [1_000, 10_000];
 const CONNECTIONS = 4;
@@ -42,6 +45,9 @@ const freePort = () => new Promise<number>((resolve) => {
     s.close(() => resolve(port));
   });
 });
+
+/** bin/magnum-<name>, or the compiled tree's (--built). */
+const magnum = (name: string, args: string[]) => (BUILT ? start(process.execPath, [`${BUILT}/src/cmd/${name}.js`, ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
 
 function start(cmd: string, args: string[]): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,7 +145,7 @@ async function main() {
       '[drivers]', 'test_drivers = fake', '[certificates]', `encryption_key_file = ${join(dir, 'cert.key')}`,
       '[oslo_policy]', 'policy_file = /nonexistent/policy.yaml',
     ].join('\n'));
-    const api = start(`${ROOT}/bin/magnum-api`, ['--config-file', conf]);
+    const api = magnum('api', ['--config-file', conf]);
     await waitHttp(`http://127.0.0.1:${port}/`);
     const base = `http://127.0.0.1:${port}/v1`;
     const member = (p: number) => ({ 'x-project-id': `scale-project-${p}`, 'x-user-id': 'scale', 'x-roles': 'member', 'openstack-api-version': 'container-infra latest' });
@@ -180,7 +186,7 @@ async function main() {
       // each has a health_status (the fake driver reports HEALTHY).
       await storage.conn.db.updateTable('cluster').set({ health_status: null }).execute();
       const c0 = Date.now();
-      const conductor = start(`${ROOT}/bin/magnum-conductor`, ['--config-file', conf]);
+      const conductor = magnum('conductor', ['--config-file', conf]);
       let covered = 0;
       while (covered < size && Date.now() - c0 < 600_000) {
         await new Promise((r) => setTimeout(r, 200));

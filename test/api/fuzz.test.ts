@@ -175,7 +175,7 @@ const WORKLOAD_PATHS: Record<string, FieldType> = {
 /** Every route of the API, by "METHOD path" (parameters named as the application names them). */
 function specs(): Record<string, RouteSpec> {
   const out: Record<string, RouteSpec> = {
-    'GET /': {}, 'GET /healthcheck': {}, 'GET /v1': {},
+    'GET /': {}, 'GET /healthcheck': {}, 'GET /v1': {}, 'GET /v1/openapi.json': {},
     'GET /v1/stats': { query: { project_id: 'string', type: 'string' } },
     'GET /v1/mservices': {},
     // certificates
@@ -316,7 +316,7 @@ function routeTable(app: FastifyInstance, table: Record<string, RouteSpec>): { a
 }
 
 /** Routes Fastify serves outside the Router. */
-const NOT_ROUTED = ['GET /', 'GET /healthcheck'];
+const NOT_ROUTED = ['GET /', 'GET /healthcheck', 'GET /v1/openapi.json'];
 
 const normalise = (path: string) => path.replace(/:[^/|]+/g, ':').replace(/(.)\/$/, '$1');
 

@@ -8,6 +8,7 @@ import { atLeast, generateName, identLookup, listQuery, nextLink, pageParams } f
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
+import { Cluster as ClusterSchema, ClusterDetailList, ClusterList, ClusterUuid } from '../../schemas.ts';
 import { validateInfra } from './cluster-templates.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findCluster, findNodeGroup, findTemplate, oneCluster, projectScope } from './lookup.ts';
@@ -169,8 +170,8 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     if (next) body.next = next;
     return { status: 200, body };
   };
-  router.get('/v1/clusters', list(false));
-  router.get('/v1/clusters/detail', list(true));
+  router.get('/v1/clusters', list(false), { summary: 'List clusters', tags: ['clusters'], response: { 200: ClusterList } });
+  router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags: ['clusters'], response: { 200: ClusterDetailList } });
 
   router.get('/v1/clusters/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
@@ -179,7 +180,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(adminWideScope(r.ctx), identLookup(r.params.ident)), r.params.ident);
     policy.enforce(r.ctx, 'cluster:get', c);
     return { status: 200, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
-  });
+  }, { summary: 'Show a cluster (by uuid or name)', tags: ['clusters'], response: { 200: ClusterSchema } });
 
   router.post('/v1/clusters', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
@@ -189,7 +190,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     }
     const uuid = await createCluster(deps, r, input, { quota: true, templateNotFoundStatus: atLeast(r.mv, 10) ? 404 : 400 });
     return { status: 202, body: { uuid } };
-  });
+  }, { summary: 'Create a cluster', tags: ['clusters'], response: { 202: ClusterUuid } });
 
   router.patch('/v1/clusters/:ident', async (r) => {
     const allowedQuery = atLeast(r.mv, 3) ? ['rollback'] : [];
