@@ -88,6 +88,46 @@ export const ClusterDetailList = page('clusters', Cluster);
 /** 202 of an accepted create or action: the cluster's uuid. */
 export const ClusterUuid = Type.Object({ uuid: Type.String() }, { additionalProperties: false });
 
+/** A cluster template (views.ts templateView, TEMPLATE_FIELDS' order), as /v1/clustertemplates gives it. */
+export const ClusterTemplate = Type.Object({
+  uuid: Type.String(),
+  name: str(),
+  coe: str(),
+  image_id: str(),
+  flavor_id: str(),
+  master_flavor_id: str(),
+  keypair_id: str(),
+  dns_nameserver: str(),
+  external_network_id: str(),
+  fixed_network: str(),
+  fixed_subnet: str(),
+  network_driver: str(),
+  volume_driver: str(),
+  apiserver_port: int(),
+  docker_volume_size: int(),
+  docker_storage_driver: str(),
+  cluster_distro: str(),
+  http_proxy: str(),
+  https_proxy: str(),
+  no_proxy: str(),
+  insecure_registry: str(),
+  registry_enabled: bool(),
+  labels: dict(),
+  tls_disabled: bool(),
+  public: bool(),
+  hidden: bool(),
+  server_type: str(),
+  master_lb_enabled: bool(),
+  floating_ip_enabled: bool(),
+  tags: str(),
+  project_id: str(),
+  user_id: str(),
+  links: links(),
+  created_at: str(),
+  updated_at: str(),
+}, { additionalProperties: false });
+export const ClusterTemplateList = page('clustertemplates', ClusterTemplate);
+
 /** What a route declares (Fastify's `schema` route option, responses by status). */
 export interface RouteSchema {
   summary: string;

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Router, type ApiDeps } from '../../src/api/app.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
-import { Cluster, ClusterBrief } from '../../src/api/schemas.ts';
-import { clusterBrief, clusterFull } from '../../src/api/views.ts';
+import { Cluster, ClusterBrief, ClusterTemplate } from '../../src/api/schemas.ts';
+import { TEMPLATE_FIELDS, clusterBrief, clusterFull } from '../../src/api/views.ts';
 import type { Cluster as ClusterRecord } from '../../src/objects/models.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
@@ -39,6 +39,7 @@ test('the schemas name exactly the fields of the views they serialise', () => {
   const ngs = [{ role: 'worker', node_count: 1, node_addresses: [], name: 'w', status: 'CREATE_FAILED' as const, status_reason: 'x' }];
   assert.deepEqual(Object.keys(clusterFull(c, ngs, null, 'http://h', { faults: true })), Object.keys(Cluster.properties));
   assert.deepEqual(Object.keys(clusterBrief(c, ngs, 'http://h')), Object.keys(ClusterBrief.properties));
+  assert.deepEqual([...TEMPLATE_FIELDS, 'links', 'created_at', 'updated_at'], Object.keys(ClusterTemplate.properties));
 });
 
 for (const kind of databaseKinds()) {
@@ -70,8 +71,19 @@ for (const kind of databaseKinds()) {
     };
 
     const h = as('p1');
-    let res = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: { name: 't', coe: 'swarm-mode', image_id: 'fake-image', labels: { a: '1', b: '2' } } });
+    let res = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: { name: 't', coe: 'swarm-mode', image_id: 'fake-image', labels: { a: '1', b: '2' }, apiserver_port: 8443, docker_volume_size: 5 } });
     assert.equal(res.statusCode, 201, res.body);
+    check('post', '/v1/clustertemplates', 201, res.json());
+    res = await s.app.inject({ method: 'PATCH', url: '/v1/clustertemplates/t', headers: h, payload: [{ op: 'add', path: '/tags', value: 'x' }] });
+    assert.equal(res.statusCode, 200, res.body);
+    check('patch', '/v1/clustertemplates/{ident}', 200, res.json());
+    check('get', '/v1/clustertemplates/{ident}', 200, (await s.app.inject({ method: 'GET', url: '/v1/clustertemplates/t', headers: h })).json());
+    for (const path of ['/v1/clustertemplates', '/v1/clustertemplates/detail']) {
+      res = await s.app.inject({ method: 'GET', url: `${path}?limit=1`, headers: h });
+      assert.equal(res.statusCode, 200, res.body);
+      check('get', path, 200, res.json());
+      assert.equal(res.json().clustertemplates.length, 1);
+    }
     const made: string[] = [];
     for (const [name, labels] of [['ok', { a: '9', c: '3' }], ['broken', { fake_fail_step: 'boot workers' }]] as const) {
       res = await s.app.inject({ method: 'POST', url: '/v1/clusters', headers: h, payload: { name, cluster_template_id: 't', node_count: 2, labels } });

@@ -9,6 +9,7 @@ import { generateName, listQuery, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { parseBody, type Fields } from '../../validation.ts';
 import { templateView } from '../../views.ts';
+import { ClusterTemplate as TemplateSchema, ClusterTemplateList, type RouteSchema } from '../../schemas.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findTemplate, projectScope } from './lookup.ts';
 
@@ -111,6 +112,9 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
   const key = opts.legacy ? 'baymodels' : 'clustertemplates';
   const argName = opts.legacy ? 'baymodel' : 'cluster_template';
   const view = (t: ClusterTemplate, host: string) => templateView(t, host, coll, { owner: !opts.legacy });
+  // The answers' schemas (the legacy baymodels are not declared yet: they are not in /v1/openapi.json).
+  const declared = (summary: string, status: number, body: RouteSchema['response'][number]): RouteSchema | undefined =>
+    (opts.legacy ? undefined : { summary, tags: ['clustertemplates'], response: { [status]: body } });
   // Legacy routes never switch admins to all projects.
   const scopeOf = (r: ApiRequest) => (opts.legacy ? projectScope(r.ctx) : adminWideScope(r.ctx));
 
@@ -129,8 +133,8 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     if (next) body.next = next;
     return { status: 200, body };
   };
-  router.get(`/v1/${coll}`, list(false));
-  router.get(`/v1/${coll}/detail`, list(true));
+  router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, ClusterTemplateList));
+  router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, ClusterTemplateList));
 
   router.get(`/v1/${coll}/:ident`, async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
@@ -138,7 +142,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     const t = await findTemplate(storage, scopeOf(r), r.params.ident);
     if (!t.public) policy.enforce(r.ctx, `${rule}:get`, { ...t });
     return { status: 200, body: view(t, r.host) };
-  });
+  }, declared('Show a cluster template (by uuid or name)', 200, TemplateSchema));
 
   router.post(`/v1/${coll}`, async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
@@ -180,7 +184,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
       throw e;
     }
     return { status: 201, body: view(created, r.host), headers: { Location: `${r.host}/v1/${coll}/${created.uuid}` } };
-  });
+  }, declared('Create a cluster template', 201, TemplateSchema));
 
   router.patch(`/v1/${coll}/:ident`, async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
@@ -225,7 +229,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     if (changes.labels === null) changes.labels = {};
     const updated = keys.length ? await storage.updateClusterTemplate(t.uuid, changes as Partial<ClusterTemplate>) : t;
     return { status: 200, body: view(updated, r.host) };
-  });
+  }, declared('Update a cluster template (JSON Patch)', 200, TemplateSchema));
 
   router.delete(`/v1/${coll}/:ident`, async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
