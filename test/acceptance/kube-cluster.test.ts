@@ -3,8 +3,10 @@
 // kubeconfig `openstack coe cluster config` writes (and the one `coe cluster config` writes) and
 // the kubectl built for the image show 3 Ready nodes (the master is a tainted Node, as in
 // Magnum's drivers); a Deployment of 2 replicas answers HTTP across nodes through a ClusterIP
-// Service and CoreDNS; kubectl logs and exec; health; a killed worker is auto-healed; delete
-// leaves nothing labelled for the cluster. One cluster serves every check.
+// Service and CoreDNS; kubectl logs and exec; health; a killed worker and a restarted one (its
+// pod routes) are auto-healed; resize 2->3->1 with --nodes-to-remove; a labelled nodegroup; CA
+// rotation; upgrade to another image; delete leaves nothing labelled for the cluster. One cluster
+// serves all of that; a second one has 3 masters behind the API load balancer, one stopped.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,8 @@ import { cleanEnv, newHome, runCoe } from '../cli/helpers.ts';
 const KUBE_IMAGE = process.env.MAGNUM_TEST_KUBE_IMAGE ?? 'magnum-kube-node:v1.34.4';
 const KUBE_TAG = 'v1.34.4';
 const WORKLOAD = 'magnum-test/busybox:latest';
+/** A second image of the same Kubernetes (another image id), to upgrade to; made and removed by this test. */
+const UPGRADE_IMAGE = 'magnum-kube-node:upgrade-test';
 const ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
 
 async function must(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; env?: Record<string, string> } = {}): Promise<string> {
@@ -53,6 +57,7 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     // Both are idempotent and report an existing image at once (a fresh machine builds the Kubernetes one: ~20 min).
     await must(`${ROOT}/bin/magnum-node-image`, ['build', '--coe', 'kubernetes', '--kube-tag', KUBE_TAG], { timeoutMs: 60 * 60_000 });
     await must(`${ROOT}/bin/magnum-node-image`, ['workload'], { timeoutMs: 10 * 60_000 });
+    await must(`${ROOT}/bin/magnum-node-image`, ['build', '--coe', 'kubernetes', '--kube-tag', KUBE_TAG, '--name', UPGRADE_IMAGE, '--label', 'magnum.test=kube-upgrade'], { timeoutMs: 10 * 60_000 });
     kubectlPath = (await must(`${ROOT}/bin/magnum-node-image`, ['kubectl-path', '--kube-tag', KUBE_TAG])).trim();
     dir = tempDir('magnum-kube-');
     const port = await freePort();
@@ -78,6 +83,7 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     }
     await aio?.stop();
     for (const u of uuids) await removeLabelled(u);
+    await runCommand('docker', ['rmi', UPGRADE_IMAGE], { env: ENV, timeoutMs: 120_000 });
   });
 
   test('a kube_tag the image does not run fails the create clearly', async () => {
@@ -93,7 +99,7 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     await coe('cluster', 'delete', 'kbad');
   });
 
-  test('1 master + 2 workers: config, kubectl, a Deployment behind a Service and DNS, logs, exec, health, healing, delete', async () => {
+  test('1 master + 2 workers: config, kubectl, a Deployment behind a Service and DNS, logs, exec, health, healing, resize, nodegroup, CA rotation, upgrade, delete', async () => {
     const tpl = (await coe('cluster', 'template', 'create', 'k8s-t', '--coe', 'kubernetes', '--image', KUBE_IMAGE,
       '--external-network', 'public', '--labels', `kube_tag=${KUBE_TAG}`, '-f', 'json')).json;
     assert.equal(tpl.coe, 'kubernetes');
@@ -264,6 +270,24 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
       await kubectl(kubeconfig, 'wait', '--for=condition=Ready', 'pod/client', '--timeout=120s');
       return kubectl(kubeconfig, 'exec', 'client', '--', 'nslookup', 'kubernetes.default.svc.cluster.local');
     }), /10\.254\.0\.1/);
+
+    // Upgrade to a template with another image (same kube_tag): masters first, then workers, one
+    // at a time; every node runs the new image, Ready, and the workload is back.
+    await coe('cluster', 'template', 'create', 'k8s-t2', '--coe', 'kubernetes', '--image', UPGRADE_IMAGE, '--external-network', 'public', '--labels', `kube_tag=${KUBE_TAG}`);
+    await coe('cluster', 'upgrade', 'k1', 'k8s-t2', '--max-batch-size', '1');
+    const up = await waitUpdated('k1');
+    assert.equal(up.cluster_template_id, (await coe('cluster', 'template', 'show', 'k8s-t2', '-f', 'json')).json.uuid);
+    const upNodes = JSON.parse(await kubectl(kubeconfig, 'get', 'nodes', '-o', 'json')).items as any[];
+    assert.equal(upNodes.length, 2);
+    for (const n of upNodes) {
+      assert.equal(n.status.conditions.find((x: any) => x.type === 'Ready').status, 'True', n.metadata.name);
+      assert.ok(!n.spec.unschedulable, `${n.metadata.name} uncordoned`);
+      assert.equal((await must('docker', ['inspect', '--format', '{{.Config.Image}}', n.metadata.name])).trim(), UPGRADE_IMAGE);
+    }
+    await waitFor('a web pod Running on the upgraded worker', async () => {
+      const items = JSON.parse(await kubectl(kubeconfig, 'get', 'pods', '-l', 'app=web', '-o', 'json')).items as any[];
+      return items.some((p) => p.status.phase === 'Running' && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
+    }, 120_000);
 
     // Delete: nothing labelled for the cluster is left.
     await coe('cluster', 'delete', 'k1');

@@ -13,7 +13,7 @@ import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
 import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
-import type { Cluster, ClusterResource, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
+import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
@@ -162,7 +162,13 @@ export class KubernetesDriver implements Driver {
       case 'nodegroup_update':
         return [];
       case 'cluster_upgrade':
-        return [s('upgrade', async () => { throw new Error('upgrading a Kubernetes cluster is not implemented yet'); })];
+        return [
+          s('check target template', (ctx) => this.#checkTemplate(ctx, ctx.targetTemplate ?? undefined)),
+          s('upgrade nodes', (ctx) => this.#upgrade(ctx, ngParam, Number(op.params.max_batch_size ?? 1))),
+          s('set pod routes', (ctx) => this.#routes(ctx)),
+          s('wait for nodes ready', (ctx) => this.#waitReady(ctx)),
+          s('publish api', (ctx) => this.#publish(ctx)),
+        ];
       case 'rotate_ca':
         return [
           s('rotate ca', async (ctx) => {
@@ -204,11 +210,12 @@ export class KubernetesDriver implements Driver {
    * cluster can have, and a kube_tag label that the node image runs (this driver runs the
    * Kubernetes the image was built with; another version is another image).
    */
-  async #checkTemplate(ctx: StepContext): Promise<void> {
+  async #checkTemplate(ctx: StepContext, target?: ClusterTemplate): Promise<void> {
     const masters = ctx.nodegroups.filter((g) => g.role === 'master').reduce((n, g) => n + g.node_count, 0);
     if (!MASTER_COUNTS.includes(masters)) throw new Error(`master_count must be 1, 3 or 5 (an etcd cluster of that size), not ${masters}`);
-    const images = new Set(ctx.nodegroups.map((g) => g.image_id ?? ctx.template.image_id ?? ''));
-    const want = ctx.cluster.labels.kube_tag ?? ctx.template.labels.kube_tag;
+    if (target && !target.image_id) throw new Error('the target cluster template has no image');
+    const images = target ? new Set([target.image_id!]) : new Set(ctx.nodegroups.map((g) => g.image_id ?? ctx.template.image_id ?? ''));
+    const want = target ? target.labels.kube_tag : ctx.cluster.labels.kube_tag ?? ctx.template.labels.kube_tag;
     for (const name of images) {
       const img = await this.#provider.image(name);
       if (!img) throw new Error(`image ${name} not found`);
@@ -357,7 +364,7 @@ export class KubernetesDriver implements Driver {
     return this.#provider.externalNetworkAddress(ctx.template.external_network_id) ?? '127.0.0.1';
   }
 
-  async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, masters: NodeRecord[], lb: LbRecord | null): Promise<NodeInfo> {
+  async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, masters: NodeRecord[], lb: LbRecord | null, image?: string): Promise<NodeInfo> {
     if (!masters.length) throw new Error('the cluster has no master node');
     if (rec.role === 'master' && rec.apiHostPort === undefined) rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
     const existing = await this.#provider.inspectNode(rec.name);
@@ -389,7 +396,7 @@ export class KubernetesDriver implements Driver {
     const spec: NodeSpec = {
       name: rec.name,
       hostname: rec.name,
-      image: ng.image_id ?? ctx.template.image_id ?? '',
+      image: image ?? ng.image_id ?? ctx.template.image_id ?? '',
       network: networkName(ctx.cluster),
       address: rec.address,
       flavor: flavorName ? this.#provider.flavor(flavorName) : null,
@@ -428,6 +435,48 @@ export class KubernetesDriver implements Driver {
     return nodePkiFiles(this.#pki(ctx), rec, {
       serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx), ...(lb ? [lb.address] : [])],
     });
+  }
+
+  /**
+   * Rolling upgrade to the target template's image: masters first, then workers, max_batch_size
+   * nodes at a time; each is drained (workers), made again from the new image on its own volume
+   * (etcd data, containerd's images and pods' state stay) with new certificates, and is Ready
+   * (and uncordoned) before the next batch. Pods on the other nodes keep running.
+   */
+  async #upgrade(ctx: StepContext, ngUuid: string, batch: number): Promise<void> {
+    const image = ctx.targetTemplate!.image_id!;
+    const ng = this.#ng(ctx, ngUuid);
+    const groups = ng.is_default ? ctx.nodegroups.filter((g) => g.is_default) : [ng];
+    const resources = await ctx.ledger.list();
+    const all = nodeRecords(resources);
+    const lb = lbRecord(resources);
+    const masters = all.filter((n) => n.role === 'master');
+    const order = [...groups].sort((a, b) => (a.role === 'master' ? -1 : 1) - (b.role === 'master' ? -1 : 1))
+      .flatMap((g) => all.filter((n) => n.nodegroup === g.uuid).sort((a, b) => a.index - b.index).map((n) => ({ n, g })));
+    const pending: typeof order = [];
+    for (const item of order) if ((await this.#provider.inspectNode(item.n.name))?.image !== image) pending.push(item);
+    const size = Math.max(1, batch);
+    for (let i = 0; i < pending.length; i += size) {
+      const slice = pending.slice(i, i + size);
+      await Promise.all(slice.map(async ({ n, g }) => {
+        const master = await this.#firstMaster(ctx).catch(() => null);
+        if (master && n.role === 'worker') {
+          const d = await this.#kubectl(master.name, ['drain', n.name, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=5', '--timeout=60s'], { signal: ctx.signal, timeoutMs: 90_000, watch: true });
+          if (d.exitCode !== 0) ctx.note(`draining ${n.name} failed, upgrading it anyway: ${(d.stderr || d.stdout).trim().split('\n').pop()}`);
+        }
+        await this.#provider.removeNode(n.name); // its volume stays
+        await this.#startNode(ctx, g, n, masters, lb, image);
+      }));
+      await this.#routes(ctx);
+      await this.#waitApi(ctx);
+      await this.#waitReady(ctx);
+      const master = await this.#firstMaster(ctx);
+      for (const { n } of slice) {
+        const r = await this.#kubectl(master.name, ['uncordon', n.name], { signal: ctx.signal });
+        if (r.exitCode !== 0) throw new Error(`uncordoning ${n.name} failed: ${(r.stderr || r.stdout).trim()}`);
+        ctx.note(`node ${n.name} now runs ${image}`);
+      }
+    }
   }
 
   /** Every running node gets a route to every other node's pod range (and loses routes to nodes that left). */
