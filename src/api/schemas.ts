@@ -128,6 +128,51 @@ export const ClusterTemplate = Type.Object({
 }, { additionalProperties: false });
 export const ClusterTemplateList = page('clustertemplates', ClusterTemplate);
 
+/** GET /v1/clusters/{cluster}/nodegroups items (views.ts nodegroupBrief). */
+export const NodeGroupBrief = Type.Object({
+  uuid: Type.String(),
+  name: Type.String(),
+  flavor_id: str(),
+  image_id: str(),
+  node_count: int(),
+  role: str(),
+  is_default: bool(),
+  status: str(),
+  stack_id: str(),
+  merge_labels: Type.Boolean(),
+}, { additionalProperties: false });
+
+/** A nodegroup as its show, create and update give it (views.ts nodegroupFull). */
+export const NodeGroup = Type.Object({
+  id: Type.Integer(),
+  uuid: Type.String(),
+  name: Type.String(),
+  cluster_id: Type.String(),
+  project_id: str(),
+  docker_volume_size: int(),
+  labels: dict(),
+  labels_overridden: dict(),
+  labels_added: dict(),
+  labels_skipped: dict(),
+  merge_labels: Type.Boolean(),
+  flavor_id: str(),
+  image_id: str(),
+  node_addresses: strings(),
+  node_count: int(),
+  role: str(),
+  max_node_count: int(),
+  min_node_count: int(),
+  is_default: bool(),
+  stack_id: str(),
+  status: str(),
+  status_reason: str(),
+  version: str(),
+  links: links(),
+  created_at: str(),
+  updated_at: str(),
+}, { additionalProperties: false });
+export const NodeGroupList = page('nodegroups', NodeGroupBrief);
+
 /** What a route declares (Fastify's `schema` route option, responses by status). */
 export interface RouteSchema {
   summary: string;

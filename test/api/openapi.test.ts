@@ -10,8 +10,9 @@ import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Router, type ApiDeps } from '../../src/api/app.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
-import { Cluster, ClusterBrief, ClusterTemplate } from '../../src/api/schemas.ts';
-import { TEMPLATE_FIELDS, clusterBrief, clusterFull } from '../../src/api/views.ts';
+import { Cluster, ClusterBrief, ClusterTemplate, NodeGroup, NodeGroupBrief } from '../../src/api/schemas.ts';
+import { TEMPLATE_FIELDS, clusterBrief, clusterFull, nodegroupBrief, nodegroupFull } from '../../src/api/views.ts';
+import type { NodeGroup as NodeGroupRecord } from '../../src/objects/models.ts';
 import type { Cluster as ClusterRecord } from '../../src/objects/models.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
@@ -40,6 +41,9 @@ test('the schemas name exactly the fields of the views they serialise', () => {
   assert.deepEqual(Object.keys(clusterFull(c, ngs, null, 'http://h', { faults: true })), Object.keys(Cluster.properties));
   assert.deepEqual(Object.keys(clusterBrief(c, ngs, 'http://h')), Object.keys(ClusterBrief.properties));
   assert.deepEqual([...TEMPLATE_FIELDS, 'links', 'created_at', 'updated_at'], Object.keys(ClusterTemplate.properties));
+  const ng = { id: 1, uuid: randomUUID(), name: 'w', cluster_id: c.uuid, labels: {}, node_addresses: [], created_at: new Date(), updated_at: null } as unknown as NodeGroupRecord;
+  assert.deepEqual(Object.keys(nodegroupFull(ng, {}, 'http://h')), Object.keys(NodeGroup.properties));
+  assert.deepEqual(Object.keys(nodegroupBrief(ng)), Object.keys(NodeGroupBrief.properties));
 });
 
 for (const kind of databaseKinds()) {
@@ -102,6 +106,21 @@ for (const kind of databaseKinds()) {
     const failed = (await s.app.inject({ method: 'GET', url: '/v1/clusters/broken', headers: h })).json();
     assert.equal(failed.status, 'CREATE_FAILED');
     assert.ok(failed.faults && Object.keys(failed.faults).length > 0, `faults of a failed cluster: ${JSON.stringify(failed.faults)}`);
+    // Nodegroups of the running cluster: list (a full page has a next link), show, bounds, create.
+    const ngBase = '/v1/clusters/{cluster}/nodegroups';
+    res = await s.app.inject({ method: 'GET', url: '/v1/clusters/ok/nodegroups?limit=1', headers: h });
+    assert.equal(res.statusCode, 200, res.body);
+    check('get', ngBase, 200, res.json());
+    assert.equal(typeof res.json().next, 'string');
+    check('get', ngBase, 200, (await s.app.inject({ method: 'GET', url: '/v1/clusters/ok/nodegroups', headers: h })).json());
+    check('get', `${ngBase}/{ng}`, 200, (await s.app.inject({ method: 'GET', url: '/v1/clusters/ok/nodegroups/default-worker', headers: h })).json());
+    res = await s.app.inject({ method: 'PATCH', url: '/v1/clusters/ok/nodegroups/default-worker', headers: h, payload: [{ op: 'replace', path: '/max_node_count', value: 5 }] });
+    assert.equal(res.statusCode, 202, res.body);
+    check('patch', `${ngBase}/{ng}`, 202, res.json());
+    res = await s.app.inject({ method: 'POST', url: '/v1/clusters/ok/nodegroups', headers: h, payload: { name: 'extra', node_count: 1, labels: { a: '5' } } });
+    assert.equal(res.statusCode, 202, res.body);
+    check('post', ngBase, 202, res.json());
+    await waitFor('the nodegroup made', async () => ((await s.app.inject({ method: 'GET', url: '/v1/clusters/ok', headers: h })).json().status === 'UPDATE_COMPLETE' ? true : undefined));
     const ok = (await s.app.inject({ method: 'GET', url: '/v1/clusters/ok', headers: h })).json();
     assert.equal(ok.faults, undefined, 'no faults outside a failed status');
     assert.deepEqual([ok.labels_overridden, ok.labels_added, ok.labels_skipped], [{ a: '1' }, { c: '3' }, { b: '2' }]);

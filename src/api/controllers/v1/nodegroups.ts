@@ -7,6 +7,7 @@ import { atLeast, listQuery, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { coerceField, parseBody, type Fields } from '../../validation.ts';
 import { nodegroupBrief, nodegroupFull } from '../../views.ts';
+import { NodeGroup as NodeGroupSchema, NodeGroupList } from '../../schemas.ts';
 import { validateInfra } from './cluster-templates.ts';
 import { adminWideScope, findCluster, findNodeGroup, ownerScope } from './lookup.ts';
 
@@ -71,7 +72,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     const next = nextLink(r.host, `clusters/${c.uuid}/nodegroups`, page, items);
     if (next) body.next = next;
     return { status: 200, body };
-  });
+  }, { summary: 'List the nodegroups of a cluster', tags: ['nodegroups'], response: { 200: NodeGroupList } });
 
   router.get(`${base}/:ng`, async (r) => {
     gate(r);
@@ -81,7 +82,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     const c = await cluster(r);
     const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     return { status: 200, body: nodegroupFull(ng, c.labels, r.host) };
-  });
+  }, { summary: 'Show a nodegroup (by uuid, name or id)', tags: ['nodegroups'], response: { 200: NodeGroupSchema } });
 
   router.post(base, async (r) => {
     gate(r);
@@ -127,7 +128,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     }
     const created = (await storage.findNodeGroups(c.uuid, ownerScope(c), { uuid: ng.uuid }))[0];
     return { status: 202, body: nodegroupFull(created, c.labels, r.host) };
-  });
+  }, { summary: 'Create a nodegroup', tags: ['nodegroups'], response: { 202: NodeGroupSchema } });
 
   router.patch(`${base}/:ng`, async (r) => {
     gate(r);
@@ -145,7 +146,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     // Changing the bounds changes no node: it is saved at once (Magnum's Heat driver does the same).
     const updated = await storage.updateNodeGroup(ng.uuid, { min_node_count: min, max_node_count: max });
     return { status: 202, body: nodegroupFull(updated ?? ng, c.labels, r.host) };
-  });
+  }, { summary: 'Update a nodegroup\'s node count bounds (JSON Patch)', tags: ['nodegroups'], response: { 202: NodeGroupSchema } });
 
   router.delete(`${base}/:ng`, async (r) => {
     gate(r);
