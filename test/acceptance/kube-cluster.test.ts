@@ -86,7 +86,7 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     await runCommand('docker', ['rmi', UPGRADE_IMAGE], { env: ENV, timeoutMs: 120_000 });
   });
 
-  test('a kube_tag the image does not run fails the create clearly', async () => {
+  test('a kube_tag the image does not run, or tls_disabled, fails the create clearly', async () => {
     await coe('cluster', 'template', 'create', 'k8s-other', '--coe', 'kubernetes', '--image', KUBE_IMAGE, '--external-network', 'public', '--labels', 'kube_tag=v1.33.0');
     await coe('cluster', 'create', 'kbad', '--cluster-template', 'k8s-other', '--master-count', '1', '--node-count', '1');
     const c = await waitFor('kbad CREATE_FAILED', async () => {
@@ -97,6 +97,17 @@ describe('Kubernetes clusters on Docker-container nodes', { timeout: 20 * 60_000
     assert.match(c.status_reason, /kube_tag=v1\.33\.0 does not match image magnum-kube-node:v1\.34\.4, which runs Kubernetes v1\.34\.4/);
     assert.deepEqual((await labelled(c.uuid)).filter((x) => x.startsWith('container')), []);
     await coe('cluster', 'delete', 'kbad');
+
+    // tls_disabled: the API here always requires client certificates, so it is refused, not ignored.
+    await coe('cluster', 'template', 'create', 'k8s-plain', '--coe', 'kubernetes', '--image', KUBE_IMAGE, '--external-network', 'public', '--tls-disabled');
+    await coe('cluster', 'create', 'kplain', '--cluster-template', 'k8s-plain', '--master-count', '1', '--node-count', '1');
+    const p = await waitFor('kplain CREATE_FAILED', async () => {
+      const s = await show('kplain');
+      return s.status === 'CREATE_FAILED' ? s : undefined;
+    }, 60_000);
+    uuids.push(p.uuid);
+    assert.match(p.status_reason, /tls_disabled is not supported by the kubernetes driver/);
+    await coe('cluster', 'delete', 'kplain');
   });
 
   test('1 master + 2 workers: config, kubectl, a Deployment behind a Service and DNS, logs, exec, health, healing, resize, nodegroup, CA rotation, upgrade, delete', async () => {

@@ -214,6 +214,11 @@ export class KubernetesDriver implements Driver {
     const masters = ctx.nodegroups.filter((g) => g.role === 'master').reduce((n, g) => n + g.node_count, 0);
     if (!MASTER_COUNTS.includes(masters)) throw new Error(`master_count must be 1, 3 or 5 (an etcd cluster of that size), not ${masters}`);
     if (target && !target.image_id) throw new Error('the target cluster template has no image');
+    // Magnum's Kubernetes with tls_disabled serves its API without authentication; this driver's
+    // API always requires the cluster's client certificates, so such a template is refused.
+    if ((target ?? ctx.template).tls_disabled) {
+      throw new Error('tls_disabled is not supported by the kubernetes driver: the API always requires TLS client certificates from the cluster CA');
+    }
     const images = target ? new Set([target.image_id!]) : new Set(ctx.nodegroups.map((g) => g.image_id ?? ctx.template.image_id ?? ''));
     const want = target ? target.labels.kube_tag : ctx.cluster.labels.kube_tag ?? ctx.template.labels.kube_tag;
     for (const name of images) {
