@@ -23,6 +23,11 @@ const conductor = {
     { group: ['**/db/sql/**'], message: 'The conductor uses the storage interface (src/db/api.ts), never the SQL implementation.' },
     { group: ['**/rpc/amqp*', '**/rpc/in-process*', '**/cmd/**'], message: 'Only src/cmd wires concrete dependencies (transports included).' },
     { group: ['**/api/**'], message: 'The conductor never imports the REST API.' },
+    { group: ['**/infra/docker/**', '**/drivers/docker-engine/**', '**/drivers/swarm-mode/**', '**/drivers/kubernetes/**', '**/drivers/fake/**'], message: 'The conductor reaches COEs and infrastructure only through the driver interfaces (src/drivers/driver.ts, workloads.ts; src/drivers/registry.ts picks the driver).' },
+  ],
+  paths: [
+    { name: 'node:child_process', message: 'The conductor runs no CLI of its own (no docker, no kubectl): that is the drivers\' and providers\' (src/drivers/docker-engine/engine.ts).' },
+    { name: 'child_process', message: 'The conductor runs no CLI of its own (no docker, no kubectl): that is the drivers\' and providers\' (src/drivers/docker-engine/engine.ts).' },
   ],
 };
 const cli = {

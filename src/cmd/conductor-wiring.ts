@@ -19,8 +19,9 @@ export function buildConductor(opts: { conf: Config; storage: SqlStorage; transp
     ...opts,
     drivers,
     methods: (d) => {
+      const methods = workloads.methods(d);
       images = new ImageService(d, { nodeImages: (cluster) => workloads.nodeImages(cluster) });
-      return { ...containerMethods(d), ...imageMethods(images), ...workloads.methods(d) };
+      return { ...containerMethods(d, { backendsOf: (cluster) => workloads.backendsOf(cluster) }), ...imageMethods(images), ...methods };
     },
     onStop: async () => {
       await images?.stop();

@@ -1,30 +1,23 @@
-// Containers on a cluster's nodes (Magnum 2015's container_* RPC methods, reference §12.3), over
-// the cluster's TLS with the conductor's client certificate. A container runs on one node's
-// engine, addressed directly: placed on the least loaded worker (a master when the cluster has
-// no workers) that already has the image, else pulled there the way `docker run` pulls. It is
-// named magnum-<uuid>, with the uuid as its hostname (as Magnum did) and a magnum.container
-// label; published ports bind on the node's address on the cluster network.
+// Containers on a cluster's nodes (Magnum 2015's container_* RPC methods, reference §12.3). A
+// container runs on one node, placed on the least loaded worker (a master when the cluster has no
+// workers) that already has the image, else pulled there the way `docker run` pulls. What is done
+// on the node is the cluster driver's (Workloads.containers, src/drivers/workloads.ts: the nodes'
+// Docker engines, src/drivers/docker-engine/containers.ts); this keeps the rows, the tenancy and
+// the operations.
 //
 // Create, the actions (start, stop, reboot, pause, unpause) and delete are task operations
 // (src/conductor/tasks.ts): the request is checked here first (a refusal changes nothing), then an
 // operation with named idempotent steps runs under a lease and another conductor resumes it if
 // this one dies. The container's row is its ledger entry: written with the create operation,
-// before the Docker container is made (docker_id is set once it exists), and removed after it is
-// gone, so no container is left that Magnum does not know about. Status is read live (docker inspect).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// before the container is made (docker_id is set once it exists), and removed after it is gone,
+// so no container is left that Magnum does not know about. Status is read live.
 import { E, MagnumError } from '../common/errors.ts';
+import { mapLimit } from '../common/map-limit.ts';
 import { UniqueViolation } from '../db/api.ts';
-import {
-  commandArgs, dockerMemoryBytes, parsePort, statusOf, type ContainerLive, type DockerState,
-} from '../objects/container.ts';
-import type { Container, Operation } from '../objects/models.ts';
+import type { ContainerLive, DockerState } from '../objects/container.ts';
+import type { Cluster, Container, Operation } from '../objects/models.ts';
 import type { Step } from '../drivers/driver.ts';
-import type { ClusterEngine, EngineTarget } from './cluster-engine.ts';
-import {
-  clusterLabel, clusterNodes, daemonMessage, endpointPort, mapLimit, probe, reachNode, type ClusterNode,
-} from './docker-nodes.ts';
+import type { ContainerBackend, ContainerInfo, ContainerNode } from '../drivers/workloads.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import type { TaskStarted } from './tasks.ts';
 
@@ -32,9 +25,10 @@ import type { TaskStarted } from './tasks.ts';
 export type ContainerAction = 'start' | 'stop' | 'reboot' | 'pause' | 'unpause';
 export const CONTAINER_ACTIONS: readonly ContainerAction[] = ['start', 'stop', 'reboot', 'pause', 'unpause'];
 
+/** The backend's own timeouts (src/drivers/docker-engine/containers.ts), which the deadlines cover. */
 const INSPECT_TIMEOUT_MS = 15_000;
 const COMMAND_TIMEOUT_MS = 45_000;
-export const PULL_TIMEOUT_MS = 90_000;
+const PULL_TIMEOUT_MS = 90_000;
 const LIST_CONCURRENCY = 8;
 /** Deadlines of the task operations: within the time the API waits for them. */
 const CREATE_DEADLINE_MS = PULL_TIMEOUT_MS + COMMAND_TIMEOUT_MS + 2 * INSPECT_TIMEOUT_MS - 10_000;
@@ -58,113 +52,55 @@ function actionDone(action: ContainerAction, state: DockerState, since: Date | n
   }
 }
 
-export const dockerName = (uuid: string): string => `magnum-${uuid}`;
-
-/**
- * The lines of an env file for `docker create --env-file` (the docker CLI reads it on this host),
- * so that no value is on a command line, where any user of the host could read it in a process
- * list. The format takes every value literally (no quotes, no expansion) but cannot carry a line
- * break in a value, or a name with white space or starting with #: those are refused.
- */
-export function envFileText(env: Record<string, string>): string {
-  for (const [k, v] of Object.entries(env)) {
-    if (/\s/.test(k) || k.startsWith('#')) throw E.InvalidParameterValue(`Environment variable name ${JSON.stringify(k)} cannot be passed to Docker: a name contains no white space and does not start with #.`);
-    if (/[\r\n]/.test(v)) throw E.InvalidParameterValue(`The value of environment variable ${k} cannot be passed to Docker: it contains a line break.`);
-  }
-  return Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('');
-}
-
-/** Runs `fn` with the path of a private env file (mode 0600 in a 0700 directory; null when there is no variable), removed when `fn` settles. */
-export async function withEnvFile<T>(text: string, fn: (path: string | null) => Promise<T>): Promise<T> {
-  if (!text) return fn(null);
-  const dir = await mkdtemp(join(tmpdir(), 'magnum-env-'));
-  try {
-    const path = join(dir, 'env');
-    await writeFile(path, text, { mode: 0o600 });
-    return await fn(path);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** The `docker create` arguments of a container: its environment only by reference to an env file. */
-export function createArgs(spec: Partial<Container> & { uuid: string; image: string }, nodeAddress: string, envFile: string | null): string[] {
-  const args = ['create', `--name=${dockerName(spec.uuid)}`, `--hostname=${spec.uuid}`, `--label=magnum.container=${spec.uuid}`, '--pull=never'];
-  if (spec.project_id) args.push(`--label=magnum.project=${spec.project_id}`);
-  if (envFile) args.push(`--env-file=${envFile}`);
-  if (spec.memory) args.push(`--memory=${dockerMemoryBytes(spec.memory)}`);
-  if (spec.cpu) args.push(`--cpus=${spec.cpu}`);
-  for (const p of spec.ports ?? []) {
-    const port = parsePort(p);
-    if (port) args.push(`--publish=${nodeAddress}:${port.hostPort ?? ''}:${port.containerPort}/${port.protocol}`);
-  }
-  if (spec.restart_policy) args.push(`--restart=${spec.restart_policy}`);
-  args.push(spec.image, ...commandArgs(spec.command));
-  return args;
-}
 const label = (c: Pick<Container, 'name' | 'uuid'>) => c.name ?? c.uuid;
-
-interface Inspected {
-  Id: string;
-  Name: string;
-  State: DockerState;
-  NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
-}
-
-function liveOf(info: Inspected): ContainerLive {
-  const { status, reason } = statusOf(info.State ?? {});
-  const published: string[] = [];
-  for (const [port, bindings] of Object.entries(info.NetworkSettings?.Ports ?? {})) {
-    for (const b of bindings ?? []) published.push(`${b.HostIp}:${b.HostPort}->${port}`);
-  }
-  return { status, status_reason: reason, published_ports: published };
-}
+const clusterLabel = (cluster: Pick<Cluster, 'name' | 'uuid'>) => cluster.name ?? cluster.uuid;
 
 const unknown = (reason: string): ContainerLive => ({ status: 'Unknown', status_reason: reason, published_ports: [] });
 const error = (reason: string): ContainerLive => ({ status: 'Error', status_reason: reason, published_ports: [] });
 
-/** `docker inspect` of several containers on one engine; missing ones are absent from the map. */
-async function inspect(engine: ClusterEngine, target: EngineTarget, names: string[]): Promise<Map<string, Inspected>> {
-  const r = await engine.run(target, ['inspect', '--type', 'container', '--format', '{{json .}}', ...names], { timeoutMs: INSPECT_TIMEOUT_MS, raw: true });
-  const found = new Map<string, Inspected>();
-  for (const line of r.stdout.split('\n')) {
-    if (!line.trim()) continue;
-    const info = JSON.parse(line) as Inspected;
-    found.set(info.Name.replace(/^\//, ''), info);
-  }
-  if (r.exitCode !== 0) {
-    const other = r.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/No such (container|object)/i.test(l));
-    if (other.length) throw E.ServiceUnavailable(`The Docker engine at ${target.endpoint} of cluster ${clusterLabel(engine)} failed: ${daemonMessage(other.join('\n'))}`);
-  }
-  return found;
+/** A cluster and its driver's containers backend. */
+interface Backend {
+  cluster: Cluster;
+  containers: ContainerBackend;
+}
+
+export interface ContainerServiceOptions {
+  /** The cluster and what its driver offers on it (404 when the cluster is gone). */
+  backendsOf(clusterUuid: string): Promise<{ cluster: Cluster; workloads: { containers?: ContainerBackend } }>;
 }
 
 export class ContainerService {
   readonly #d: MethodDeps;
+  readonly #backendsOf: ContainerServiceOptions['backendsOf'];
 
-  constructor(deps: MethodDeps) {
+  constructor(deps: MethodDeps, opts: ContainerServiceOptions) {
     this.#d = deps;
+    this.#backendsOf = opts.backendsOf;
     deps.tasks.register('container_create', { steps: (op) => this.#createSteps(op), undo: (op, state) => this.#undoCreate(op, state) });
     deps.tasks.register('container_action', { steps: (op) => this.#actionSteps(op) });
     deps.tasks.register('container_delete', { steps: (op) => this.#deleteSteps(op) });
   }
 
-  async #nodes(engine: ClusterEngine): Promise<ClusterNode[]> {
-    return clusterNodes(await this.#d.storage.listResources(engine.cluster.uuid));
+  /** The cluster and its driver's containers backend (404 when the cluster is gone). */
+  async #backend(clusterUuid: string): Promise<Backend> {
+    const { cluster, workloads } = await this.#backendsOf(clusterUuid);
+    if (!workloads.containers) throw E.NotSupported(`Containers are not supported on cluster ${clusterLabel(cluster)}: its driver does not run them.`);
+    return { cluster, containers: workloads.containers };
   }
 
-  /** The container's row, its cluster's engine and its node's engine, which answers (else 503). */
-  async #locate(uuid: string): Promise<{ c: Container; engine: ClusterEngine; target: EngineTarget }> {
+  /** The container's row, its cluster's backend and its node, which answers (else 503). */
+  async #locate(uuid: string): Promise<{ c: Container; b: Backend; node: ContainerNode }> {
     const c = await this.#d.storage.getContainerByUuid(uuid);
     if (!c) throw E.ContainerNotFound(uuid);
-    const engine = await this.#d.engines.forCluster(c.cluster_id);
-    const node = (await this.#nodes(engine)).find((n) => n.address === c.host);
-    if (!node) throw E.Conflict(`Container ${label(c)} is gone with its node, which is no longer part of cluster ${clusterLabel(engine)}; delete it (it was on ${c.host ?? 'no node'}).`);
-    return { c, engine, target: await reachNode(engine, node) };
+    const b = await this.#backend(c.cluster_id);
+    const node = (await b.containers.nodes()).find((n) => n.address === c.host);
+    if (!node) throw E.Conflict(`Container ${label(c)} is gone with its node, which is no longer part of cluster ${clusterLabel(b.cluster)}; delete it (it was on ${c.host ?? 'no node'}).`);
+    await b.containers.reach(node);
+    return { c, b, node };
   }
 
-  async #inspectOne(engine: ClusterEngine, target: EngineTarget, c: Container): Promise<Inspected> {
-    const info = (await inspect(engine, target, [dockerName(c.uuid)])).get(dockerName(c.uuid));
+  async #inspectOne(b: Backend, c: Container): Promise<ContainerInfo> {
+    const info = (await b.containers.inspect(c.host!, [c.uuid])).get(c.uuid);
     if (!info) throw E.Conflict(`Container ${label(c)} no longer exists on its node (it was removed outside Magnum); delete it.`);
     return info;
   }
@@ -175,30 +111,30 @@ export class ContainerService {
   }
 
   /** The nodes a container may go to: the workers, or the masters when there are none. */
-  async #candidates(engine: ClusterEngine): Promise<ClusterNode[]> {
-    const nodes = await this.#nodes(engine);
+  async #candidates(b: Backend): Promise<ContainerNode[]> {
+    const nodes = await b.containers.nodes();
     const workers = nodes.filter((n) => n.role === 'worker');
     return workers.length ? workers : nodes;
   }
 
-  async #reachable(engine: ClusterEngine, candidates: ClusterNode[]): Promise<ClusterNode[]> {
-    const up = await Promise.all(candidates.map((n) => probe(n.address, endpointPort(engine.node(n.address)))));
+  async #reachable(b: Backend, candidates: ContainerNode[]): Promise<ContainerNode[]> {
+    const up = await b.containers.answers(candidates.map((n) => n.address));
     const reachable = candidates.filter((_, i) => up[i]);
     if (!reachable.length) {
-      throw E.ServiceUnavailable(`Cluster ${clusterLabel(engine)} cannot be reached: no Docker engine of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
+      throw E.ServiceUnavailable(`Cluster ${clusterLabel(b.cluster)} cannot be reached: no Docker engine of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
     }
     return reachable;
   }
 
   /** Checks the request (a refusal changes nothing), then starts the create operation with the container's row. */
   async create(spec: ContainerSpec, operation: string | null = null): Promise<TaskStarted> {
-    const engine = await this.#d.engines.forCluster(spec.cluster_id);
-    const cl = clusterLabel(engine);
-    if (engine.cluster.status === 'DELETE_IN_PROGRESS') throw E.Conflict(`Cluster ${cl} is being deleted.`);
-    const candidates = await this.#candidates(engine);
-    if (!candidates.length) throw E.Conflict(`Cluster ${cl} has no nodes to run containers on yet (status ${engine.cluster.status}).`);
-    await this.#reachable(engine, candidates);
-    envFileText(spec.environment ?? {});
+    const b = await this.#backend(spec.cluster_id);
+    const cl = clusterLabel(b.cluster);
+    if (b.cluster.status === 'DELETE_IN_PROGRESS') throw E.Conflict(`Cluster ${cl} is being deleted.`);
+    const candidates = await this.#candidates(b);
+    if (!candidates.length) throw E.Conflict(`Cluster ${cl} has no nodes to run containers on yet (status ${b.cluster.status}).`);
+    await this.#reachable(b, candidates);
+    b.containers.check(spec);
     try {
       // The row first, with the operation: a conductor that dies from here on leaves an operation
       // that another one finishes or takes back, never a stray container.
@@ -228,38 +164,31 @@ export class ContainerService {
         run: async (ctx) => {
           const c = await this.#row(op);
           if (c.host) return;
-          const engine = await this.#d.engines.forCluster(c.cluster_id);
-          const candidates = await this.#candidates(engine);
-          if (!candidates.length) throw E.Conflict(`Cluster ${clusterLabel(engine)} has no nodes to run containers on.`);
-          const reachable = await this.#reachable(engine, candidates);
-          const hasImage = await Promise.all(reachable.map(async (n) => {
-            const r = await engine.run(engine.node(n.address), ['image', 'inspect', '--format', '{{.Id}}', c.image!], { timeoutMs: INSPECT_TIMEOUT_MS, raw: true, signal: ctx.signal });
-            return r.exitCode === 0;
-          }));
+          const b = await this.#backend(c.cluster_id);
+          const candidates = await this.#candidates(b);
+          if (!candidates.length) throw E.Conflict(`Cluster ${clusterLabel(b.cluster)} has no nodes to run containers on.`);
+          const reachable = await this.#reachable(b, candidates);
+          const hasImage = await Promise.all(reachable.map((n) => b.containers.hasImage(n, c.image!, ctx.signal)));
           const load = new Map<string, number>();
           for (const other of await this.#d.storage.listContainersOfCluster(c.cluster_id)) if (other.host) load.set(other.host, (load.get(other.host) ?? 0) + 1);
-          const leastLoaded = (list: ClusterNode[]) => [...list].sort((a, b) => (load.get(a.address) ?? 0) - (load.get(b.address) ?? 0) || a.index - b.index)[0];
+          const leastLoaded = (list: ContainerNode[]) => [...list].sort((a, b) => (load.get(a.address) ?? 0) - (load.get(b.address) ?? 0) || a.index - b.index)[0];
           const withImage = reachable.filter((_, i) => hasImage[i]);
           const node = leastLoaded(withImage.length ? withImage : reachable);
-          if (!withImage.length) await this.#pull(engine, engine.node(node.address), node, c.image!);
+          // No node of the cluster has the image: the chosen node pulls it, as `docker run` would.
+          if (!withImage.length) await b.containers.pull(node, c.image!);
           await this.#d.storage.updateContainer(c.uuid, { host: node.address });
         },
       },
       {
-        // docker create, unless an earlier attempt made it (found by name on the chosen node).
+        // Made, unless an earlier attempt made it (found by its uuid on the chosen node).
         name: 'create container',
         run: async (ctx) => {
           const c = await this.#row(op);
-          const engine = await this.#d.engines.forCluster(c.cluster_id);
-          const target = engine.node(c.host!);
-          const name = dockerName(c.uuid);
-          let dockerId = (await inspect(engine, target, [name])).get(name)?.Id ?? null;
+          const b = await this.#backend(c.cluster_id);
+          let dockerId = (await b.containers.inspect(c.host!, [c.uuid])).get(c.uuid)?.id ?? null;
           if (!dockerId) {
             ctx.state.createIssued = true; // from here the container may exist (undo must remove it)
-            const spec = { ...c, image: c.image! };
-            const r = await withEnvFile(envFileText(c.environment ?? {}), (envFile) => engine.run(target, createArgs(spec, c.host!, envFile), { timeoutMs: COMMAND_TIMEOUT_MS, raw: true, signal: ctx.signal }));
-            if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to create container ${label(c)}: ${daemonMessage(r.stderr)} (node ${c.host})`);
-            dockerId = r.stdout.trim().split('\n').pop() ?? null;
+            dockerId = await b.containers.create(c, ctx.signal);
           }
           await this.#d.storage.updateContainer(c.uuid, { docker_id: dockerId, status: 'Stopped' });
           ctx.state.result = { status: 'Stopped', status_reason: 'created', published_ports: [] } satisfies ContainerLive;
@@ -269,38 +198,21 @@ export class ContainerService {
   }
 
   /**
-   * A create that failed: the Docker container (if one may have been made: its create was issued,
-   * in this attempt or an earlier one) and the row go; a container that cannot be removed now
-   * keeps its row, so that nothing runs on a node without its row.
+   * A create that failed: the container (if one may have been made: its create was issued, in
+   * this attempt or an earlier one) and the row go; a container that cannot be removed now keeps
+   * its row, so that nothing runs on a node without its row.
    */
   async #undoCreate(op: Operation, state: Record<string, unknown>): Promise<void> {
     const c = await this.#d.storage.getContainerByUuid(String(op.params.container));
     if (!c) return;
     if (c.host && (state.createIssued === true || op.attempts > 1)) {
-      const engine = await this.#d.engines.forCluster(c.cluster_id).catch(() => null);
-      if (engine) {
-        const r = await engine.run(engine.node(c.host), ['rm', '--force', dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
-        if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`removing the container ${dockerName(c.uuid)} failed: ${daemonMessage(r.stderr)}`);
+      const b = await this.#backend(c.cluster_id).catch(() => null);
+      if (b) {
+        const refused = await b.containers.remove(c, { force: true });
+        if (refused !== null) throw new Error(`removing container ${label(c)} failed: ${refused}`);
       }
     }
     await this.#d.storage.destroyContainer(c.uuid);
-  }
-
-  /** No node of the cluster has the image: the chosen node pulls it, as `docker run` would. */
-  async #pull(engine: ClusterEngine, target: EngineTarget, node: ClusterNode, image: string): Promise<void> {
-    const hint = `Load it into the cluster first (POST /v1/clusters/${engine.cluster.uuid}/images).`;
-    let r;
-    try {
-      r = await engine.run(target, ['pull', image], { timeoutMs: PULL_TIMEOUT_MS, raw: true });
-    } catch (e) {
-      if (e instanceof MagnumError && e.status === 503) {
-        throw E.InvalidParameterValue(`Image ${image} is on no node of cluster ${clusterLabel(engine)} and could not be pulled within ${PULL_TIMEOUT_MS / 1000} s (by node ${node.address}). ${hint}`);
-      }
-      throw e;
-    }
-    if (r.exitCode !== 0) {
-      throw E.InvalidParameterValue(`Image ${image} is on no node of cluster ${clusterLabel(engine)} and could not be pulled: ${daemonMessage(r.stderr)} (node ${node.address}). ${hint}`);
-    }
   }
 
   /** Live status of several containers: one inspect per node, a few nodes at a time. */
@@ -308,35 +220,34 @@ export class ContainerService {
     const out: Record<string, ContainerLive> = {};
     const byCluster = new Map<string, typeof containers>();
     for (const c of containers) byCluster.set(c.cluster_id, [...(byCluster.get(c.cluster_id) ?? []), c]);
-    const groups: { engine: ClusterEngine; host: string; list: typeof containers }[] = [];
+    const groups: { b: Backend; host: string; list: typeof containers }[] = [];
     await mapLimit([...byCluster], LIST_CONCURRENCY, async ([clusterUuid, list]) => {
-      let engine: ClusterEngine;
+      let b: Backend;
       try {
-        engine = await this.#d.engines.forCluster(clusterUuid);
+        b = await this.#backend(clusterUuid);
       } catch (e) {
         for (const c of list) out[c.uuid] = e instanceof MagnumError && e.status === 404 ? error(`cluster ${clusterUuid} no longer exists`) : unknown((e as Error).message);
         return;
       }
-      const nodes = await this.#nodes(engine);
+      const nodes = await b.containers.nodes();
       const byHost = new Map<string, typeof containers>();
       for (const c of list) {
         if (!c.host) out[c.uuid] = unknown('the container is being created: it has no node yet');
-        else if (!nodes.some((n) => n.address === c.host)) out[c.uuid] = error(`node ${c.host} is no longer part of cluster ${clusterLabel(engine)}`);
+        else if (!nodes.some((n) => n.address === c.host)) out[c.uuid] = error(`node ${c.host} is no longer part of cluster ${clusterLabel(b.cluster)}`);
         else byHost.set(c.host, [...(byHost.get(c.host) ?? []), c]);
       }
-      for (const [host, hostList] of byHost) groups.push({ engine, host, list: hostList });
+      for (const [host, hostList] of byHost) groups.push({ b, host, list: hostList });
     });
-    await mapLimit(groups, LIST_CONCURRENCY, async ({ engine, host, list }) => {
-      const target = engine.node(host);
-      if (!(await probe(host, endpointPort(target)))) {
-        for (const c of list) out[c.uuid] = unknown(`the Docker engine of node ${host} of cluster ${clusterLabel(engine)} cannot be reached`);
+    await mapLimit(groups, LIST_CONCURRENCY, async ({ b, host, list }) => {
+      if (!(await b.containers.answers([host]))[0]) {
+        for (const c of list) out[c.uuid] = unknown(`the Docker engine of node ${host} of cluster ${clusterLabel(b.cluster)} cannot be reached`);
         return;
       }
       try {
-        const found = await inspect(engine, target, list.map((c) => dockerName(c.uuid)));
+        const found = await b.containers.inspect(host, list.map((c) => c.uuid));
         for (const c of list) {
-          const info = found.get(dockerName(c.uuid));
-          out[c.uuid] = info ? liveOf(info) : error(`the container no longer exists on node ${host}`);
+          const info = found.get(c.uuid);
+          out[c.uuid] = info ? info.live : error(`the container no longer exists on node ${host}`);
         }
       } catch (e) {
         for (const c of list) out[c.uuid] = unknown((e as Error).message);
@@ -350,8 +261,8 @@ export class ContainerService {
 
   /** Checks that the action applies to the container's state now (else 409, nothing done), then starts it as an operation. */
   async action(uuid: string, action: ContainerAction, opts: { timeout?: number | null; operation?: string | null } = {}): Promise<TaskStarted> {
-    const { c, engine, target } = await this.#locate(uuid);
-    const state = (await this.#inspectOne(engine, target, c)).State ?? {};
+    const { c, b } = await this.#locate(uuid);
+    const state = (await this.#inspectOne(b, c)).state;
     const running = Boolean(state.Running);
     const paused = Boolean(state.Paused);
     const refuse = (why: string) => E.Conflict(`Cannot ${action} container ${label(c)}: ${why}.`);
@@ -386,75 +297,44 @@ export class ContainerService {
       {
         name: `${verb} container`,
         run: async (ctx) => {
-          const { c, engine, target } = await this.#locate(String(op.params.container));
-          const state = (await this.#inspectOne(engine, target, c)).State ?? {};
+          const { c, b } = await this.#locate(String(op.params.container));
+          const state = (await this.#inspectOne(b, c)).state;
           if (actionDone(action, state, op.created_at)) return;
-          const args = [verb, ...((action === 'stop' || action === 'reboot') && grace !== null ? [`--time=${grace}`] : [])];
-          const r = await engine.run(target, [...args, dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS + (grace ?? 10) * 1000, raw: true, signal: ctx.signal });
-          if (r.exitCode !== 0) throw E.Conflict(`Cannot ${action} container ${label(c)}: ${daemonMessage(r.stderr)}.`);
+          const refused = await b.containers.act(c, action, grace, ctx.signal);
+          if (refused !== null) throw E.Conflict(`Cannot ${action} container ${label(c)}: ${refused}.`);
         },
       },
       {
         name: 'read container',
         run: async (ctx) => {
-          const { c, engine, target } = await this.#locate(String(op.params.container));
-          ctx.state.result = await this.#save(c, liveOf(await this.#inspectOne(engine, target, c)));
+          const { c, b } = await this.#locate(String(op.params.container));
+          ctx.state.result = await this.#save(c, (await this.#inspectOne(b, c)).live);
         },
       },
     ];
   }
 
   async logs(uuid: string, opts: { tail?: number | null; since?: string | null; timestamps?: boolean }): Promise<{ output: string }> {
-    const { c, engine, target } = await this.#locate(uuid);
-    const args = ['logs', '--timestamps'];
-    if (opts.tail !== null && opts.tail !== undefined) args.push(`--tail=${opts.tail}`);
-    if (opts.since) args.push(`--since=${opts.since}`);
-    const r = await engine.run(target, [...args, dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
-    if (r.exitCode !== 0) {
-      if (/No such container/i.test(r.stderr)) throw E.Conflict(`Container ${label(c)} no longer exists on its node (it was removed outside Magnum); delete it.`);
-      throw E.InvalidParameterValue(`Docker could not read the logs of container ${label(c)}: ${daemonMessage(r.stderr)}`);
-    }
-    return { output: mergeLogs(r.stdout, r.stderr, Boolean(opts.timestamps)) };
+    const { c, b } = await this.#locate(uuid);
+    return { output: await b.containers.logs(c, opts) };
   }
 
   async exec(uuid: string, command: string[], opts: { timeout: number }): Promise<{ output: string; exit_code: number; stdout: string; stderr: string }> {
-    const { c, engine, target } = await this.#locate(uuid);
-    const state = (await this.#inspectOne(engine, target, c)).State ?? {};
+    const { c, b } = await this.#locate(uuid);
+    const state = (await this.#inspectOne(b, c)).state;
     if (state.Paused) throw E.Conflict(`Cannot execute a command in container ${label(c)}: it is paused (unpause it first).`);
     if (!state.Running) throw E.Conflict(`Cannot execute a command in container ${label(c)}: it is not running.`);
-    let r;
-    try {
-      r = await engine.run(target, ['exec', dockerName(c.uuid), ...command], { timeoutMs: opts.timeout * 1000, raw: true });
-    } catch (e) {
-      if (e instanceof MagnumError && e.status === 503 && /did not answer in time/.test(e.message)) {
-        throw E.GatewayTimeout(`The command did not finish within ${opts.timeout} s (it may still be running in container ${label(c)}).`);
-      }
-      throw e;
-    }
-    if (r.exitCode === 1 && r.stdout === '' && /^Error response from daemon:/.test(r.stderr.trim())) {
-      throw E.Conflict(`Cannot execute a command in container ${label(c)}: ${daemonMessage(r.stderr)}.`);
-    }
-    return { output: r.stdout + r.stderr, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    const r = await b.containers.exec(c, command, opts.timeout);
+    return { output: r.stdout + r.stderr, exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr };
   }
 
-  /** Live changes of resource limits and restart policy (docker update), then the row. */
+  /** Live changes of resource limits and restart policy, then the row. */
   async update(uuid: string, changes: Partial<Pick<Container, 'memory' | 'cpu' | 'restart_policy'>>): Promise<ContainerLive> {
-    const { c, engine, target } = await this.#locate(uuid);
-    await this.#inspectOne(engine, target, c);
-    const args = ['update'];
-    if (changes.memory !== undefined && changes.memory !== null) {
-      const bytes = dockerMemoryBytes(changes.memory)!;
-      // Docker's own default for a memory limit: as much swap again.
-      args.push(`--memory=${bytes}`, `--memory-swap=${bytes * 2}`);
-    }
-    if (changes.cpu !== undefined) args.push(`--cpus=${changes.cpu ?? 0}`);
-    if (changes.restart_policy !== undefined) args.push(`--restart=${changes.restart_policy ?? 'no'}`);
-    if (args.length > 1) {
-      const r = await engine.run(target, [...args, dockerName(c.uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true });
-      if (r.exitCode !== 0) throw E.InvalidParameterValue(`Docker refused to update container ${label(c)}: ${daemonMessage(r.stderr)}`);
-    }
+    const { c, b } = await this.#locate(uuid);
+    await this.#inspectOne(b, c);
+    await b.containers.update(c, changes);
     await this.#d.storage.updateContainer(c.uuid, changes);
-    return this.#save(c, liveOf(await this.#inspectOne(engine, target, c)));
+    return this.#save(c, (await this.#inspectOne(b, c)).live);
   }
 
   /**
@@ -466,19 +346,19 @@ export class ContainerService {
     const { storage } = this.#d;
     const c = await storage.getContainerByUuid(uuid);
     if (!c) throw E.ContainerNotFound(uuid);
-    let engine: ClusterEngine;
+    let b: Backend;
     try {
-      engine = await this.#d.engines.forCluster(c.cluster_id);
+      b = await this.#backend(c.cluster_id);
     } catch (e) {
       if (e instanceof MagnumError && e.status === 404) return storage.destroyContainer(uuid).then(() => null);
       throw e;
     }
-    const node = (await this.#nodes(engine)).find((n) => n.address === c.host);
+    const node = (await b.containers.nodes()).find((n) => n.address === c.host);
     if (!node) return storage.destroyContainer(uuid).then(() => null);
-    const target = await reachNode(engine, node);
-    const info = (await inspect(engine, target, [dockerName(uuid)])).get(dockerName(uuid));
-    if (info && !opts.force && (info.State?.Running || info.State?.Paused)) {
-      throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.State.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
+    await b.containers.reach(node);
+    const info = (await b.containers.inspect(node.address, [uuid])).get(uuid);
+    if (info && !opts.force && (info.state.Running || info.state.Paused)) {
+      throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.state.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
     }
     return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: DELETE_DEADLINE_MS });
   }
@@ -488,17 +368,17 @@ export class ContainerService {
     const force = op.params.force === true;
     return [
       {
-        // docker rm on its node; a container (or node) already gone counts as removed.
+        // Removed from its node; a container (or node) already gone counts as removed.
         name: 'remove container',
         run: async (ctx) => {
           const c = await this.#d.storage.getContainerByUuid(uuid);
           if (!c) return;
-          const engine = await this.#d.engines.forCluster(c.cluster_id);
-          const node = (await this.#nodes(engine)).find((n) => n.address === c.host);
+          const b = await this.#backend(c.cluster_id);
+          const node = (await b.containers.nodes()).find((n) => n.address === c.host);
           if (!node) return;
-          const target = await reachNode(engine, node);
-          const r = await engine.run(target, ['rm', ...(force ? ['--force'] : []), dockerName(uuid)], { timeoutMs: COMMAND_TIMEOUT_MS, raw: true, signal: ctx.signal });
-          if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw E.Conflict(`Cannot delete container ${label(c)}: ${daemonMessage(r.stderr)}.`);
+          await b.containers.reach(node);
+          const refused = await b.containers.remove(c, { force, signal: ctx.signal });
+          if (refused !== null) throw E.Conflict(`Cannot delete container ${label(c)}: ${refused}.`);
         },
       },
       { name: 'forget container', run: async () => this.#d.storage.destroyContainer(uuid) },
@@ -506,27 +386,10 @@ export class ContainerService {
   }
 }
 
-/** Docker prints a container's stdout and stderr on its own two streams: merged back by time. */
-export function mergeLogs(stdout: string, stderr: string, keepTimestamps: boolean): string {
-  const entries: { key: string; seq: number; text: string }[] = [];
-  let seq = 0;
-  for (const chunk of [stdout, stderr]) {
-    const lines = chunk.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    for (const line of lines) {
-      const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z /.exec(line);
-      const key = m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : '';
-      entries.push({ key, seq: seq++, text: m && !keepTimestamps ? line.slice(m[0].length) : line });
-    }
-  }
-  entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq));
-  return entries.map((e) => `${e.text}\n`).join('');
-}
-
 const opOf = (a: Record<string, unknown>) => (typeof a.operation === 'string' ? a.operation : null);
 
-export function containerMethods(d: MethodDeps): RpcMethods {
-  const svc = new ContainerService(d);
+export function containerMethods(d: MethodDeps, opts: ContainerServiceOptions): RpcMethods {
+  const svc = new ContainerService(d, opts);
   return {
     container_create: async (a) => (await d.tasks.repeat(a)) ?? svc.create(a.container as ContainerSpec, opOf(a)),
     container_status: async (a) => svc.statuses(a.containers as Pick<Container, 'uuid' | 'cluster_id' | 'host' | 'status'>[]),

@@ -1,11 +1,10 @@
 // Image loads are crash-safe: recorded (with a lease and a deadline) before they start, renewed
 // while they run, and ended FAILED by another conductor's sweep when the conductor running one
-// stops. A real SQLite database and API; the cluster's engine is a stub (a load that never
-// finishes cannot be made with a real `docker load`), its node a real TCP listener for the probe.
+// stops. A real SQLite database and API; the cluster driver's way into its nodes is a stub (a load
+// that never finishes cannot be made with a real `docker load`).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,15 +13,12 @@ import { buildApi } from '../cmd/wiring.ts';
 import { loadConfig } from '../conf/index.ts';
 import { SqlStorage } from '../db/sql/storage.ts';
 import { InProcessTransport } from '../rpc/in-process.ts';
-import type { ClusterEngines } from './cluster-engine.ts';
-import { TaskOperations } from './tasks.ts';
+import type { NodeImages } from '../drivers/workloads.ts';
 import { ImageService } from './images.ts';
 
 describe('image loads: recorded, leased, swept', () => {
   const dir = mkdtempSync(join(tmpdir(), 'magnum-images-test-'));
   let storage: SqlStorage;
-  let server: Server;
-  let port: number;
   const clusterUuid = randomUUID();
   const conf = (periodic: boolean) => loadConfig({
     env: {},
@@ -35,22 +31,20 @@ describe('image loads: recorded, leased, swept', () => {
   });
   let mode: 'hang' | 'ok' = 'ok';
   let runs = 0;
-  const engine = {
-    get cluster() {
-      return { uuid: clusterUuid, name: 'c', status: 'CREATE_COMPLETE' };
-    },
-    node: (address: string) => ({ endpoint: `tcp://${address}:${port}`, tls: false }),
-    run: (_t: unknown, args: string[], opts: { signal?: AbortSignal }) => {
+  const images: NodeImages = {
+    nodes: async () => [{ name: 'node-0', address: '127.0.0.1', role: 'worker', reachable: true }],
+    load: (_node, archivePath, opts) => {
       runs++;
-      assert.deepEqual(args.slice(0, 2), ['load', '--input']);
-      if (mode === 'ok') return Promise.resolve({ exitCode: 0, stdout: 'Loaded image: busybox:latest\n', stderr: '' });
-      return new Promise((_, reject) => opts.signal?.addEventListener('abort', () => reject(new Error('killed'))));
+      assert.match(archivePath, /busybox\.tar$/);
+      if (mode === 'ok') return Promise.resolve(['busybox:latest']);
+      return new Promise((_, reject) => opts.signal.addEventListener('abort', () => reject(new Error('killed'))));
     },
+    list: async () => [],
   };
-  const engines = { forCluster: async () => engine } as unknown as ClusterEngines;
+  const nodeImages = async () => ({ cluster: { uuid: clusterUuid, name: 'c', status: 'CREATE_COMPLETE' as const }, images });
   const services: ImageService[] = [];
   const service = (periodic: boolean) => {
-    const s = new ImageService({ conf: conf(periodic), storage, engines, tasks: new TaskOperations(storage) });
+    const s = new ImageService({ conf: conf(periodic), storage }, { nodeImages });
     services.push(s);
     return s;
   };
@@ -68,15 +62,11 @@ describe('image loads: recorded, leased, swept', () => {
       { uuid: clusterUuid, name: 'c', project_id: 'p1', status: 'CREATE_COMPLETE', cluster_template_id: template.uuid },
       [], { uuid: randomUUID(), cluster_id: clusterUuid, nodegroup_id: null, kind: 'cluster_create', params: {}, deadline_at: new Date(Date.now() + 3_600_000), request_id: null },
     );
-    server = createServer((sock) => sock.destroy());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
     await storage.intendResource(clusterUuid, 'container', 'node-0', { address: '127.0.0.1', role: 'worker', index: 0 });
     await storage.markResource(clusterUuid, 'container', 'node-0', 'present', 'id0');
   });
   after(async () => {
     for (const s of services) await s.stop();
-    server?.close();
     await storage?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -155,7 +145,7 @@ describe('image loads: recorded, leased, swept', () => {
     await storage.renewImageLoad(gone.uuid, (await storage.getImageLoad(gone.uuid))!.owner!, past);
     // The deadline of one passes; the other's archive is not where the taking conductor looks.
     await storage.conn.db.updateTable('image_load').set({ deadline_at: storage.conn.time(past) }).where('uuid', '=', late.uuid).execute();
-    const other = new ImageService({ conf: loadConfig({ env: {}, overrides: { DEFAULT: { auth_strategy: 'noauth', periodic_enable: 'false' }, docker: { image_dir: join(dir, 'nowhere') }, conductor: { operation_lease: '2', sweep_interval: '1' }, oslo_policy: { policy_file: '/nonexistent/policy.yaml' } } }), storage, engines, tasks: new TaskOperations(storage) });
+    const other = new ImageService({ conf: loadConfig({ env: {}, overrides: { DEFAULT: { auth_strategy: 'noauth', periodic_enable: 'false' }, docker: { image_dir: join(dir, 'nowhere') }, conductor: { operation_lease: '2', sweep_interval: '1' }, oslo_policy: { policy_file: '/nonexistent/policy.yaml' } } }), storage }, { nodeImages });
     services.push(other);
     await other.sweep();
     const l = await storage.getImageLoad(late.uuid);

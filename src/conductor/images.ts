@@ -3,14 +3,13 @@
 // every node, a few nodes at a time. Only files inside that directory can be named, so API users
 // never choose a path on the conductor's host. How an archive gets into a node is the driver's
 // (Workloads.images, src/drivers/workloads.ts: the kubernetes driver imports it into the node's
-// containerd); without one, nodes run a Docker engine and get it by `docker load` over the
-// cluster's TLS (engineImages below).
+// containerd, the swarm-mode driver `docker load`s it into the node's engine over the cluster's TLS).
 //
 // The request answers as soon as every node is known to answer; the load itself runs in
 // the background, recorded first as an image_load row held under a lease (renewed while it runs,
 // with a deadline): a load whose conductor died is taken over by another conductor's sweep, which
-// loads the archive into the nodes that had not reported success (`docker load` of an image a node
-// has is harmless), or ended FAILED when it is past its deadline or the archive is not on the
+// loads the archive into the nodes that had not reported success (loading an image a node has is
+// harmless), or ended FAILED when it is past its deadline or the archive is not on the
 // taking conductor's host. It reports its progress as events in the cluster's timeline, all carrying the
 // load's uuid as their operation_id: `image_load` started, one `image_load node <address>` per
 // node (succeeded or failed), and a final `image_load` succeeded or failed.
@@ -19,11 +18,9 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { E } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
-import type { ImageLoad } from '../objects/models.ts';
+import type { Cluster, ImageLoad } from '../objects/models.ts';
 import type { ImageNode, NodeImage, NodeImages } from '../drivers/workloads.ts';
-import type { Storage } from '../db/api.ts';
-import type { ClusterEngine } from './cluster-engine.ts';
-import { clusterLabel, clusterNodes, daemonMessage, mapLimit, probe, endpointPort } from './docker-nodes.ts';
+import { mapLimit } from '../common/map-limit.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import { isDatabaseUnavailable, unavailableReason } from '../db/errors.ts';
 
@@ -69,35 +66,13 @@ export function imageArchive(conf: Config, name: string): { path: string; size: 
   return { path, size: st.size };
 }
 
-/** Nodes that run a Docker engine (swarm-mode): `docker load` / `docker image ls` on each node's engine. */
-export function engineImages(engine: ClusterEngine, storage: Pick<Storage, 'listResources'>): NodeImages {
-  return {
-    async nodes() {
-      const nodes = clusterNodes(await storage.listResources(engine.cluster.uuid));
-      const up = await Promise.all(nodes.map((n) => probe(n.address, endpointPort(engine.node(n.address)))));
-      return nodes.map((n, i) => ({ name: n.name, address: n.address, role: n.role, reachable: up[i] }));
-    },
-    async load(node, archivePath, opts) {
-      const r = await engine.run(engine.node(node.address), ['load', '--input', archivePath], { timeoutMs: opts.timeoutMs, raw: true, signal: opts.signal });
-      if (r.exitCode !== 0) throw new Error(daemonMessage(r.stderr));
-      return r.stdout.split('\n').map((l) => /^Loaded image(?: ID)?: (.+)$/.exec(l.trim())?.[1]).filter((x): x is string => Boolean(x));
-    },
-    async list(node) {
-      const r = await engine.run(engine.node(node.address), ['image', 'ls', '--format', '{{json .}}'], { timeoutMs: 15_000 });
-      if (r.exitCode !== 0) throw E.ServiceUnavailable(`The Docker engine of node ${node.address} failed: ${daemonMessage(r.stderr)}`);
-      return r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { Repository: string; Tag: string; ID: string; Size: string })
-        .map((i) => ({ name: i.Repository === '<none>' ? i.ID : `${i.Repository}:${i.Tag}`, id: i.ID, size: i.Size }));
-    },
-  };
-}
-
 export interface ImageServiceOptions {
-  /** The cluster driver's way into its nodes (null: nodes with a Docker engine). */
-  nodeImages?: (clusterUuid: string) => Promise<NodeImages | null>;
+  /** The cluster and its driver's way into its nodes (null: the driver has none); 404 when the cluster is gone. */
+  nodeImages: (clusterUuid: string) => Promise<{ cluster: Pick<Cluster, 'uuid' | 'name' | 'status'>; images: NodeImages | null }>;
 }
 
 export class ImageService {
-  readonly #d: MethodDeps;
+  readonly #d: Pick<MethodDeps, 'conf' | 'storage' | 'logger'>;
   readonly #nodeImages: ImageServiceOptions['nodeImages'];
   readonly #running = new Map<string, { work: Promise<void>; abort: AbortController }>();
   readonly #owner: string;
@@ -105,7 +80,7 @@ export class ImageService {
   #sweepTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(deps: MethodDeps, opts: ImageServiceOptions = {}) {
+  constructor(deps: Pick<MethodDeps, 'conf' | 'storage' | 'logger'>, opts: ImageServiceOptions) {
     this.#d = deps;
     this.#nodeImages = opts.nodeImages;
     this.#owner = `${deps.conf.DEFAULT.host}:${process.pid}:images:${randomBytes(3).toString('hex')}`;
@@ -191,22 +166,21 @@ export class ImageService {
   }
 
   /** The cluster's nodes and the way into them. */
-  async #target(clusterUuid: string): Promise<{ label: string; images: NodeImages; nodes: ImageNode[]; down: ImageNode[]; engineNodes: boolean }> {
-    const engine = await this.#d.engines.forCluster(clusterUuid);
-    const label = clusterLabel(engine);
-    const driverImages = await this.#nodeImages?.(clusterUuid);
-    const images = driverImages ?? engineImages(engine, this.#d.storage);
+  async #target(clusterUuid: string): Promise<{ label: string; images: NodeImages; nodes: ImageNode[]; down: ImageNode[] }> {
+    const { cluster, images } = await this.#nodeImages(clusterUuid);
+    const label = cluster.name ?? cluster.uuid;
+    if (!images) throw E.NotSupported(`Images cannot be loaded into the nodes of cluster ${label}: its driver has no way into them.`);
     const nodes = await images.nodes();
-    if (!nodes.length) throw E.Conflict(`Cluster ${label} has no nodes yet (status ${engine.cluster.status}).`);
-    return { label, images, nodes, down: nodes.filter((n) => !n.reachable), engineNodes: !driverImages };
+    if (!nodes.length) throw E.Conflict(`Cluster ${label} has no nodes yet (status ${cluster.status}).`);
+    return { label, images, nodes, down: nodes.filter((n) => !n.reachable) };
   }
 
   async load(clusterUuid: string, file: string): Promise<ImageLoadStarted> {
     const archive = imageArchive(this.#d.conf, file);
-    const { label, images: into, nodes, down, engineNodes } = await this.#target(clusterUuid);
+    const { label, images: into, nodes, down } = await this.#target(clusterUuid);
     into.checkArchive?.(archive.path);
     if (down.length) {
-      const what = engineNodes ? 'the Docker engine of node' : 'node';
+      const what = into.answering ? `the ${into.answering} of node` : 'node';
       throw E.ServiceUnavailable(`Cluster ${label} cannot be reached: ${what}${down.length > 1 ? 's' : ''} ${down.map((n) => n.name).join(', ')} ${down.length > 1 ? 'do' : 'does'} not answer, nothing was loaded (${down.map((n) => n.address).join(', ')}).`);
     }
     const { storage } = this.#d;
@@ -270,8 +244,8 @@ export class ImageService {
 
   /** The images on each node. */
   async list(clusterUuid: string): Promise<{ nodes: { address: string; role: string; reachable: boolean; images: NodeImage[] }[] }> {
-    const { label, images, nodes, down, engineNodes } = await this.#target(clusterUuid);
-    if (down.length === nodes.length) throw E.ServiceUnavailable(`Cluster ${label} cannot be reached: no ${engineNodes ? 'Docker engine of its nodes' : 'node of it'} answers.`);
+    const { label, images, nodes, down } = await this.#target(clusterUuid);
+    if (down.length === nodes.length) throw E.ServiceUnavailable(`Cluster ${label} cannot be reached: no ${images.answering ? `${images.answering} of its nodes` : 'node of it'} answers.`);
     const out = await mapLimit(nodes, LOAD_CONCURRENCY, async (n) => {
       if (!n.reachable) return { address: n.address, role: n.role, reachable: false, images: [] };
       return { address: n.address, role: n.role, reachable: true, images: await images.list(n) };

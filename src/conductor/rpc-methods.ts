@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
-import type { ClusterEngines } from './cluster-engine.ts';
+import type { ClientCredentialFiles } from './credential-files.ts';
 import type { TaskOperations } from './tasks.ts';
 
 export type RpcMethod = (args: Record<string, unknown>, context: Record<string, unknown>) => Promise<unknown>;
@@ -12,7 +12,8 @@ export type RpcMethods = Record<string, RpcMethod>;
 export interface MethodDeps {
   conf: Config;
   storage: Storage;
-  engines: ClusterEngines;
+  /** The conductor's client certificate files of each cluster (WorkloadAccess.tlsFiles). */
+  credentialFiles: ClientCredentialFiles;
   /** Task operations (container actions, service changes): their handlers register here. */
   tasks: TaskOperations;
   logger?: Logger;

@@ -10,7 +10,7 @@ import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
 import { RUN_OPERATION } from './api.ts';
 import { OperationRunner } from './operation-runner.ts';
 import { pkiFactory } from './pki.ts';
-import { ClusterEngines } from './cluster-engine.ts';
+import { ClientCredentialFiles } from './credential-files.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import { TaskOperations } from './tasks.ts';
@@ -31,7 +31,7 @@ export class ConductorService {
   #sweeping = false;
   readonly #certs: ClusterCertificates;
   readonly #methods: RpcMethods;
-  readonly #engines: ClusterEngines;
+  readonly #credentialFiles: ClientCredentialFiles;
   readonly #health: HealthMonitor;
   #stopped = false;
   /** What the feature modules behind `methods` release at stop (listeners, timers). */
@@ -45,13 +45,13 @@ export class ConductorService {
     this.#log = opts.logger;
     const owner = `${opts.conf.DEFAULT.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#certs = ClusterCertificates.fromConfig(opts.conf, opts.storage);
-    const engines = new ClusterEngines({ storage: opts.storage, certs: this.#certs, cacheDir: ClusterEngines.cacheDirFor(opts.conf.database.connection) });
-    this.#engines = engines;
+    const credentialFiles = new ClientCredentialFiles({ storage: opts.storage, certs: this.#certs, cacheDir: ClientCredentialFiles.cacheDirFor(opts.conf.database.connection) });
+    this.#credentialFiles = credentialFiles;
     const tasks = new TaskOperations(opts.storage);
-    const deps = { conf: opts.conf, storage: opts.storage, engines, tasks, logger: opts.logger };
+    const deps = { conf: opts.conf, storage: opts.storage, credentialFiles, tasks, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => engines.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
+    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => credentialFiles.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
     tasks.attach(this.runner);
     this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.runner.run(uuid) });
   }
@@ -72,8 +72,8 @@ export class ConductorService {
       void this.pollHealth().catch((err: unknown) => this.#periodicFailed('health polling', err));
       this.#every(c.kubernetes.health_polling_interval * 1000, () => this.pollHealth(), 'health polling');
       // Cached client keys of clusters deleted by another conductor host (or while this one was down).
-      void this.#engines.prune().catch((err) => this.#log?.warn({ err }, 'pruning cached cluster credentials failed'));
-      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.#engines.prune());
+      void this.#credentialFiles.prune().catch((err) => this.#log?.warn({ err }, 'pruning cached cluster credentials failed'));
+      this.#every(c.kubernetes.health_polling_interval * 1000, () => this.#credentialFiles.prune());
     }
     this.#log?.info({ owner: this.runner.owner, drivers: this.#drivers.names }, 'conductor started');
   }

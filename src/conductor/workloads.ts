@@ -10,11 +10,10 @@ import { ClusterCertificates } from '../cert/cert-manager.ts';
 import { E, MagnumError } from '../common/errors.ts';
 import { DuplicateWorkload } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
-import type { NodeImages, ObjectBackend, WorkloadAccess } from '../drivers/workloads.ts';
+import type { NodeImages, ObjectBackend, WorkloadAccess, Workloads } from '../drivers/workloads.ts';
 import { backendKey, ingressPorts, publishAddress, type SwarmServiceManifest } from '../objects/manifests.ts';
 import type { Cluster, ClusterTemplate, Operation, Workload } from '../objects/models.ts';
 import type { Step } from '../drivers/driver.ts';
-import type { ClusterEngine } from './cluster-engine.ts';
 import { PortForwarders } from './port-forwarder.ts';
 import type { MethodDeps, RpcMethods } from './rpc-methods.ts';
 import type { TaskStarted } from './tasks.ts';
@@ -124,31 +123,32 @@ export class WorkloadService {
   }
 
   #access(cluster: Cluster, template: ClusterTemplate): WorkloadAccess {
-    let engine: Promise<ClusterEngine> | null = null;
     const deps = this.#deps!;
     return {
       cluster,
       template,
-      docker: async (args, opts) => {
-        engine ??= deps.engines.forCluster(cluster.uuid);
-        const e = await engine;
-        return e.run(e.api, args, { timeoutMs: opts?.timeoutMs, input: opts?.input });
-      },
+      tlsFiles: () => deps.credentialFiles.dirFor(cluster, template),
       // Every cluster has its CAs; a driver whose API needs no TLS when the template disables it
-      // (swarm-mode engines) uses docker() instead, which follows tls_disabled.
+      // (swarm-mode engines) uses tlsFiles() instead, which follows tls_disabled.
       credentials: async () => (cluster.ca_cert_ref && cluster.magnum_cert_ref ? this.#certs!.getClientCredentials(cluster) : null),
       resources: () => deps.storage.listResources(cluster.uuid),
     };
   }
 
-  /** How images get into the cluster's nodes, when its driver says (else null: nodes with a Docker engine). */
-  async nodeImages(clusterUuid: string): Promise<NodeImages | null> {
+  /** The cluster and what its driver offers on it (404 when the cluster is gone; nothing when its template or driver is). */
+  async backendsOf(clusterUuid: string): Promise<{ cluster: Cluster; workloads: Workloads }> {
     const cluster = await this.#storage.getClusterByUuid(clusterUuid);
     if (!cluster) throw E.ClusterNotFound(clusterUuid);
     const template = await this.#storage.getClusterTemplateByUuid(cluster.cluster_template_id ?? '');
-    if (!template) return null;
+    if (!template) return { cluster, workloads: {} };
     const driver = this.#drivers.find(template.server_type ?? 'vm', template.cluster_distro, template.coe ?? '');
-    return driver?.workloads?.(this.#access(cluster, template)).images ?? null;
+    return { cluster, workloads: driver?.workloads?.(this.#access(cluster, template)) ?? {} };
+  }
+
+  /** How images get into the cluster's nodes (null: its driver has no way). */
+  async nodeImages(clusterUuid: string): Promise<{ cluster: Cluster; images: NodeImages | null }> {
+    const { cluster, workloads } = await this.backendsOf(clusterUuid);
+    return { cluster, images: workloads.images ?? null };
   }
 
   /** The cluster, its template and the backend for one kind of object, or a clear 4xx. */

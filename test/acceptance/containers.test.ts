@@ -110,7 +110,7 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     if (proc?.running && cluster) {
       await api('DELETE', `/v1/clusters/${cluster.uuid}`);
       await waitFor('cluster deleted', async () => ((await api('GET', `/v1/clusters/${cluster.uuid}`)).status === 404 ? true : undefined), 120_000).catch(() => undefined);
-      // The conductor's cached client certificate of the cluster (ClusterEngines keeps one per cluster).
+      // The conductor's cached client certificate of the cluster (ClientCredentialFiles keeps one per cluster).
       rmSync(join(tmpdir(), `magnum-cluster-certs-${process.getuid?.() ?? 0}`, cluster.uuid), { recursive: true, force: true });
     }
     await proc?.stop();

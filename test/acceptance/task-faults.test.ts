@@ -13,7 +13,7 @@ import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
-import { ClusterEngines } from '../../src/conductor/cluster-engine.ts';
+import { ClientCredentialFiles } from '../../src/conductor/credential-files.ts';
 import { ROOT } from '../helpers/env.ts';
 import { labelled, removeLabelled } from '../helpers/cluster-leftovers.ts';
 import { startPrivatePostgres, startPrivateRabbitmq, type PrivateService } from '../helpers/private-services.ts';
@@ -190,7 +190,7 @@ describe('kill -9 of a conductor during operations on a real swarm-mode cluster'
         await removeLabelled(cluster);
       }
     }
-    if (dbUrl) rmSync(ClusterEngines.cacheDirFor(dbUrl), { recursive: true, force: true });
+    if (dbUrl) rmSync(ClientCredentialFiles.cacheDirFor(dbUrl), { recursive: true, force: true });
     await storage?.close();
     await pg?.destroy();
     await mq?.destroy();

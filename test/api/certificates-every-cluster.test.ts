@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ClusterCertificates, CertManager, x509Settings } from '../../src/cert/cert-manager.ts';
-import { ClusterEngines } from '../../src/conductor/cluster-engine.ts';
+import { ClientCredentialFiles } from '../../src/conductor/credential-files.ts';
 import { pkiFactory } from '../../src/conductor/pki.ts';
 import type { Cluster } from '../../src/objects/models.ts';
 import { as, startStack, waitFor, type TestStack } from '../helpers/stack.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'magnum-certs-every-'));
 const h = as('p1');
-/** Where the conductor caches a cluster's client key and certificate (src/conductor/cluster-engine.ts). */
-const cacheDirOf = (conf: TestStack['conf'], uuid: string) => join(ClusterEngines.cacheDirFor(conf.database.connection), uuid);
+/** Where the conductor caches a cluster's client key and certificate (src/conductor/credential-files.ts). */
+const cacheDirOf = (conf: TestStack['conf'], uuid: string) => join(ClientCredentialFiles.cacheDirFor(conf.database.connection), uuid);
 
 function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
@@ -222,7 +222,7 @@ describe('certificates of every cluster', () => {
 
   test('cached key files of clusters that no longer exist are pruned; those of existing clusters stay', async () => {
     const cacheDir = join(dir, 'cache');
-    const engines = new ClusterEngines({ storage: s.storage, certs: ClusterCertificates.fromConfig(s.conf, s.storage), cacheDir });
+    const engines = new ClientCredentialFiles({ storage: s.storage, certs: ClusterCertificates.fromConfig(s.conf, s.storage), cacheDir });
     const r = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: { name: 't-prune', coe: 'swarm-mode', image_id: 'fake-image' } });
     assert.equal(r.statusCode, 201, r.body);
     const alive = await createCluster('t-prune', 'c-prune');

@@ -6,6 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../conf/index.ts';
 import type { NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { Driver, DriverTuple, HealthReport, Step, StepContext } from '../driver.ts';
+import { engineContainers } from '../docker-engine/containers.ts';
+import { engineImages } from '../docker-engine/images.ts';
+import type { WorkloadAccess, Workloads } from '../workloads.ts';
 
 export const FAKE_OS = 'fake-os';
 
@@ -21,6 +24,14 @@ export class FakeDriver implements Driver {
   constructor(conf: Config) {
     this.#delay = conf.fake_driver.step_delay_ms;
     this.#failLabel = conf.fake_driver.fail_on_label;
+  }
+
+  /**
+   * It makes no nodes; a node a test records in the ledger is taken for one running a Docker
+   * engine (containers and image loads then reach it, or fail as an unreachable node does).
+   */
+  workloads(access: WorkloadAccess): Workloads {
+    return { containers: engineContainers(access), images: engineImages(access) };
   }
 
   #step(name: string, body: (ctx: StepContext) => void | Promise<void> = () => undefined): Step {

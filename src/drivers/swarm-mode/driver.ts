@@ -12,6 +12,8 @@ import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, O
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { SwarmServices } from './services.ts';
+import { engineContainers } from '../docker-engine/containers.ts';
+import { engineImages } from '../docker-engine/images.ts';
 import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
@@ -53,9 +55,12 @@ export class SwarmModeDriver implements Driver {
     void conf;
   }
 
-  /** Swarm services on the running cluster (/v1/services); pods are Kubernetes objects. */
+  /**
+   * Swarm services on the running cluster (/v1/services; pods are Kubernetes objects), and
+   * containers and image loads on its nodes' Docker engines (src/drivers/docker-engine/).
+   */
   workloads(access: WorkloadAccess): Workloads {
-    return { services: new SwarmServices(access) };
+    return { services: new SwarmServices(access), containers: engineContainers(access), images: engineImages(access) };
   }
 
   steps(kind: OperationKind, op: Operation): Step[] {

@@ -19,6 +19,8 @@ import type { ExecResult } from '../../infra/provider.ts';
 import { backendKey, shellJoin, type SwarmServiceManifest, type UpdateConfig } from '../../objects/manifests.ts';
 import type { Workload } from '../../objects/models.ts';
 import type { LiveState, ObjectBackend, WorkloadAccess } from '../workloads.ts';
+import { engineOf } from '../docker-engine/containers.ts';
+import type { DockerEngine } from '../docker-engine/engine.ts';
 
 export const SERVICE_LABEL = 'magnum.service';
 export const SERVICES_NETWORK = 'magnum-services';
@@ -71,16 +73,21 @@ const unquote = (s: unknown): string => String(s ?? '').replace(/^"(.*)"$/s, '$1
 export class SwarmServices implements ObjectBackend {
   readonly #access: WorkloadAccess;
 
+  readonly #engine: () => Promise<DockerEngine>;
+
   constructor(access: WorkloadAccess) {
     this.#access = access;
+    this.#engine = engineOf(access);
   }
 
   get #clusterName(): string {
     return this.#access.cluster.name ?? this.#access.cluster.uuid;
   }
 
-  #docker(args: string[], timeoutMs = READ_TIMEOUT_MS): Promise<ExecResult> {
-    return this.#access.docker(args, { timeoutMs });
+  /** The docker CLI against the cluster's manager; a 503 when its engine cannot be reached or does not answer. */
+  async #docker(args: string[], timeoutMs = READ_TIMEOUT_MS): Promise<ExecResult> {
+    const engine = await this.#engine();
+    return engine.run(engine.api, args, { timeoutMs });
   }
 
   /** A docker failure as the API should report it. */

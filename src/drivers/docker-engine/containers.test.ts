@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MagnumError } from '../common/errors.ts';
+import type { MagnumError } from '../../common/errors.ts';
 import { createArgs, envFileText, mergeLogs, withEnvFile } from './containers.ts';
 
 describe('container logs', () => {
