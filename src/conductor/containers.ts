@@ -25,15 +25,12 @@ import type { TaskStarted } from './tasks.ts';
 export type ContainerAction = 'start' | 'stop' | 'reboot' | 'pause' | 'unpause';
 export const CONTAINER_ACTIONS: readonly ContainerAction[] = ['start', 'stop', 'reboot', 'pause', 'unpause'];
 
-/** The backend's own timeouts (src/drivers/docker-engine/containers.ts), which the deadlines cover. */
-const INSPECT_TIMEOUT_MS = 15_000;
-const COMMAND_TIMEOUT_MS = 45_000;
-const PULL_TIMEOUT_MS = 90_000;
 const LIST_CONCURRENCY = 8;
-/** Deadlines of the task operations: within the time the API waits for them. */
-const CREATE_DEADLINE_MS = PULL_TIMEOUT_MS + COMMAND_TIMEOUT_MS + 2 * INSPECT_TIMEOUT_MS - 10_000;
-const actionDeadlineMs = (grace: number | null) => COMMAND_TIMEOUT_MS + (grace ?? 10) * 1000 + 5_000;
-const DELETE_DEADLINE_MS = COMMAND_TIMEOUT_MS + 5_000;
+/** Deadlines of the task operations, from the backend's timeouts: within the time the API waits for them. */
+type Timeouts = ContainerBackend['timeouts'];
+const createDeadlineMs = (t: Timeouts) => t.pullMs + t.commandMs + 2 * t.inspectMs - 10_000;
+const actionDeadlineMs = (t: Timeouts, grace: number | null) => t.commandMs + (grace ?? 10) * 1000 + 5_000;
+const deleteDeadlineMs = (t: Timeouts) => t.commandMs + 5_000;
 
 type ContainerSpec = Partial<Container> & { uuid: string; cluster_id: string; image: string };
 
@@ -121,7 +118,7 @@ export class ContainerService {
     const up = await b.containers.answers(candidates.map((n) => n.address));
     const reachable = candidates.filter((_, i) => up[i]);
     if (!reachable.length) {
-      throw E.ServiceUnavailable(`Cluster ${clusterLabel(b.cluster)} cannot be reached: no Docker engine of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
+      throw E.ServiceUnavailable(`Cluster ${clusterLabel(b.cluster)} cannot be reached: no ${b.containers.answering} of its nodes ${candidates.map((n) => n.name).join(', ')} answers (${candidates.map((n) => n.address).join(', ')}).`);
     }
     return reachable;
   }
@@ -139,7 +136,7 @@ export class ContainerService {
       // The row first, with the operation: a conductor that dies from here on leaves an operation
       // that another one finishes or takes back, never a stray container.
       return await this.#d.tasks.start({
-        uuid: operation, kind: 'container_create', cluster: spec.cluster_id, params: { container: spec.uuid }, deadlineMs: CREATE_DEADLINE_MS,
+        uuid: operation, kind: 'container_create', cluster: spec.cluster_id, params: { container: spec.uuid }, deadlineMs: createDeadlineMs(b.containers.timeouts),
         rows: { container: { ...spec, host: null, docker_id: null, status: null } },
       });
     } catch (e) {
@@ -174,7 +171,7 @@ export class ContainerService {
           const leastLoaded = (list: ContainerNode[]) => [...list].sort((a, b) => (load.get(a.address) ?? 0) - (load.get(b.address) ?? 0) || a.index - b.index)[0];
           const withImage = reachable.filter((_, i) => hasImage[i]);
           const node = leastLoaded(withImage.length ? withImage : reachable);
-          // No node of the cluster has the image: the chosen node pulls it, as `docker run` would.
+          // No node of the cluster has the image: the chosen node pulls it (as `docker run` would).
           if (!withImage.length) await b.containers.pull(node, c.image!);
           await this.#d.storage.updateContainer(c.uuid, { host: node.address });
         },
@@ -240,7 +237,7 @@ export class ContainerService {
     });
     await mapLimit(groups, LIST_CONCURRENCY, async ({ b, host, list }) => {
       if (!(await b.containers.answers([host]))[0]) {
-        for (const c of list) out[c.uuid] = unknown(`the Docker engine of node ${host} of cluster ${clusterLabel(b.cluster)} cannot be reached`);
+        for (const c of list) out[c.uuid] = unknown(`the ${b.containers.answering} of node ${host} of cluster ${clusterLabel(b.cluster)} cannot be reached`);
         return;
       }
       try {
@@ -286,7 +283,7 @@ export class ContainerService {
         break;
     }
     const grace = opts.timeout ?? null;
-    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_action', cluster: c.cluster_id, params: { container: c.uuid, action, timeout: grace }, deadlineMs: actionDeadlineMs(grace) });
+    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_action', cluster: c.cluster_id, params: { container: c.uuid, action, timeout: grace }, deadlineMs: actionDeadlineMs(b.containers.timeouts, grace) });
   }
 
   #actionSteps(op: Operation): Step[] {
@@ -360,7 +357,7 @@ export class ContainerService {
     if (info && !opts.force && (info.state.Running || info.state.Paused)) {
       throw E.Conflict(`Cannot delete container ${label(c)}: it is ${info.state.Paused ? 'paused' : 'running'} (stop it first, or delete it with force=true).`);
     }
-    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: DELETE_DEADLINE_MS });
+    return this.#d.tasks.start({ uuid: opts.operation, kind: 'container_delete', cluster: c.cluster_id, params: { container: uuid, force: opts.force }, deadlineMs: deleteDeadlineMs(b.containers.timeouts) });
   }
 
   #deleteSteps(op: Operation): Step[] {

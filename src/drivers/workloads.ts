@@ -116,6 +116,10 @@ export interface ContainerInfo {
  * not answer).
  */
 export interface ContainerBackend {
+  /** What answers on a node, as messages name it ("no Docker engine of its nodes answers"). */
+  readonly answering: string;
+  /** The longest its calls wait (the conductor's operation deadlines cover them). */
+  readonly timeouts: { readonly inspectMs: number; readonly commandMs: number; readonly pullMs: number };
   /** The nodes of the cluster, masters first, then by index. */
   nodes(): Promise<ContainerNode[]>;
   /** Whether each node answers now (a quick probe, in seconds). */

@@ -128,6 +128,8 @@ export function engineContainers(access: WorkloadAccess): ContainerBackend {
   };
 
   return {
+    answering: 'Docker engine',
+    timeouts: { inspectMs: INSPECT_TIMEOUT_MS, commandMs: COMMAND_TIMEOUT_MS, pullMs: PULL_TIMEOUT_MS },
     async nodes() {
       return ledgerEngineNodes(await access.resources());
     },
