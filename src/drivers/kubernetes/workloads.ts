@@ -7,7 +7,9 @@ import { E } from '../../common/errors.ts';
 import type { InfraProvider } from '../../infra/provider.ts';
 import { kubernetesWorkloads, type KubernetesClient } from '../kubernetes-objects.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
-import { KubeClient } from './client.ts';
+// ./client.ts (and @kubernetes/client-node, ~49 MB resident) is imported on first use only: the API
+// and conductors of deployments without kubernetes clusters never load it.
+import type { KubeClient } from './client.ts';
 import { kubeNodeImages } from './images.ts';
 
 /** A KubeClient made on first use (the credentials are read from the certificate store then). */
@@ -21,7 +23,8 @@ export function clusterClient(access: WorkloadAccess): KubernetesClient {
     if (!tls && server.startsWith('https:')) {
       throw E.ServiceUnavailable(`The Kubernetes API of cluster ${label} cannot be reached: the cluster has no client certificate for the conductor (${server}).`);
     }
-    return new KubeClient({ server, clusterLabel: label, tls });
+    const { KubeClient: Client } = await import('./client.ts');
+    return new Client({ server, clusterLabel: label, tls });
   })().catch((err) => {
     made = null;
     throw err;
