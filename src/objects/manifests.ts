@@ -30,7 +30,7 @@
 // Kubernetes objects (COE kubernetes) use Kubernetes manifests, as Magnum 2015 did: a Pod needs
 // metadata.name and spec.containers, a Service metadata.name and spec.ports.
 import { ShellSplitError, shellSplit as splitCommandLine } from './container.ts';
-import { parse as parseYaml } from 'yaml';
+import { Parser as YamlParser, parse as parseYaml } from 'yaml';
 import { E, MagnumError } from '../common/errors.ts';
 
 export class ManifestError extends Error {}
@@ -50,11 +50,45 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `a ${typeof v}`);
 
+/** How deep a manifest may nest (a Kubernetes Deployment with env from secrets is about 12 levels). */
+export const MAX_MANIFEST_DEPTH = 64;
+
+/**
+ * The nesting depth of a YAML/JSON text, read from yaml's syntax tree, which is built without
+ * recursion. The composer that turns that tree into objects recurses once per level: a text of
+ * thousands of nested `[` or `- ` would exhaust the stack there, and where the overflow lands
+ * inside V8's regular-expression compiler the process aborts instead of throwing. So the depth is
+ * checked first, without recursion.
+ */
+function yamlDepth(text: string): number {
+  let max = 0;
+  for (const token of new YamlParser().parse(text)) {
+    const stack: [unknown, number][] = [[token, 0]];
+    while (stack.length) {
+      const [node, depth] = stack.pop()!;
+      if (depth > max) max = depth;
+      if (max > MAX_MANIFEST_DEPTH) return max;
+      if (!node || typeof node !== 'object') continue;
+      const { items, value } = node as { items?: { key?: unknown; value?: unknown }[]; value?: unknown };
+      if (Array.isArray(items)) {
+        for (const item of items) {
+          if (item.key) stack.push([item.key, depth + 1]);
+          if (item.value) stack.push([item.value, depth + 1]);
+        }
+      }
+      if (value && typeof value === 'object') stack.push([value, depth + 1]);
+    }
+  }
+  return max;
+}
+
 /** The manifest as given: a YAML or JSON text, or an already parsed JSON object. */
 export function parseManifestDocument(raw: unknown): Record<string, unknown> {
   let doc: unknown = raw;
   if (typeof raw === 'string') {
     if (!raw.trim()) bad('', 'the manifest is empty');
+    const depth = yamlDepth(raw);
+    if (depth > MAX_MANIFEST_DEPTH) bad('', `nested deeper than ${MAX_MANIFEST_DEPTH} levels`);
     try {
       doc = parseYaml(raw, { prettyErrors: false, maxAliasCount: 50, uniqueKeys: true });
     } catch (err) {
