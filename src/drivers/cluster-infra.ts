@@ -4,10 +4,28 @@
 // last sweep of what is labelled for a deleted cluster, and the health report when the host of the
 // nodes does not answer.
 import { SubnetOverlap, type InfraProvider, type InfraUnavailable } from '../infra/provider.ts';
-import type { Cluster } from '../objects/models.ts';
-import type { HealthReport, StepContext } from './driver.ts';
+import type { Cluster, NodeGroup } from '../objects/models.ts';
+import type { ClusterPki, HealthReport, StepContext } from './driver.ts';
 
 const short = (uuid: string) => uuid.slice(0, 8);
+
+/** The operation's nodegroup of this uuid. */
+export function nodegroupOf(ctx: StepContext, uuid: string): NodeGroup {
+  const ng = ctx.nodegroups.find((n) => n.uuid === uuid);
+  if (!ng) throw new Error(`nodegroup ${uuid} not found`);
+  return ng;
+}
+
+/** The labels on everything made for the cluster: its uuid under the driver's label, and its project. */
+export function clusterLabels(ctx: StepContext, clusterLabel: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { [clusterLabel]: ctx.cluster.uuid, 'magnum.project': ctx.cluster.project_id ?? '', ...extra };
+}
+
+/** The cluster's certificates (every conductor that runs drivers has a certificate store). */
+export function pkiOf(ctx: StepContext): ClusterPki {
+  if (!ctx.pki) throw new Error('the conductor has no certificate store');
+  return ctx.pki;
+}
 
 export function networkName(cluster: Pick<Cluster, 'uuid'>): string {
   return `magnum-${short(cluster.uuid)}`;

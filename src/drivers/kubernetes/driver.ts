@@ -15,7 +15,9 @@ import type { Config } from '../../conf/index.ts';
 import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } from '../../infra/provider.ts';
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
-import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
+import {
+  clusterLabels, clusterSubnet, ensureClusterNetwork, networkName, nodegroupOf, pkiOf, removeClusterNetwork, removeStrayNodes, unreachableReport,
+} from '../cluster-infra.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { apiLbCommand } from './api-lb.ts';
 import { coreDnsManifest } from './manifests.ts';
@@ -148,14 +150,14 @@ export class KubernetesDriver implements Driver {
       case 'cluster_resize':
       case 'nodegroup_create':
         return [
-          s('scale nodegroup', (ctx) => this.#reconcile(ctx, this.#ng(ctx, ngParam), (op.params.nodes_to_remove as string[] | undefined) ?? [])),
+          s('scale nodegroup', (ctx) => this.#reconcile(ctx, nodegroupOf(ctx, ngParam), (op.params.nodes_to_remove as string[] | undefined) ?? [])),
           ...settle,
         ];
       case 'cluster_heal':
         return [s('restart failed nodes', (ctx) => this.#reconcileAll(ctx)), ...settle];
       case 'nodegroup_delete':
         return [
-          s('remove nodegroup nodes', (ctx) => this.#reconcile(ctx, { ...this.#ng(ctx, ngParam), node_count: 0 }, [])),
+          s('remove nodegroup nodes', (ctx) => this.#reconcile(ctx, { ...nodegroupOf(ctx, ngParam), node_count: 0 }, [])),
           s('set pod routes', (ctx) => this.#routes(ctx)),
           s('publish api', (ctx) => this.#publish(ctx)),
         ];
@@ -172,7 +174,7 @@ export class KubernetesDriver implements Driver {
       case 'rotate_ca':
         return [
           s('rotate ca', async (ctx) => {
-            if (!ctx.state.rotated) await this.#pki(ctx).rotate();
+            if (!ctx.state.rotated) await pkiOf(ctx).rotate();
             ctx.state.rotated = true;
           }),
           s('renew node certificates', (ctx) => this.#renewCertificates(ctx)),
@@ -188,21 +190,6 @@ export class KubernetesDriver implements Driver {
           s('remove network', (ctx) => removeClusterNetwork(ctx, this.#provider, CLUSTER_LABEL)),
         ];
     }
-  }
-
-  #ng(ctx: StepContext, uuid: string): NodeGroup {
-    const ng = ctx.nodegroups.find((n) => n.uuid === uuid);
-    if (!ng) throw new Error(`nodegroup ${uuid} not found`);
-    return ng;
-  }
-
-  #labels(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
-    return { [CLUSTER_LABEL]: ctx.cluster.uuid, 'magnum.project': ctx.cluster.project_id ?? '', ...extra };
-  }
-
-  #pki(ctx: StepContext): ClusterPki {
-    if (!ctx.pki) throw new Error('the conductor has no certificate store');
-    return ctx.pki;
   }
 
   /**
@@ -233,13 +220,13 @@ export class KubernetesDriver implements Driver {
   }
 
   async #network(ctx: StepContext): Promise<void> {
-    await ensureClusterNetwork(ctx, this.#provider, this.#labels(ctx));
+    await ensureClusterNetwork(ctx, this.#provider, clusterLabels(ctx, CLUSTER_LABEL));
   }
 
   /** The CAs and the service-account key, before any node needs them (timed as a step of its own). */
   async #certificates(ctx: StepContext): Promise<void> {
-    await this.#pki(ctx).ensure();
-    await this.#pki(ctx).serviceAccountKey();
+    await pkiOf(ctx).ensure();
+    await pkiOf(ctx).serviceAccountKey();
   }
 
   async #reconcileAll(ctx: StepContext): Promise<void> {
@@ -271,7 +258,7 @@ export class KubernetesDriver implements Driver {
     const masterCount = ctx.nodegroups.filter((g) => g.role === 'master').reduce((n, g) => n + g.node_count, 0);
     const existing = lbRecord(await ctx.ledger.list());
     if (existing || !(ctx.cluster.master_lb_enabled || masterCount > 1)) return existing;
-    const base = (await clusterSubnet(ctx, this.#provider, this.#labels(ctx))).split('/')[0].split('.').slice(0, 3).join('.');
+    const base = (await clusterSubnet(ctx, this.#provider, clusterLabels(ctx, CLUSTER_LABEL))).split('/')[0].split('.').slice(0, 3).join('.');
     const lb: LbRecord = { name: `magnum-${short(ctx.cluster.uuid)}-api-lb`, role: LB_ROLE, address: `${base}.9` };
     const { name: _n, ...details } = lb;
     await ctx.ledger.intend('container', lb.name, details);
@@ -289,7 +276,7 @@ export class KubernetesDriver implements Driver {
       flavor: null,
       volume: null,
       volumePath: STATE_DIR,
-      labels: this.#labels(ctx, { 'magnum.role': LB_ROLE, 'magnum.node': lb.name }),
+      labels: clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.role': LB_ROLE, 'magnum.node': lb.name }),
       files: [],
       // The node image's entrypoint runs any other command as it is.
       args: apiLbCommand(API_PORT, masters.map((m) => m.address)),
@@ -326,7 +313,7 @@ export class KubernetesDriver implements Driver {
     const remaining = all.filter((n) => !removing.includes(n));
     const used = new Set(remaining.map((n) => n.address));
     const usedPods = new Set(remaining.map((n) => n.podIndex));
-    const base = (await clusterSubnet(ctx, this.#provider, this.#labels(ctx))).split('/')[0].split('.').slice(0, 3).join('.');
+    const base = (await clusterSubnet(ctx, this.#provider, clusterLabels(ctx, CLUSTER_LABEL))).split('/')[0].split('.').slice(0, 3).join('.');
     let host = 10;
     const nextAddress = () => {
       while (used.has(`${base}.${host}`)) host++;
@@ -395,7 +382,7 @@ export class KubernetesDriver implements Driver {
     if (ctx.template.dns_nameserver) env.UPSTREAM_DNS = ctx.template.dns_nameserver;
     if (files.length) files.push({ path: ENV_FILE, content: Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), mode: 0o644 });
     await ctx.ledger.intend('volume', rec.volume);
-    await this.#provider.ensureVolume(rec.volume, this.#labels(ctx, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
+    await this.#provider.ensureVolume(rec.volume, clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
     await ctx.ledger.present('volume', rec.volume);
     const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
     const spec: NodeSpec = {
@@ -408,7 +395,7 @@ export class KubernetesDriver implements Driver {
       volume: rec.volume,
       volumePath: STATE_DIR,
       devices: ['/dev/kmsg'],
-      labels: this.#labels(ctx, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
+      labels: clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
       files,
       args: ['run'],
       publish: rec.role === 'master' ? [{ port: API_PORT, hostPort: rec.apiHostPort }] : [],
@@ -437,7 +424,7 @@ export class KubernetesDriver implements Driver {
 
   async #pkiFiles(ctx: StepContext, rec: NodeRecord) {
     const lb = lbRecord(await ctx.ledger.list());
-    return nodePkiFiles(this.#pki(ctx), rec, {
+    return nodePkiFiles(pkiOf(ctx), rec, {
       serviceIp: SERVICE_IP, clusterDomain: CLUSTER_DOMAIN, externalAddresses: [this.#externalAddress(ctx), ...(lb ? [lb.address] : [])],
     });
   }
@@ -450,7 +437,7 @@ export class KubernetesDriver implements Driver {
    */
   async #upgrade(ctx: StepContext, ngUuid: string, batch: number): Promise<void> {
     const image = ctx.targetTemplate!.image_id!;
-    const ng = this.#ng(ctx, ngUuid);
+    const ng = nodegroupOf(ctx, ngUuid);
     const groups = ng.is_default ? ctx.nodegroups.filter((g) => g.is_default) : [ng];
     const resources = await ctx.ledger.list();
     const all = nodeRecords(resources);
@@ -523,7 +510,7 @@ export class KubernetesDriver implements Driver {
   async #waitApi(ctx: StepContext): Promise<void> {
     const api = await this.#apiAddress(ctx);
     if (!api) throw new Error('no master publishes the API server');
-    const tls = await this.#pki(ctx).ensure();
+    const tls = await pkiOf(ctx).ensure();
     const until = Date.now() + READY_WAIT_MS;
     let last = '';
     for (;;) {
@@ -581,7 +568,7 @@ export class KubernetesDriver implements Driver {
    */
   async #restartCoreDns(ctx: StepContext): Promise<void> {
     const master = await this.#firstMaster(ctx);
-    const ca = (await this.#pki(ctx).ensure()).caPem.trim();
+    const ca = (await pkiOf(ctx).ensure()).caPem.trim();
     const until = Date.now() + READY_WAIT_MS;
     for (;;) {
       const r = await this.#kubectl(master.name, ['-n', 'kube-system', 'get', 'configmap', 'kube-root-ca.crt', '-o', 'jsonpath={.data.ca\\.crt}'], { signal: ctx.signal });
@@ -626,7 +613,7 @@ export class KubernetesDriver implements Driver {
     const changes: Partial<Cluster> = { stack_id: networkName(ctx.cluster) };
     if (api) {
       changes.api_address = api;
-      const v = await httpsGet(`${api}/version`, await this.#pki(ctx).ensure(), ctx.signal).catch(() => null);
+      const v = await httpsGet(`${api}/version`, await pkiOf(ctx).ensure(), ctx.signal).catch(() => null);
       if (v?.status === 200) changes.coe_version = (JSON.parse(v.body) as { gitVersion?: string }).gitVersion ?? null;
     }
     const master = await this.#firstMaster(ctx);

@@ -14,7 +14,9 @@ import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { SwarmServices } from './services.ts';
 import { engineContainers } from '../docker-engine/containers.ts';
 import { engineImages } from '../docker-engine/images.ts';
-import { clusterSubnet, ensureClusterNetwork, networkName, removeClusterNetwork, removeStrayNodes, unreachableReport } from '../cluster-infra.ts';
+import {
+  clusterLabels, clusterSubnet, ensureClusterNetwork, networkName, nodegroupOf, pkiOf, removeClusterNetwork, removeStrayNodes, unreachableReport,
+} from '../cluster-infra.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
 const CERT_DIR = '/etc/docker/magnum';
@@ -80,7 +82,7 @@ export class SwarmModeDriver implements Driver {
       case 'cluster_resize':
       case 'nodegroup_create':
         return [
-          s('scale nodegroup', (ctx) => this.#reconcile(ctx, this.#ng(ctx, ngParam), (op.params.nodes_to_remove as string[] | undefined) ?? [])),
+          s('scale nodegroup', (ctx) => this.#reconcile(ctx, nodegroupOf(ctx, ngParam), (op.params.nodes_to_remove as string[] | undefined) ?? [])),
           s('wait for engines', (ctx) => this.#waitEngines(ctx)),
           s('form swarm', (ctx) => this.#formSwarm(ctx)),
           s('publish api', (ctx) => this.#publish(ctx)),
@@ -94,7 +96,7 @@ export class SwarmModeDriver implements Driver {
         ];
       case 'nodegroup_delete':
         return [
-          s('remove nodegroup nodes', (ctx) => this.#reconcile(ctx, { ...this.#ng(ctx, ngParam), node_count: 0 }, [])),
+          s('remove nodegroup nodes', (ctx) => this.#reconcile(ctx, { ...nodegroupOf(ctx, ngParam), node_count: 0 }, [])),
           s('publish api', (ctx) => this.#publish(ctx)),
         ];
       case 'nodegroup_update':
@@ -108,7 +110,7 @@ export class SwarmModeDriver implements Driver {
         return [
           s('rotate ca', async (ctx) => {
             if (ctx.template.tls_disabled) throw new Error('the cluster\'s engines do not use TLS (tls_disabled)');
-            if (!ctx.state.rotated) await this.#pki(ctx).rotate();
+            if (!ctx.state.rotated) await pkiOf(ctx).rotate();
             ctx.state.rotated = true;
           }),
           s('renew node certificates', (ctx) => this.#renewCertificates(ctx)),
@@ -123,33 +125,18 @@ export class SwarmModeDriver implements Driver {
     }
   }
 
-  #ng(ctx: StepContext, uuid: string): NodeGroup {
-    const ng = ctx.nodegroups.find((n) => n.uuid === uuid);
-    if (!ng) throw new Error(`nodegroup ${uuid} not found`);
-    return ng;
-  }
-
-  #labels(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
-    return { [CLUSTER_LABEL]: ctx.cluster.uuid, 'magnum.project': ctx.cluster.project_id ?? '', ...extra };
-  }
-
-  #pki(ctx: StepContext): ClusterPki {
-    if (!ctx.pki) throw new Error('the conductor has no certificate store');
-    return ctx.pki;
-  }
-
   /** The node's engine certificate, or null when the template has tls_disabled. */
   async #nodeTls(ctx: StepContext, rec: Pick<NodeRecord, 'name' | 'address'>): Promise<TlsMaterial | null> {
     if (ctx.template.tls_disabled) return null;
-    return this.#pki(ctx).issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']);
+    return pkiOf(ctx).issueNode(rec.name, [rec.address, '127.0.0.1', ...this.#publishAddresses(ctx)], [rec.name, 'localhost']);
   }
 
   async #network(ctx: StepContext): Promise<void> {
-    await ensureClusterNetwork(ctx, this.#provider, this.#labels(ctx));
+    await ensureClusterNetwork(ctx, this.#provider, clusterLabels(ctx, CLUSTER_LABEL));
   }
 
   async #subnet(ctx: StepContext): Promise<string> {
-    return clusterSubnet(ctx, this.#provider, this.#labels(ctx));
+    return clusterSubnet(ctx, this.#provider, clusterLabels(ctx, CLUSTER_LABEL));
   }
 
   /** Every nodegroup to its node_count, and every recorded node running. */
@@ -212,7 +199,7 @@ export class SwarmModeDriver implements Driver {
     const tls = await this.#nodeTls(ctx, rec);
     if (rec.volume) {
       await ctx.ledger.intend('volume', rec.volume);
-      await this.#provider.ensureVolume(rec.volume, this.#labels(ctx, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
+      await this.#provider.ensureVolume(rec.volume, clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
       await ctx.ledger.present('volume', rec.volume);
     }
     const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
@@ -224,7 +211,7 @@ export class SwarmModeDriver implements Driver {
       address: rec.address,
       flavor: flavorName ? this.#provider.flavor(flavorName) : null,
       volume: rec.volume,
-      labels: this.#labels(ctx, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
+      labels: clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
       files: tls ? [
         { path: `${CERT_DIR}/ca.pem`, content: tls.caPem, mode: 0o644 },
         { path: `${CERT_DIR}/server.pem`, content: tls.certificate, mode: 0o644 },
@@ -399,7 +386,7 @@ export class SwarmModeDriver implements Driver {
   async #upgrade(ctx: StepContext, ngUuid: string, batch: number): Promise<void> {
     const target = ctx.targetTemplate;
     if (!target?.image_id) throw new Error('the target cluster template has no image');
-    const ng = this.#ng(ctx, ngUuid);
+    const ng = nodegroupOf(ctx, ngUuid);
     const groups = ng.is_default ? ctx.nodegroups.filter((g) => g.is_default) : [ng];
     const nodes = nodeRecords(await ctx.ledger.list());
     const order = groups.sort((a, b) => (a.role === 'master' ? -1 : 1) - (b.role === 'master' ? -1 : 1))
