@@ -3,7 +3,7 @@
 // concurrent creates never pick the same one, skipping what the host's other networks use), the
 // last sweep of what is labelled for a deleted cluster, and the health report when the host of the
 // nodes does not answer.
-import { SubnetOverlap, type InfraProvider, type InfraUnavailable } from '../infra/provider.ts';
+import { SubnetOverlap, type InfraProvider, type InfraUnavailable, type NodeInfo, type NodeSpec } from '../infra/provider.ts';
 import type { Cluster, NodeGroup } from '../objects/models.ts';
 import type { ClusterPki, HealthReport, StepContext } from './driver.ts';
 
@@ -25,6 +25,56 @@ export function clusterLabels(ctx: StepContext, clusterLabel: string, extra: Rec
 export function pkiOf(ctx: StepContext): ClusterPki {
   if (!ctx.pki) throw new Error('the conductor has no certificate store');
   return ctx.pki;
+}
+
+/** What both drivers keep of a node in the ledger (as the details of its container). */
+export interface NodeLedgerRecord {
+  name: string;
+  role: 'master' | 'worker';
+  address: string;
+  volume: string | null;
+  /** Host port the node's API was published on: kept when the node is re-created (upgrade, healing). */
+  apiHostPort?: number;
+}
+
+/** The node's volume, labelled with the node and the size asked, recorded in the ledger. */
+export async function ensureNodeVolume(ctx: StepContext, provider: InfraProvider, clusterLabel: string, ng: NodeGroup, rec: NodeLedgerRecord): Promise<void> {
+  if (!rec.volume) return;
+  await ctx.ledger.intend('volume', rec.volume);
+  await provider.ensureVolume(rec.volume, clusterLabels(ctx, clusterLabel, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
+  await ctx.ledger.present('volume', rec.volume);
+}
+
+/**
+ * The fields of a node's spec that do not depend on the COE: its names, image (an upgrade's, else
+ * the nodegroup's, else the template's), network and address, flavor (the nodegroup's, else the
+ * cluster's or template's for its role), volume, labels and external network.
+ */
+export function baseNodeSpec(
+  ctx: StepContext, provider: InfraProvider, clusterLabel: string, ng: NodeGroup, rec: NodeLedgerRecord, image: string | undefined,
+): Pick<NodeSpec, 'name' | 'hostname' | 'image' | 'network' | 'address' | 'flavor' | 'volume' | 'labels' | 'externalNetwork'> {
+  const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
+  return {
+    name: rec.name,
+    hostname: rec.name,
+    image: image ?? ng.image_id ?? ctx.template.image_id ?? '',
+    network: networkName(ctx.cluster),
+    address: rec.address,
+    flavor: flavorName ? provider.flavor(flavorName) : null,
+    volume: rec.volume,
+    labels: clusterLabels(ctx, clusterLabel, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
+    externalNetwork: ctx.template.external_network_id,
+  };
+}
+
+/** Makes (or finds) and starts the node, then records it in the ledger with the API host port it really got. */
+export async function runNode(ctx: StepContext, provider: InfraProvider, spec: NodeSpec, rec: NodeLedgerRecord, apiPort: number): Promise<NodeInfo> {
+  const info = await provider.ensureNode(spec);
+  const published = info.published[apiPort];
+  const { name: _n, ...details } = rec;
+  if (published) details.apiHostPort = Number(published.split(':').pop());
+  await ctx.ledger.present('container', rec.name, info.id, details);
+  return info;
 }
 
 export function networkName(cluster: Pick<Cluster, 'uuid'>): string {

@@ -16,7 +16,8 @@ import { InfraUnavailable, type InfraProvider, type NodeInfo, type NodeSpec } fr
 import type { Cluster, ClusterResource, ClusterTemplate, NodeGroup, Operation, OperationKind } from '../../objects/models.ts';
 import type { ClusterPki, Driver, DriverTuple, HealthReport, Step, StepContext, TlsMaterial } from '../driver.ts';
 import {
-  clusterLabels, clusterSubnet, ensureClusterNetwork, networkName, nodegroupOf, pkiOf, removeClusterNetwork, removeStrayNodes, unreachableReport,
+  baseNodeSpec, clusterLabels, clusterSubnet, ensureClusterNetwork, ensureNodeVolume, networkName, nodegroupOf, pkiOf, removeClusterNetwork,
+  removeStrayNodes, runNode, unreachableReport,
 } from '../cluster-infra.ts';
 import type { WorkloadAccess, Workloads } from '../workloads.ts';
 import { apiLbCommand } from './api-lb.ts';
@@ -381,32 +382,17 @@ export class KubernetesDriver implements Driver {
     }
     if (ctx.template.dns_nameserver) env.UPSTREAM_DNS = ctx.template.dns_nameserver;
     if (files.length) files.push({ path: ENV_FILE, content: Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), mode: 0o644 });
-    await ctx.ledger.intend('volume', rec.volume);
-    await this.#provider.ensureVolume(rec.volume, clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
-    await ctx.ledger.present('volume', rec.volume);
-    const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
+    await ensureNodeVolume(ctx, this.#provider, CLUSTER_LABEL, ng, rec);
     const spec: NodeSpec = {
-      name: rec.name,
-      hostname: rec.name,
-      image: image ?? ng.image_id ?? ctx.template.image_id ?? '',
-      network: networkName(ctx.cluster),
-      address: rec.address,
-      flavor: flavorName ? this.#provider.flavor(flavorName) : null,
-      volume: rec.volume,
+      ...baseNodeSpec(ctx, this.#provider, CLUSTER_LABEL, ng, rec, image),
       volumePath: STATE_DIR,
       devices: ['/dev/kmsg'],
-      labels: clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
       files,
       args: ['run'],
       publish: rec.role === 'master' ? [{ port: API_PORT, hostPort: rec.apiHostPort }] : [],
-      externalNetwork: ctx.template.external_network_id,
       dns: [],
     };
-    const info = await this.#provider.ensureNode(spec);
-    const published = info.published[API_PORT];
-    const { name: _n, ...details } = rec;
-    if (published) details.apiHostPort = Number(published.split(':').pop());
-    await ctx.ledger.present('container', rec.name, info.id, details);
+    const info = await runNode(ctx, this.#provider, spec, rec, API_PORT);
     return info;
   }
 

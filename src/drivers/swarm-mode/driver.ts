@@ -15,7 +15,8 @@ import { SwarmServices } from './services.ts';
 import { engineContainers } from '../docker-engine/containers.ts';
 import { engineImages } from '../docker-engine/images.ts';
 import {
-  clusterLabels, clusterSubnet, ensureClusterNetwork, networkName, nodegroupOf, pkiOf, removeClusterNetwork, removeStrayNodes, unreachableReport,
+  baseNodeSpec, clusterLabels, clusterSubnet, ensureClusterNetwork, ensureNodeVolume, networkName, nodegroupOf, pkiOf, removeClusterNetwork,
+  removeStrayNodes, runNode, unreachableReport,
 } from '../cluster-infra.ts';
 
 export const CLUSTER_LABEL = 'magnum.cluster';
@@ -197,21 +198,9 @@ export class SwarmModeDriver implements Driver {
       rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
     }
     const tls = await this.#nodeTls(ctx, rec);
-    if (rec.volume) {
-      await ctx.ledger.intend('volume', rec.volume);
-      await this.#provider.ensureVolume(rec.volume, clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.node': rec.name, 'magnum.requested-size-gb': String(ng.docker_volume_size ?? ctx.cluster.docker_volume_size ?? '') }));
-      await ctx.ledger.present('volume', rec.volume);
-    }
-    const flavorName = ng.flavor_id ?? (rec.role === 'master' ? ctx.cluster.master_flavor_id ?? ctx.template.master_flavor_id : ctx.cluster.flavor_id ?? ctx.template.flavor_id);
+    await ensureNodeVolume(ctx, this.#provider, CLUSTER_LABEL, ng, rec);
     const spec: NodeSpec = {
-      name: rec.name,
-      hostname: rec.name,
-      image: image ?? ng.image_id ?? ctx.template.image_id ?? '',
-      network: networkName(ctx.cluster),
-      address: rec.address,
-      flavor: flavorName ? this.#provider.flavor(flavorName) : null,
-      volume: rec.volume,
-      labels: clusterLabels(ctx, CLUSTER_LABEL, { 'magnum.nodegroup': ng.uuid, 'magnum.role': rec.role, 'magnum.node': rec.name }),
+      ...baseNodeSpec(ctx, this.#provider, CLUSTER_LABEL, ng, rec, image),
       files: tls ? [
         { path: `${CERT_DIR}/ca.pem`, content: tls.caPem, mode: 0o644 },
         { path: `${CERT_DIR}/server.pem`, content: tls.certificate, mode: 0o644 },
@@ -219,15 +208,9 @@ export class SwarmModeDriver implements Driver {
       ] : [],
       args: this.#engineArgs(ctx, rec),
       publish: rec.role === 'master' ? [{ port: this.#apiPort(ctx), hostPort: rec.apiHostPort }] : [],
-      externalNetwork: ctx.template.external_network_id,
       dns: ctx.template.dns_nameserver ? ctx.template.dns_nameserver.split(',').map((s) => s.trim()) : [],
     };
-    const info = await this.#provider.ensureNode(spec);
-    const published = info.published[this.#apiPort(ctx)];
-    const { name: _n, ...details } = rec;
-    if (published) details.apiHostPort = Number(published.split(':').pop());
-    await ctx.ledger.present('container', rec.name, info.id, details);
-    return info;
+    return runNode(ctx, this.#provider, spec, rec, this.#apiPort(ctx));
   }
 
   #publishAddresses(ctx: StepContext): string[] {
