@@ -98,6 +98,26 @@ export function redactCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):\S*@/gi, '$1:***@');
 }
 
+/**
+ * The server chose this statement's transaction as the victim of a deadlock (MariaDB/MySQL 1213,
+ * PostgreSQL 40P01) or of a serialization failure (40001), and rolled it back: running the whole
+ * transaction again is the documented answer. InnoDB meets it even between single-row inserts
+ * into a table with two unique keys, when several sessions insert at once.
+ */
+export function isDeadlock(e: unknown): boolean {
+  const err = e as { code?: unknown; errno?: unknown; sqlState?: unknown } | null;
+  return err?.code === 'ER_LOCK_DEADLOCK' || err?.errno === 1213 || err?.code === '40P01' || err?.code === '40001' ||
+    err?.sqlState === '40001';
+}
+
+/** How many times a deadlock victim is run again before its error is given to the caller. */
+export const DEADLOCK_RETRIES = 5;
+
+/** A short random pause before a deadlock victim runs again, longer at each attempt, so the two sides do not meet again at once. */
+export function deadlockPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 10 * (attempt + 1)) + 1));
+}
+
 /** A driver error of a unique key (PostgreSQL, MariaDB/MySQL, SQLite), before it becomes one of the classes below. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; errno?: number; message?: string };

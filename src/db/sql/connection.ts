@@ -6,7 +6,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import type { createPool as CreatePool, Pool as MysqlPool, PoolConnection as MysqlPoolConnection } from 'mysql2';
 import type PgModule from 'pg';
-import { DatabaseUnavailable, RequestAbandoned, isDatabaseUnavailable, redactCredentials, unavailableReason } from '../errors.ts';
+import { DEADLOCK_RETRIES, DatabaseUnavailable, RequestAbandoned, deadlockPause, isDatabaseUnavailable, isDeadlock, redactCredentials, unavailableReason } from '../errors.ts';
 
 // Only the database a process uses is loaded (each driver costs 6-17 MB of memory).
 const requireDriver = createRequire(import.meta.url);
@@ -168,10 +168,19 @@ export class GuardedSession {
       return this.#timed(sql, params, verb);
     }
     if (signal?.aborted) throw new RequestAbandoned();
-    if (signal && !this.#inTransaction && WRITES.has(verb)) return this.#inOwnTransaction(sql, params, verb, signal);
     if (verb === 'begin' || verb === 'start') this.#inTransaction = true;
     if (verb === 'commit') this.#inTransaction = false;
-    return this.#timed(sql, params, verb);
+    if (this.#inTransaction || verb === 'begin' || verb === 'start' || verb === 'commit') return this.#timed(sql, params, verb);
+    // A statement on its own is its own transaction: a deadlock victim is run again here (inside
+    // a transaction the caller runs the whole transaction again: SqlStorage's #transaction).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return signal && WRITES.has(verb) ? await this.#inOwnTransaction(sql, params, verb, signal) : await this.#timed(sql, params, verb);
+      } catch (err) {
+        if (!isDeadlock(err) || attempt >= DEADLOCK_RETRIES || signal?.aborted) throw err;
+        await deadlockPause(attempt);
+      }
+    }
   }
 
   async #inOwnTransaction(sql: string, params: readonly unknown[], verb: string, signal: AbortSignal): Promise<unknown> {

@@ -4,7 +4,7 @@ import type {
 } from '../../objects/models.ts';
 import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
 import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
-import { DuplicateWorkload, UniqueViolation, isUniqueViolation } from '../errors.ts';
+import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, isDeadlock, isUniqueViolation } from '../errors.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
@@ -39,6 +39,21 @@ export class SqlStorage implements Storage {
     this.conn = conn;
     this.#db = conn.db;
     this.workloads = new WorkloadStore(conn);
+  }
+
+  /**
+   * Runs `fn` in one transaction; a transaction the server rolled back as a deadlock victim is run
+   * again from the start (a few times, after a short random pause), so callers never see one.
+   */
+  async #transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#db.transaction().execute(fn);
+      } catch (err) {
+        if (!isDeadlock(err) || attempt >= DEADLOCK_RETRIES) throw err;
+        await deadlockPause(attempt);
+      }
+    }
   }
 
   static open(url: string, opts: { poolSize?: number; baseDir?: string } = {}): SqlStorage {
@@ -190,7 +205,7 @@ export class SqlStorage implements Storage {
   }
 
   async deleteClusterTemplateIfUnused(uuid: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       const used = await tx.selectFrom('cluster').select('id').where('cluster_template_id', '=', uuid).limit(1).execute();
       if (used.length) return false;
       await tx.deleteFrom('cluster_template').where('uuid', '=', uuid).execute();
@@ -318,7 +333,7 @@ export class SqlStorage implements Storage {
 
   /** The cluster, its nodegroups and its first operation, in one transaction. */
   async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       const created = await this.#insert<Cluster>(tx, 'cluster', cluster);
       // Nodegroups in one statement, the operation without reading it back: the create is 3
       // statements and a commit whatever the number of nodegroups.
@@ -341,7 +356,7 @@ export class SqlStorage implements Storage {
   }
 
   #startOperation(start: OperationStart): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       await this.#lockCluster(tx, start.clusterUuid);
       if (start.supersede) {
         // By uuid, not by a (cluster_id, state) range: InnoDB would lock the state index of other
@@ -378,7 +393,7 @@ export class SqlStorage implements Storage {
   }
 
   async startTaskOperation(op: NewOperation, rows: { container?: Partial<Container> & { uuid: string; cluster_id: string }; workload?: NewWorkload } = {}): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       await this.#lockCluster(tx, op.cluster_id);
       const cluster = await tx.selectFrom('cluster').select('status').where('uuid', '=', op.cluster_id).executeTakeFirst();
       if (!cluster || cluster.status === 'DELETE_IN_PROGRESS') return false;
@@ -413,7 +428,7 @@ export class SqlStorage implements Storage {
 
   /** Removes the cluster row with its nodegroups, operations and events. */
   async destroyCluster(uuid: string): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
+    await this.#transaction(async (tx) => {
       await tx.deleteFrom('nodegroup').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('cluster_event').where('cluster_id', '=', uuid).execute();
       await tx.deleteFrom('operation').where('cluster_id', '=', uuid).execute();
@@ -590,7 +605,7 @@ export class SqlStorage implements Storage {
    * never leaves a saved step without what it changed (an api_address, node addresses).
    */
   async saveStepOutcome(o: StepOutcome): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', o.uuid).executeTakeFirst();
       if (!target) return false;
       await this.#lockCluster(tx, target.cluster_id as string);
@@ -641,7 +656,7 @@ export class SqlStorage implements Storage {
    * `owner` is given the write happens only while that owner still holds the operation.
    */
   async finishOperation(fin: OperationFinish): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
+    return this.#transaction(async (tx) => {
       const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', fin.uuid).executeTakeFirst();
       if (target) await this.#lockCluster(tx, target.cluster_id as string);
       let q = tx.updateTable('operation')
