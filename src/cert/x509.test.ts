@@ -13,6 +13,9 @@ import {
   certificateFingerprint,
   generateCa,
   issueCertificate,
+  KEY_POOL_SIZE,
+  prepareKeys,
+  readyKeys,
   signCsr,
   verifyChain,
   type KeyPairPem,
@@ -112,6 +115,24 @@ describe('generateCa', () => {
     const other = await generateCa('k8s-cluster', { keySize: 2048, validityDays: 10 });
     assert.notEqual(openssl(['x509', '-noout', '-serial'], other.certificate), `serial=${serial}\n`);
     assert.notEqual(certificateFingerprint(other.certificate), certificateFingerprint(ca.certificate));
+  });
+});
+
+describe('keys made ahead of time', () => {
+  it('hands each key out once, keeps at most KEY_POOL_SIZE ready, and still makes keys when it is empty', async () => {
+    const size = 1024; // a size no other test uses, so the pool starts empty
+    const ca = await generateCa('pool-ca', { keySize: size, validityDays: 1 }); // made now (no pool yet), starts one
+    prepareKeys(size);
+    const until = Date.now() + 120_000;
+    while (readyKeys(size) < KEY_POOL_SIZE && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(readyKeys(size), KEY_POOL_SIZE);
+    // More than the pool holds, all at once: the pool's first, then keys made on demand.
+    const certs = await Promise.all(Array.from({ length: KEY_POOL_SIZE + 3 }, (_, i) =>
+      issueCertificate(ca, { commonName: `n${i}`, usage: 'server' }, { keySize: size, validityDays: 1 })));
+    const keys = new Set([ca.privateKey, ...certs.map((c) => c.privateKey)]);
+    assert.equal(keys.size, KEY_POOL_SIZE + 4, 'every key is a different key');
+    for (const c of certs) assert.equal(verifyChain(c.certificate, ca.certificate).ok, true);
+    assert.ok(readyKeys(size) <= KEY_POOL_SIZE);
   });
 });
 

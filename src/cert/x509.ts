@@ -254,7 +254,21 @@ function certificateDer(pem: string): Bytes {
 
 const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 
-async function generateRsa(keySize: number): Promise<{ keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes }> {
+type RsaKey = { keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes };
+
+/**
+ * Keys made ahead of time. RSA key generation is most of the time a cluster's certificates take
+ * (7 keys for a swarm-mode cluster of three nodes, 50-500 ms each here), so once a process has
+ * made a key of some size it keeps up to KEY_POOL_SIZE more of that size ready, made one at a
+ * time in the background (WebCrypto runs it off the event loop, on one thread). Each key is
+ * handed out once and never kept anywhere else: the pool is only an earlier start of the same
+ * generation. A burst of creates that empties it gets keys made on demand, as before. A process
+ * that never makes a key (the API: it signs CSRs with stored CA keys) never fills one.
+ */
+export const KEY_POOL_SIZE = 8;
+const keyPools = new Map<number, { ready: RsaKey[]; filling: boolean }>();
+
+async function newRsa(keySize: number): Promise<RsaKey> {
   const keys = (await webcrypto.subtle.generateKey(
     { ...RSA_SIGN, modulusLength: keySize, publicExponent: new Uint8Array([1, 0, 1]) },
     true,
@@ -263,6 +277,42 @@ async function generateRsa(keySize: number): Promise<{ keys: CryptoKeyPair; priv
   const pkcs8 = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey));
   const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey as webcrypto.CryptoKey));
   return { keys, privateKeyPem: `${toPem('PRIVATE KEY', pkcs8)}\n`, spki };
+}
+
+function refillKeys(keySize: number): void {
+  const pool = keyPools.get(keySize)!;
+  if (pool.filling || pool.ready.length >= KEY_POOL_SIZE) return;
+  pool.filling = true;
+  void newRsa(keySize).then(
+    (k) => {
+      pool.filling = false;
+      pool.ready.push(k);
+      refillKeys(keySize);
+    },
+    () => {
+      pool.filling = false; // taken on demand next time, which reports the error
+    },
+  );
+}
+
+/** A new RSA key pair: one made ahead of time when the pool has one, else made now. */
+async function generateRsa(keySize: number): Promise<RsaKey> {
+  let pool = keyPools.get(keySize);
+  if (!pool) keyPools.set(keySize, (pool = { ready: [], filling: false }));
+  const ready = pool.ready.shift();
+  refillKeys(keySize);
+  return ready ?? newRsa(keySize);
+}
+
+/** Starts filling the pool of keys of this size (e.g. at a conductor's start). */
+export function prepareKeys(keySize: number): void {
+  if (!keyPools.has(keySize)) keyPools.set(keySize, { ready: [], filling: false });
+  refillKeys(keySize);
+}
+
+/** How many keys of this size are ready now (tests). */
+export function readyKeys(keySize: number): number {
+  return keyPools.get(keySize)?.ready.length ?? 0;
 }
 
 /** Import a CA private key (PKCS#8 or PKCS#1 PEM) for signing. */
