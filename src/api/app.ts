@@ -19,6 +19,7 @@ import { registerV1 } from './controllers/v1/index.ts';
 import { isDashboardPath, registerDashboard } from './dashboard.ts';
 import { renderError } from './hooks/errors.ts';
 import { checkJson, checkStrings } from './input-guard.ts';
+import type { ReadCache } from './read-cache.ts';
 import type { RouteSchema } from './schemas.ts';
 
 export interface Authenticator {
@@ -48,6 +49,8 @@ export interface ApiDeps {
   authenticator: Authenticator;
   /** Project existence in Keystone (quota create); absent under noauth. */
   projects?: { exists(projectId: string): Promise<boolean> };
+  /** Answers of hot read routes kept while unchanged (src/api/read-cache.ts); absent: none kept. */
+  cache?: ReadCache;
   /** `Keystone uri="..."` for 401 answers in keystone mode. */
   wwwAuthenticate?: string;
   logger?: Logger | false;
@@ -69,6 +72,8 @@ export interface ApiRequest {
 export interface ApiReply {
   status: number;
   body?: unknown;
+  /** The body as JSON text already (a cached answer), sent as it is instead of `body`. */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -261,6 +266,10 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
   };
   const out = await handler(apiReq);
   if (out.headers) for (const [k, v] of Object.entries(out.headers)) void reply.header(k, v);
+  if (out.json !== undefined) {
+    await reply.code(out.status).type('application/json').send(out.json);
+    return;
+  }
   if (out.body === undefined) {
     await reply.code(out.status).send();
     return;

@@ -2,6 +2,7 @@
 // certificates, the engines' clients), which keeps its memory down.
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
+import { ReadCache } from '../api/read-cache.ts';
 import { createAuthenticator, wwwAuthenticateHeader } from '../api/hooks/authenticator.ts';
 import { KeystoneClient } from '../common/keystone.ts';
 import { Policy } from '../common/policy.ts';
@@ -14,6 +15,9 @@ import { catalog } from './common.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
 import { runInRequestScope } from '../db/sql/connection.ts';
 
+/** The read cache of an API built here (tests look at its figures). */
+export const readCacheOf = new WeakMap<object, ReadCache>();
+
 export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; configDir: string; drivers?: DriverRegistry }) {
   const { conf, storage, transport } = opts;
   const infra = new DockerProvider(conf);
@@ -22,6 +26,10 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   const keystoneMode = conf.DEFAULT.auth_strategy === 'keystone';
   const keystone = keystoneMode ? KeystoneClient.fromConfig(conf) : undefined;
   const authenticator = createAuthenticator(conf, { keystone, policy });
+  // PostgreSQL announces every change of a cluster, nodegroup or template to every process that
+  // listens: the read cache of this process is emptied by them (src/api/read-cache.ts).
+  const feed = storage.openChangeFeed({ onError: (reason) => opts.logger.warn({ reason }, 'read cache off until the database answers again') });
+  const cache = feed ? new ReadCache(feed) : undefined;
   const app = buildApp({
     conf,
     storage,
@@ -32,6 +40,7 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     projects: keystone ? { exists: async (id) => (await keystone.getProject(id)) !== null } : undefined,
     wwwAuthenticate: keystoneMode ? wwwAuthenticateHeader(conf) : undefined,
     logger: opts.logger,
+    cache,
   });
   // A request whose client goes away before it is answered commits nothing after that
   // (src/db/sql/connection.ts, request scope); its statements are bounded by [database]
@@ -43,9 +52,11 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     });
     runInRequestScope(gone.signal, done);
   });
+  if (cache) readCacheOf.set(app, cache);
   app.addHook('onClose', async () => {
     await authenticator.close();
     await keystone?.close();
+    await feed?.close();
   });
   return app;
 }

@@ -18,6 +18,7 @@ const ADDS: Record<string, string[]> = {
   '005_services': ['cluster_workload'],
   '006_subnets': ['cluster_subnet'],
   '007_image_loads': ['image_load'],
+  '008_change_notify': [],
 };
 const NAMES = Object.keys(ADDS);
 const MIGRATOR_TABLES = ['magnum_migration', 'magnum_migration_lock'];

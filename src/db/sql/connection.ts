@@ -6,6 +6,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import type { createPool as CreatePool, Pool as MysqlPool, PoolConnection as MysqlPoolConnection } from 'mysql2';
 import type PgModule from 'pg';
+import { PgChangeFeed } from './change-feed.ts';
 import { DEADLOCK_RETRIES, DatabaseUnavailable, RequestAbandoned, deadlockPause, isDatabaseUnavailable, isDeadlock, redactCredentials, unavailableReason } from '../errors.ts';
 
 // Only the database a process uses is loaded (each driver costs 6-17 MB of memory).
@@ -25,6 +26,8 @@ export interface Connection {
    * set); SQLite keeps every statement already; MySQL/MariaDB: nothing.
    */
   keepPrepared(sql: string): void;
+  /** PostgreSQL: its announcements of changed clusters and templates (change-feed.ts). Others: absent. */
+  openChangeFeed?(opts: { onError?: (reason: string) => void }): PgChangeFeed;
   destroy(): Promise<void>;
 }
 
@@ -280,7 +283,8 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     const keepPrepared = (sql: string) => {
       if (!named.has(sql)) named.set(sql, `magnum_${named.size + 1}`);
     };
-    return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, keepPrepared, destroy: () => db.destroy() };
+    const openChangeFeed = (o: { onError?: (reason: string) => void }) => new PgChangeFeed(parsed.target, o);
+    return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, keepPrepared, openChangeFeed, destroy: () => db.destroy() };
   }
   const createPool = (requireDriver('mysql2') as { createPool: typeof CreatePool }).createPool;
   const pool = createPool({

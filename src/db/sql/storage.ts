@@ -5,6 +5,7 @@ import type {
 import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
 import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
 import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, isDeadlock, isUniqueViolation } from '../errors.ts';
+import type { PgChangeFeed } from './change-feed.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
@@ -78,6 +79,11 @@ export class SqlStorage implements Storage {
 
   close(): Promise<void> {
     return this.conn.destroy();
+  }
+
+  /** The database's announcements of changed clusters, nodegroups and templates; null where it makes none (SQLite, MariaDB). */
+  openChangeFeed(opts: { onError?: (reason: string) => void } = {}): PgChangeFeed | null {
+    return this.conn.openChangeFeed?.(opts) ?? null;
   }
 
   // ---- generic helpers -------------------------------------------------------------------------

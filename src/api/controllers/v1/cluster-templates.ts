@@ -12,6 +12,7 @@ import { templateView } from '../../views.ts';
 import { ClusterTemplate as TemplateSchema, ClusterTemplateList, type RouteSchema } from '../../schemas.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findTemplate, projectScope } from './lookup.ts';
+import { TEMPLATE_TAG, cachedReply } from '../../read-cache.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const bool = { kind: 'bool' } as const;
@@ -124,14 +125,17 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     if (r.ctx.isAdmin && !opts.legacy) policy.enforce(r.ctx, `${rule}:${detail ? 'detail' : 'get_all'}_all_projects`);
     const p = pageParams(r.query, 'cluster_template', conf.api.max_limit);
     const scope = scopeOf(r);
-    const marker = p.marker ? (await storage.findClusterTemplates(scope, { uuid: p.marker }))[0] : undefined;
-    if (p.marker && !marker) throw E.ClusterTemplateNotFound(p.marker);
-    const page = { ...p, marker };
-    const items = await storage.listClusterTemplates(scope, page);
-    const body: Record<string, unknown> = { [key]: items.map((t) => view(t, r.host)) };
-    const next = nextLink(r.host, detail ? `${coll}/detail` : coll, page, items);
-    if (next) body.next = next;
-    return { status: 200, body };
+    // The page's JSON from the read cache while no template changed (src/api/read-cache.ts).
+    return cachedReply(deps.cache, [coll, detail, scope, p, r.host], [TEMPLATE_TAG], async () => {
+      const marker = p.marker ? (await storage.findClusterTemplates(scope, { uuid: p.marker }))[0] : undefined;
+      if (p.marker && !marker) throw E.ClusterTemplateNotFound(p.marker);
+      const page = { ...p, marker };
+      const items = await storage.listClusterTemplates(scope, page);
+      const body: Record<string, unknown> = { [key]: items.map((t) => view(t, r.host)) };
+      const next = nextLink(r.host, detail ? `${coll}/detail` : coll, page, items);
+      if (next) body.next = next;
+      return { body };
+    });
   };
   router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, ClusterTemplateList));
   router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, ClusterTemplateList));

@@ -12,6 +12,7 @@ import { Cluster as ClusterSchema, ClusterDetailList, ClusterList, ClusterUuid }
 import { validateInfra } from './cluster-templates.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findCluster, findNodeGroup, findTemplate, oneCluster, projectScope } from './lookup.ts';
+import { ANY_CLUSTER_TAG, TEMPLATE_TAG, cachedReply, clusterTag } from '../../read-cache.ts';
 
 const s255 = { kind: 'string', min: 1, max: 255 } as const;
 const ro = { type: { kind: 'any' }, readonly: true } as const;
@@ -151,24 +152,27 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     if (r.ctx.isAdmin) policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}_all_projects`);
     const p = pageParams(r.query, 'cluster', conf.api.max_limit);
     const scope = adminWideScope(r.ctx);
-    const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
-    if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
-    const page = { ...p, marker };
-    let body: Record<string, unknown>;
-    let items: Cluster[];
-    if (detail) {
-      const rows = await storage.listClustersForView(scope, page);
-      const ngs = await nodegroupsByCluster(deps, rows);
-      items = rows;
-      body = { clusters: rows.map((c) => clusterFull(c, ngs.get(c.uuid) ?? [], { labels: c.template_labels ?? {} }, r.host)) };
-    } else {
-      items = await storage.listClusters(scope, page);
-      const ngs = await nodegroupsByCluster(deps, items);
-      body = { clusters: items.map((c) => clusterBrief(c, ngs.get(c.uuid) ?? [], r.host)) };
-    }
-    const next = nextLink(r.host, detail ? 'clusters/detail' : 'clusters', page, items);
-    if (next) body.next = next;
-    return { status: 200, body };
+    // The page's JSON from the read cache while no cluster or template changed (src/api/read-cache.ts).
+    return cachedReply(deps.cache, ['clusters', detail, scope, p, r.host], [TEMPLATE_TAG, ANY_CLUSTER_TAG], async () => {
+      const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
+      if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
+      const page = { ...p, marker };
+      let body: Record<string, unknown>;
+      let items: Cluster[];
+      if (detail) {
+        const rows = await storage.listClustersForView(scope, page);
+        const ngs = await nodegroupsByCluster(deps, rows);
+        items = rows;
+        body = { clusters: rows.map((c) => clusterFull(c, ngs.get(c.uuid) ?? [], { labels: c.template_labels ?? {} }, r.host)) };
+      } else {
+        items = await storage.listClusters(scope, page);
+        const ngs = await nodegroupsByCluster(deps, items);
+        body = { clusters: items.map((c) => clusterBrief(c, ngs.get(c.uuid) ?? [], r.host)) };
+      }
+      const next = nextLink(r.host, detail ? 'clusters/detail' : 'clusters', page, items);
+      if (next) body.next = next;
+      return { body };
+    });
   };
   router.get('/v1/clusters', list(false), { summary: 'List clusters', tags: ['clusters'], response: { 200: ClusterList } });
   router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags: ['clusters'], response: { 200: ClusterDetailList } });
@@ -176,10 +180,14 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   router.get('/v1/clusters/:ident', async (r) => {
     if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:get_one_all_projects');
-    // The cluster, its template's labels and its nodegroups: one query.
-    const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(adminWideScope(r.ctx), identLookup(r.params.ident)), r.params.ident);
-    policy.enforce(r.ctx, 'cluster:get', c);
-    return { status: 200, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
+    // The cluster, its template's labels and its nodegroups: one query, or the read cache's copy,
+    // which a change to any of them drops in every API process (src/api/read-cache.ts).
+    const scope = adminWideScope(r.ctx);
+    const by = identLookup(r.params.ident);
+    return cachedReply(deps.cache, ['cluster', scope, by, r.host], [TEMPLATE_TAG, by.uuid ? clusterTag(by.uuid) : ANY_CLUSTER_TAG], async () => {
+      const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(scope, by), r.params.ident);
+      return { target: c, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
+    }, (c) => policy.enforce(r.ctx, 'cluster:get', c));
   }, { summary: 'Show a cluster (by uuid or name)', tags: ['clusters'], response: { 200: ClusterSchema } });
 
   router.post('/v1/clusters', async (r) => {

@@ -1,0 +1,184 @@
+// The API's read cache: answers of hot read routes (a cluster's show, the cluster lists, the
+// template lists) kept in memory, in every API process, for as long as nothing they show changed.
+//
+// Invalidation across processes comes from the database itself (PostgreSQL only): row triggers on
+// cluster, nodegroup and cluster_template announce every committed change on a channel, whoever
+// made it (src/db/sql/migrations/008-change-notify.ts), and every API process listens on its own
+// connection (src/db/sql/change-feed.ts). A notification drops the entries it concerns: `c:<uuid>`
+// a cluster's show and every cluster list, `c` every cluster entry, `t` everything (cluster views
+// show their template's labels).
+//
+// Why an answer from here is never older than one read from the database at the same moment:
+// - Before any entry is used, the request waits for a round trip on the listening connection
+//   (sync(); one round trip serves every request that arrived before it was sent). PostgreSQL
+//   signals a listening session when a notifying transaction commits, before the writer gets its
+//   COMMIT answer, and sends the pending notifications before answering that session's next
+//   statement; so when the round trip is back, every change committed before the request arrived
+//   has been received and its entries dropped.
+// - An answer is stored only if no notification arrived between the start of its database read
+//   and its end (a generation counter): a read that raced a change is used once, never kept.
+// - While the listening connection is down (or a round trip fails or takes over 2 s) nothing is
+//   read from or written to the cache and it is emptied: notifications of that time are lost.
+// SQLite and MariaDB have no such notifications: there the cache is not used (ReadCache absent).
+//
+// Entries are frozen (a handler cannot change what another request will be given) and bounded
+// in number and in characters of JSON, least recently used first out.
+
+/** What the cache needs of the database's change announcements (PgChangeFeed implements it). */
+export interface ChangeFeed {
+  /** Listening now: announcements are being received. */
+  readonly live: boolean;
+  /** Resolves once every change committed before the call has been announced here; false when it cannot tell. */
+  sync(): Promise<boolean>;
+  /** `key` as announced (`c:<uuid>`, `c`, `t`), or null: anything may have changed (connection lost or regained). */
+  onChange(listener: (key: string | null) => void): void;
+}
+
+/** An answer as a route gives it: its JSON text, and what must be checked for each caller. */
+export interface CachedAnswer<T = unknown> {
+  json: string;
+  /** The resource a per-caller policy check needs (e.g. the cluster of a show), frozen. */
+  target?: T;
+}
+
+/** Tags: what an entry shows. `c:<uuid>` one cluster (with its nodegroups), `c` any cluster, `t` any template. */
+export const TEMPLATE_TAG = 't';
+export const ANY_CLUSTER_TAG = 'c';
+export const clusterTag = (uuid: string) => `c:${uuid}`;
+
+interface Entry {
+  answer: CachedAnswer;
+  tags: readonly string[];
+  size: number;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+export class ReadCache {
+  readonly #feed: ChangeFeed;
+  readonly #maxEntries: number;
+  readonly #maxChars: number;
+  /** Insertion order is recency order: a hit moves its entry to the end. */
+  readonly #entries = new Map<string, Entry>();
+  readonly #byTag = new Map<string, Set<string>>();
+  #chars = 0;
+  /** Bumped by every announcement: a read that saw it change is not stored. */
+  #generation = 0;
+
+  constructor(feed: ChangeFeed, opts: { maxEntries?: number; maxChars?: number } = {}) {
+    this.#feed = feed;
+    this.#maxEntries = opts.maxEntries ?? 2000;
+    this.#maxChars = opts.maxChars ?? 32 * 1024 * 1024;
+    feed.onChange((key) => this.#invalidate(key));
+  }
+
+  /** Answers given from the cache, and read from the database, since the start. */
+  readonly stats = { hits: 0, misses: 0 };
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The answer under `key`: the cached one when nothing it shows changed, else `load()`'s (stored
+   * unless a change was announced while it was read). `load` throws for answers not to keep (404s).
+   */
+  async get<T>(key: string, tags: readonly string[], load: () => Promise<CachedAnswer<T>>): Promise<CachedAnswer<T>> {
+    if (!(await this.#feed.sync())) return load();
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.stats.hits++;
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit.answer as CachedAnswer<T>;
+    }
+    this.stats.misses++;
+    const generation = this.#generation;
+    const answer = await load();
+    if (generation === this.#generation && this.#feed.live) this.#store(key, tags, deepFreeze(answer));
+    return answer;
+  }
+
+  #store(key: string, tags: readonly string[], answer: CachedAnswer): void {
+    const size = answer.json.length;
+    if (size > this.#maxChars / 4) return;
+    this.#drop(key);
+    this.#entries.set(key, { answer, tags, size });
+    this.#chars += size;
+    for (const t of tags) {
+      let keys = this.#byTag.get(t);
+      if (!keys) this.#byTag.set(t, (keys = new Set()));
+      keys.add(key);
+    }
+    while (this.#entries.size > this.#maxEntries || this.#chars > this.#maxChars) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#drop(oldest);
+    }
+  }
+
+  #drop(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e) return;
+    this.#entries.delete(key);
+    this.#chars -= e.size;
+    for (const t of e.tags) {
+      const keys = this.#byTag.get(t);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byTag.delete(t);
+    }
+  }
+
+  #dropTag(tag: string): void {
+    for (const key of [...(this.#byTag.get(tag) ?? [])]) this.#drop(key);
+  }
+
+  #invalidate(key: string | null): void {
+    this.#generation++;
+    if (key === null || key === TEMPLATE_TAG || key === ANY_CLUSTER_TAG) {
+      // Every entry shows a template or a cluster (a template list only templates, but a `c` is rare).
+      this.#entries.clear();
+      this.#byTag.clear();
+      this.#chars = 0;
+      return;
+    }
+    this.#dropTag(key);
+    if (key.startsWith('c:')) this.#dropTag(ANY_CLUSTER_TAG);
+  }
+}
+
+/** The part of a cache key that names the rows a scope may see. */
+export const scopeKey = (scope: { kind: 'all' } | { kind: 'project'; projectId: string }): string =>
+  (scope.kind === 'all' ? '*' : `p:${scope.projectId}`);
+
+/**
+ * A route's 200 answer through the cache when there is one: `load` reads and builds it (and
+ * throws for a 404 and the like, which is not kept); `check` runs for every caller on the
+ * answer's target (the policy checks that depend on the resource), after the load as before.
+ * Without a cache the answer is built as it always was.
+ */
+export async function cachedReply<T>(
+  cache: ReadCache | undefined,
+  key: readonly unknown[],
+  tags: readonly string[],
+  load: () => Promise<{ body: unknown; target?: T }>,
+  check?: (target: T) => void,
+): Promise<{ status: number; body?: unknown; json?: string }> {
+  if (!cache) {
+    const { body, target } = await load();
+    check?.(target as T);
+    return { status: 200, body };
+  }
+  const answer = await cache.get<T>(JSON.stringify(key), tags, async () => {
+    const { body, target } = await load();
+    return { json: JSON.stringify(body), target };
+  });
+  check?.(answer.target as T);
+  return { status: 200, json: answer.json };
+}

@@ -1,0 +1,133 @@
+// PostgreSQL's announcements of changed clusters, nodegroups and templates (the row triggers of
+// migrations/008-change-notify.ts), received on one connection of its own that LISTENs; the API's
+// read cache is invalidated by them (src/api/read-cache.ts explains why its answers are never
+// stale). The connection is opened again after it is lost (every 1 s at most); between the loss
+// and the new LISTEN nothing is announced, so both are reported as "anything may have changed".
+import { createRequire } from 'node:module';
+import type PgModule from 'pg';
+import { CHANGE_CHANNEL } from './migrations/008-change-notify.ts';
+
+const requireDriver = createRequire(import.meta.url);
+/** A round trip on the listening connection slower than this: the connection is taken for lost. */
+const SYNC_TIMEOUT_MS = 2_000;
+const RECONNECT_MS = 1_000;
+
+export class PgChangeFeed {
+  readonly #target: string;
+  readonly #listeners: ((key: string | null) => void)[] = [];
+  readonly #onError: (reason: string) => void;
+  #client: PgModule.Client | null = null;
+  #live = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** The round trip on the wire, and the one that follows it (for callers that came after it was sent). */
+  #inFlight: Promise<boolean> | null = null;
+  #queued: Promise<boolean> | null = null;
+
+  constructor(target: string, opts: { onError?: (reason: string) => void } = {}) {
+    this.#target = target;
+    this.#onError = opts.onError ?? (() => undefined);
+    void this.#connect();
+  }
+
+  get live(): boolean {
+    return this.#live;
+  }
+
+  onChange(listener: (key: string | null) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  sync(): Promise<boolean> {
+    if (!this.#live) return Promise.resolve(false);
+    if (!this.#inFlight) {
+      this.#inFlight = this.#roundTrip().finally(() => {
+        this.#inFlight = null;
+      });
+      return this.#inFlight;
+    }
+    // The round trip on the wire may have been sent before this caller came: wait for the next.
+    this.#queued ??= this.#inFlight.then(() => {
+      this.#queued = null;
+      return this.sync();
+    });
+    return this.#queued;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#live = false;
+    clearTimeout(this.#timer);
+    const c = this.#client;
+    this.#client = null;
+    await c?.end().catch(() => undefined);
+  }
+
+  async #roundTrip(): Promise<boolean> {
+    const c = this.#client;
+    if (!c || !this.#live) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.#lost(c, `no answer on the listening connection within ${SYNC_TIMEOUT_MS / 1000} s`);
+        resolve(false);
+      }, SYNC_TIMEOUT_MS);
+    });
+    // Notifications sent before the answer are handled (synchronously, as they are parsed) before it.
+    const answered = c.query('SELECT 1').then(() => this.#client === c && this.#live, () => false);
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #emit(key: string | null): void {
+    for (const l of this.#listeners) l(key);
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed) return;
+    const pg = requireDriver('pg') as typeof PgModule;
+    const c = new pg.Client({ connectionString: this.#target, keepAlive: true, connectionTimeoutMillis: 5_000, application_name: 'magnum-change-feed' });
+    c.on('error', (err) => this.#lost(c, err.message));
+    c.on('end', () => this.#lost(c, 'the listening connection ended'));
+    c.on('notification', (m) => {
+      if (m.channel === CHANGE_CHANNEL && this.#client === c) this.#emit(m.payload || 'c');
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (err) {
+      this.#onError(`could not listen for changes: ${(err as Error).message}`);
+      c.end().catch(() => undefined);
+      this.#retry();
+      return;
+    }
+    if (this.#closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
+    this.#client = c;
+    // What changed before LISTEN took effect was never announced here.
+    this.#emit(null);
+    this.#live = true;
+  }
+
+  #lost(c: PgModule.Client, reason: string): void {
+    if (this.#client !== c) return;
+    this.#client = null;
+    this.#live = false;
+    this.#emit(null);
+    if (!this.#closed) this.#onError(`stopped listening for changes: ${reason}`);
+    c.end().catch(() => undefined);
+    this.#retry();
+  }
+
+  #retry(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#connect(), RECONNECT_MS);
+    this.#timer.unref();
+  }
+}
