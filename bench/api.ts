@@ -6,7 +6,8 @@
 //                                 [--only SUBSTRING] [--profile DIR] [--built DIR]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
-// a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR.
+// a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR
+// (of the --built tree when given, else of the sources through tsx).
 // --built DIR runs the processes from a compiled tree (tsc -p tsconfig.build.json --outDir DIR,
 // with DIR/node_modules linked to ours) instead of bin/ (npm run bench builds dist/ for bin/).
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
@@ -162,10 +163,12 @@ async function main() {
     const noauthPort = await freePort();
     const ksPort = await freePort();
     const floorPort = await freePort();
-    // Profiled processes run their source through tsx (--cpu-prof is not allowed in NODE_OPTIONS).
+    // Profiled processes run their source through tsx, or the --built tree's JavaScript
+    // (--cpu-prof is not allowed in NODE_OPTIONS, so not through bin/).
+    const entry = (name: string) => (BUILT ? ['--enable-source-maps', `${BUILT}/src/cmd/${name}.js`] : ['--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`]);
     const magnum = (name: string, args: string[], profileAs?: string) => (PROFILE && profileAs
-      ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, '--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`, ...args])
-      : BUILT ? start(process.execPath, ['--enable-source-maps', `${BUILT}/src/cmd/${name}.js`, ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
+      ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, ...entry(name), ...args])
+      : BUILT ? start(process.execPath, [...entry(name), ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
     const conductor = magnum('conductor', ['--config-file', conf(0, 'noauth')], 'conductor');
     const apiNoauth = magnum('api', ['--config-file', conf(noauthPort, 'noauth')], 'api-noauth');
     const apiKs = magnum('api', ['--config-file', conf(ksPort, 'keystone')]);
