@@ -20,7 +20,9 @@ import { isDashboardPath, registerDashboard } from './dashboard.ts';
 import { renderError } from './hooks/errors.ts';
 import { checkJson, checkStrings } from './input-guard.ts';
 import type { ReadCache } from './read-cache.ts';
+import { precompile, validateBody, validateQuery } from './request-schemas.ts';
 import type { RouteSchema } from './schemas.ts';
+import type { TSchema } from 'typebox';
 
 export interface Authenticator {
   authenticate(headers: Record<string, string | string[] | undefined>, requestId: string): Promise<RequestContext>;
@@ -67,6 +69,10 @@ export interface ApiRequest {
   json(): unknown;
   /** True when the request carried a non-empty body. */
   hasBody: boolean;
+  /** The query's names (and repeats) checked against the route's declared query (or `schema`). */
+  checkQuery(schema?: TSchema): void;
+  /** The JSON body checked against the route's declared body schema: canonical values and defaults. */
+  body(): Record<string, unknown>;
 }
 
 export interface ApiReply {
@@ -140,6 +146,10 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   // than the schema's fast-json-stringify serializer on the 1,000-cluster detail page (string-heavy
   // objects), so no serializer is compiled for them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Request schemas are checked by the handlers, where Magnum checks them (after a microversion
+  // check, in WSME's order: path, query, body), with checks compiled once at start-up by
+  // src/api/request-schemas.ts; Fastify's own validation step has nothing left to do.
+  app.setValidatorCompiler(() => () => true);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: maxBody }, (_req, body, done) => done(null, body));
 
@@ -214,7 +224,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
     const byPath = new Map<string, Set<Method>>();
     for (const r of router.routes) {
-      app.route({ method: r.method, url: r.path, schema: r.schema ?? { hide: true }, handler: (req, reply) => dispatch(r.handler, req, reply) });
+      precompile(r.schema?.querystring, r.schema?.body);
+      app.route({ method: r.method, url: r.path, schema: r.schema ?? { hide: true }, handler: (req, reply) => dispatch(r, req, reply) });
       const set = byPath.get(r.path) ?? new Set<Method>();
       set.add(r.method);
       byPath.set(r.path, set);
@@ -233,7 +244,7 @@ export function hostUrl(req: FastifyRequest): string {
   return `${req.protocol}://${host}`;
 }
 
-async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function dispatch(route: Route, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const raw = typeof req.body === 'string' ? req.body : '';
   const hasBody = raw.trim().length > 0;
   let parsed: unknown;
@@ -263,8 +274,17 @@ async function dispatch(handler: Handler, req: FastifyRequest, reply: FastifyRep
       }
       return parsed;
     },
+    checkQuery(schema) {
+      const declared = schema ?? route.schema?.querystring;
+      if (!declared) throw new Error(`${route.method} ${route.path} declares no query`);
+      validateQuery(declared, apiReq.query);
+    },
+    body() {
+      if (!route.schema?.body) throw new Error(`${route.method} ${route.path} declares no body`);
+      return validateBody(route.schema.body, apiReq.json());
+    },
   };
-  const out = await handler(apiReq);
+  const out = await route.handler(apiReq);
   if (out.headers) for (const [k, v] of Object.entries(out.headers)) void reply.header(k, v);
   if (out.json !== undefined) {
     await reply.code(out.status).type('application/json').send(out.json);

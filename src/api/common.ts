@@ -1,7 +1,8 @@
 // Pieces every controller shares: microversions, links, timestamps, pagination, idents.
 import { E } from '../common/errors.ts';
 import { SORTABLE_COLUMNS, type PageRequest } from '../db/api.ts';
-import { checkQuery, coerceField, isUuidLike, canonicalUuid } from './validation.ts';
+import { Query, W, fieldValue } from './request-schemas.ts';
+import { checkQuery, isUuidLike, canonicalUuid } from './validation.ts';
 
 export const MIN_VERSION = { major: 1, minor: 1 };
 export const MAX_VERSION = { major: 1, minor: 10 };
@@ -62,7 +63,7 @@ export function pageParams(
 ): { limit: number; sortKey: string; sortDir: 'asc' | 'desc'; marker: string | undefined } {
   let limit = maxLimit;
   if (query.limit !== undefined) {
-    const n = coerceField('limit', { type: { kind: 'int' } }, query.limit) as number;
+    const n = fieldValue(PageQuery, 'limit', query.limit) as number;
     if (n <= 0) throw E.Invalid('Limit must be positive');
     limit = Math.min(n, maxLimit);
   }
@@ -79,6 +80,16 @@ export function pageParams(
 }
 
 export const PAGE_QUERY = ['limit', 'marker', 'sort_key', 'sort_dir'] as const;
+
+/** A list's query: its page (checked by pageParams) and the list's own filters, none repeated. */
+export const pageQuery = (extra: Record<string, ReturnType<typeof W.str>> = {}) => Query({
+  limit: W.int(),
+  marker: W.str(),
+  sort_key: W.str(),
+  sort_dir: W.enum(['asc', 'desc']),
+  ...extra,
+}, { singleValued: true });
+export const PageQuery = pageQuery();
 
 export function listQuery(query: Record<string, unknown>, extra: readonly string[] = []): void {
   checkQuery(query, [...PAGE_QUERY, ...extra]);

@@ -173,9 +173,31 @@ export const NodeGroup = Type.Object({
 }, { additionalProperties: false });
 export const NodeGroupList = page('nodegroups', NodeGroupBrief);
 
-/** What a route declares (Fastify's `schema` route option, responses by status). */
+/** A cluster's event timeline (GET /v1/clusters/{ident}/events), oldest first. */
+export const ClusterEventList = Type.Object({
+  events: Type.Array(Type.Object({
+    id: Type.Integer(),
+    operation_id: str(),
+    step: str(),
+    outcome: str(),
+    message: str(),
+    created_at: Type.String(),
+  }, { additionalProperties: false })),
+  next: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+/** An answer without a body (204). */
+export const NoContent = Type.Null({ description: 'No body' });
+
+/**
+ * What a route declares (Fastify's `schema` route option): its path parameters, query and body
+ * (src/api/request-schemas.ts; the handlers check them) and its responses by status.
+ */
 export interface RouteSchema {
   summary: string;
   tags?: string[];
+  params?: TSchema;
+  querystring?: TSchema;
+  body?: TSchema;
   response: Record<number, TSchema>;
 }

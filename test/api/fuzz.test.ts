@@ -32,7 +32,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Router, type ApiDeps } from '../../src/api/app.ts';
 import { TEMPLATE_INPUT } from '../../src/api/controllers/v1/cluster-templates.ts';
-import { CLUSTER_INPUT } from '../../src/api/controllers/v1/clusters.ts';
+import { ClusterCreate } from '../../src/api/controllers/v1/clusters.ts';
 import { CONTAINER_INPUT } from '../../src/api/controllers/v1/containers.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
 import type { FieldType, Fields } from '../../src/api/validation.ts';
@@ -41,6 +41,7 @@ import { SchemaDigest, describeDifference, sameFingerprint, type Row } from '../
 import { countByKind, labelledResources, resourceChanges } from '../helpers/docker-host.ts';
 import { errorDetail, errorFormProblems } from '../helpers/error-form.ts';
 import { Rng, seedFromEnv } from '../helpers/fuzz/rng.ts';
+import { fieldsOf } from '../helpers/fuzz/schema-fields.ts';
 import {
   HOSTILE_NUMBERS, HOSTILE_STRINGS, LONG, Raw, WRONG_TYPES, deepArray, deepObject, hostileLabels, hostileLiteral, hostilePointer,
   hostileString, hostileValue, toJson,
@@ -140,6 +141,7 @@ const WORKLOAD_FIELDS: Fields = {
 };
 const EXECUTE_FIELDS: Fields = { command: { type: anyT, mandatory: true }, timeout: { type: { kind: 'int', min: 1, max: 3600 } } };
 const IMAGE_LOAD_FIELDS: Fields = { file: { type: s255, mandatory: true } };
+const CLUSTER_INPUT = fieldsOf(ClusterCreate);
 
 const fieldTypes = (fields: Fields, names?: string[]): Record<string, FieldType> =>
   Object.fromEntries(Object.entries(fields).filter(([n]) => !names || names.includes(n)).map(([n, f]) => [n, f.type]));

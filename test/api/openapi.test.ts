@@ -19,16 +19,98 @@ import { as, startStack, waitFor } from '../helpers/stack.ts';
 
 const inert: ApiDeps = new Proxy(function inertDependency() {}, { get: (_t, k) => (k === Symbol.toPrimitive ? () => '' : inert), apply: () => inert }) as unknown as ApiDeps;
 
+const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}');
+
 /** The Router's routes that declare a schema, as [method, OpenAPI path, declared statuses]. */
-function declaredRoutes(): { method: string; path: string; statuses: string[] }[] {
+function declaredRoutes(): { method: string; path: string; statuses: string[]; query: string[]; body: boolean; converted: boolean }[] {
   const router = new Router();
   registerV1(router, inert);
   return router.routes.filter((r) => r.schema).map((r) => ({
     method: r.method.toLowerCase(),
-    path: r.path.replace(/:([A-Za-z_]+)/g, '{$1}'),
+    path: openApiPath(r.path),
     statuses: Object.keys(r.schema!.response),
+    query: Object.keys((r.schema!.querystring as { properties?: object } | undefined)?.properties ?? {}),
+    body: r.schema!.body !== undefined,
+    converted: r.schema!.querystring !== undefined,
   }));
 }
+
+/**
+ * Routes whose schemas are not declared yet (not in the document): this list only shrinks. Every
+ * other registered route must be in /v1/openapi.json; a new route without a schema fails here.
+ */
+const NOT_YET_DECLARED = [
+  'GET /v1',
+  'DELETE /v1/clustertemplates/{ident}',
+  'GET /v1/baymodels',
+  'GET /v1/baymodels/detail',
+  'GET /v1/baymodels/{ident}',
+  'POST /v1/baymodels',
+  'PATCH /v1/baymodels/{ident}',
+  'DELETE /v1/baymodels/{ident}',
+  'GET /v1/bays',
+  'GET /v1/bays/detail',
+  'GET /v1/bays/{ident}',
+  'POST /v1/bays',
+  'PATCH /v1/bays/{ident}',
+  'DELETE /v1/bays/{ident}',
+  'DELETE /v1/clusters/{cluster}/nodegroups/{ng}',
+  'GET /v1/quotas',
+  'GET /v1/quotas/{project}/{resource}',
+  'POST /v1/quotas',
+  'PATCH /v1/quotas/{project}/{resource}',
+  'DELETE /v1/quotas/{project}/{resource}',
+  'GET /v1/stats',
+  'GET /v1/mservices',
+  'GET /v1/certificates/{cluster}',
+  'POST /v1/certificates',
+  'PATCH /v1/certificates/{cluster}',
+  'GET /v1/federations',
+  'GET /v1/federations/detail',
+  'GET /v1/federations/{ident}',
+  'POST /v1/federations',
+  'PATCH /v1/federations/{ident}',
+  'DELETE /v1/federations/{ident}',
+  'GET /v1/containers',
+  'GET /v1/containers/detail',
+  'GET /v1/containers/{ident}',
+  'POST /v1/containers',
+  'PATCH /v1/containers/{ident}',
+  'DELETE /v1/containers/{ident}',
+  'PUT /v1/containers/{ident}/start',
+  'PUT /v1/containers/{ident}/stop',
+  'PUT /v1/containers/{ident}/reboot',
+  'PUT /v1/containers/{ident}/pause',
+  'PUT /v1/containers/{ident}/unpause',
+  'GET /v1/containers/{ident}/logs',
+  'PUT /v1/containers/{ident}/execute',
+  'POST /v1/containers/{ident}/execute',
+  'POST /v1/clusters/{ident}/images',
+  'GET /v1/clusters/{ident}/images',
+  'GET /v1/clusters/{ident}/images/{load}',
+  'GET /v1/services',
+  'GET /v1/services/detail',
+  'GET /v1/services/{ident}',
+  'POST /v1/services',
+  'PATCH /v1/services/{ident}',
+  'DELETE /v1/services/{ident}',
+  'GET /v1/pods',
+  'GET /v1/pods/detail',
+  'GET /v1/pods/{ident}',
+  'POST /v1/pods',
+  'PATCH /v1/pods/{ident}',
+  'DELETE /v1/pods/{ident}',
+];
+
+test('every registered route is in the document, but the ones listed as not yet declared', () => {
+  const router = new Router();
+  registerV1(router, inert);
+  const undeclared = router.routes.filter((r) => !r.schema).map((r) => `${r.method} ${openApiPath(r.path)}`);
+  const stale = NOT_YET_DECLARED.filter((r) => !undeclared.includes(r));
+  assert.deepEqual(stale, [], 'declared routes still listed as not yet declared: remove them from NOT_YET_DECLARED');
+  const unlisted = undeclared.filter((r) => !NOT_YET_DECLARED.includes(r));
+  assert.deepEqual(unlisted, [], 'routes without a schema: declare them (src/api/schemas.ts, src/api/request-schemas.ts)');
+});
 
 interface OpenApi {
   openapi: string;
@@ -62,11 +144,26 @@ for (const kind of databaseKinds()) {
       const op = doc.paths[d.path]?.[d.method];
       assert.ok(op, `${d.method.toUpperCase()} ${d.path} is in the document`);
       assert.deepEqual(Object.keys(op.responses).sort(), [...d.statuses].sort(), `${d.method.toUpperCase()} ${d.path}: its declared responses`);
+      const params = (op as { parameters?: { in: string; name: string }[] }).parameters ?? [];
+      assert.deepEqual(params.filter((p) => p.in === 'query').map((p) => p.name).sort(), [...d.query].sort(), `${d.method.toUpperCase()} ${d.path}: its query`);
+      const pathParams = [...d.path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => m[1]);
+      if (d.converted) {
+        // A route that declares its request (its query at least) declares all of it: every path parameter too.
+        assert.deepEqual(params.filter((p) => p.in === 'path').map((p) => p.name).sort(), pathParams.sort(), `${d.method.toUpperCase()} ${d.path}: its path parameters`);
+      }
+      assert.equal('requestBody' in op, d.body, `${d.method.toUpperCase()} ${d.path}: its body`);
     }
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
     assert.deepEqual(documented.sort(), declared.map((d) => `${d.method} ${d.path}`).sort(), 'the document claims only declared routes');
 
     const ajv = new Ajv2020({ strict: false, allErrors: true });
+    /** A request body the API accepted is valid against the document's request schema too. */
+    const checkRequest = (method: string, path: string, body: unknown) => {
+      const schema = (doc.paths[path][method] as { requestBody?: { content: { 'application/json': { schema: object } } } }).requestBody?.content['application/json'].schema;
+      assert.ok(schema, `${method} ${path} has a request schema`);
+      const validate = ajv.compile(schema);
+      assert.ok(validate(structuredClone(body)), `${method.toUpperCase()} ${path} request: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
+    };
     const check = (method: string, path: string, status: number, body: unknown) => {
       const schema = doc.paths[path][method].responses[String(status)].content?.['application/json']?.schema;
       assert.ok(schema, `${method} ${path} ${status} has a schema`);
@@ -90,8 +187,10 @@ for (const kind of databaseKinds()) {
     }
     const made: string[] = [];
     for (const [name, labels] of [['ok', { a: '9', c: '3' }], ['broken', { fake_fail_step: 'boot workers' }]] as const) {
-      res = await s.app.inject({ method: 'POST', url: '/v1/clusters', headers: h, payload: { name, cluster_template_id: 't', node_count: 2, labels } });
+      const payload = { name, cluster_template_id: 't', node_count: 2, labels };
+      res = await s.app.inject({ method: 'POST', url: '/v1/clusters', headers: h, payload });
       assert.equal(res.statusCode, 202, res.body);
+      checkRequest('post', '/v1/clusters', payload);
       check('post', '/v1/clusters', 202, res.json());
       made.push(res.json().uuid);
     }
@@ -125,6 +224,26 @@ for (const kind of databaseKinds()) {
     assert.equal(ok.faults, undefined, 'no faults outside a failed status');
     assert.deepEqual([ok.labels_overridden, ok.labels_added, ok.labels_skipped], [{ a: '1' }, { c: '3' }, { b: '2' }]);
 
+    // The event timeline, a full page with its next link; a resize (1.7+), its PATCH form, a delete.
+    for (const query of ['', '?limit=1']) {
+      res = await s.app.inject({ method: 'GET', url: `/v1/clusters/ok/events${query}`, headers: h });
+      assert.equal(res.statusCode, 200, res.body);
+      check('get', '/v1/clusters/{ident}/events', 200, res.json());
+      assert.ok(res.json().events.length > 0 && (query === '' || typeof res.json().next === 'string'), res.body);
+    }
+    const resize = { node_count: 3, nodegroup: 'default-worker' };
+    res = await s.app.inject({ method: 'POST', url: '/v1/clusters/ok/actions/resize', headers: h, payload: resize });
+    assert.equal(res.statusCode, 202, res.body);
+    checkRequest('post', '/v1/clusters/{ident}/actions/resize', resize);
+    check('post', '/v1/clusters/{ident}/actions/resize', 202, res.json());
+    await waitFor('the resize', async () => ((await s.app.inject({ method: 'GET', url: '/v1/clusters/ok', headers: h })).json().status === 'UPDATE_COMPLETE' ? true : undefined));
+    const patch = [{ op: 'replace', path: '/node_count', value: 2 }];
+    res = await s.app.inject({ method: 'PATCH', url: '/v1/clusters/ok?rollback=False', headers: h, payload: patch });
+    assert.equal(res.statusCode, 202, res.body);
+    checkRequest('patch', '/v1/clusters/{ident}', patch);
+    check('patch', '/v1/clusters/{ident}', 202, res.json());
+    await waitFor('the update', async () => ((await s.app.inject({ method: 'GET', url: '/v1/clusters/ok', headers: h })).json().status === 'UPDATE_COMPLETE' ? true : undefined));
+
     for (const [path, url] of [['/v1/clusters', '/v1/clusters'], ['/v1/clusters/detail', '/v1/clusters/detail']] as const) {
       for (const query of ['', '?limit=1']) {
         res = await s.app.inject({ method: 'GET', url: url + query, headers: h });
@@ -134,5 +253,8 @@ for (const kind of databaseKinds()) {
         assert.equal(typeof res.json().next, query ? 'string' : 'undefined', 'a next link on a full page only');
       }
     }
+    res = await s.app.inject({ method: 'DELETE', url: '/v1/clusters/broken', headers: h });
+    assert.equal(res.statusCode, 204, res.body);
+    assert.equal(res.body, '');
   });
 }

@@ -4,45 +4,63 @@ import { HEALTH_STATUSES } from '../../../objects/fields.ts';
 import type { NodeGroupSummary } from '../../../db/api.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { atLeast, generateName, identLookup, listQuery, nextLink, pageParams } from '../../common.ts';
+import { PageQuery, atLeast, generateName, identLookup, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
-import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
+import { Body, NoQuery, Params, PatchDocument, Query, W, fieldValue, mandatory } from '../../request-schemas.ts';
 import { clusterBrief, clusterFull } from '../../views.ts';
-import { Cluster as ClusterSchema, ClusterDetailList, ClusterList, ClusterUuid } from '../../schemas.ts';
+import { Cluster as ClusterSchema, ClusterDetailList, ClusterEventList, ClusterList, ClusterUuid, NoContent } from '../../schemas.ts';
 import { validateInfra } from './cluster-templates.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findCluster, findNodeGroup, findTemplate, oneCluster, projectScope } from './lookup.ts';
 import { ANY_CLUSTER_TAG, TEMPLATE_TAG, cachedReply, clusterTag } from '../../read-cache.ts';
 
-const s255 = { kind: 'string', min: 1, max: 255 } as const;
-const ro = { type: { kind: 'any' }, readonly: true } as const;
+const s255 = () => W.str({ min: 1, max: 255 });
+const readonly = (...names: string[]) => Object.fromEntries(names.map((n) => [n, W.readonly()]));
 
-export const CLUSTER_INPUT: Fields = {
-  uuid: { type: { kind: 'uuid' } },
-  name: { type: { kind: 'string', min: 1, max: 242, pattern: /^[a-zA-Z][a-zA-Z0-9_.-]*$/, patternText: '^[a-zA-Z][a-zA-Z0-9_.-]*$' } },
-  cluster_template_id: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true },
-  keypair: { type: s255 },
-  node_count: { type: { kind: 'int', min: 0 }, default: 1 },
-  master_count: { type: { kind: 'int', min: 1 }, default: 1 },
-  docker_volume_size: { type: { kind: 'int', min: 1 } },
-  labels: { type: { kind: 'labels' } },
-  merge_labels: { type: { kind: 'bool' }, default: false },
-  master_flavor_id: { type: s255 },
-  flavor_id: { type: s255 },
-  create_timeout: { type: { kind: 'int', min: 0 }, default: 60 },
-  discovery_url: { type: { kind: 'string', max: 255 } },
-  fixed_network: { type: s255 },
-  fixed_subnet: { type: s255 },
-  floating_ip_enabled: { type: { kind: 'bool' } },
-  master_lb_enabled: { type: { kind: 'bool' } },
-  status: { type: { kind: 'any' } },
-  status_reason: { type: { kind: 'any' } },
-  health_status: { type: { kind: 'enum', values: HEALTH_STATUSES } },
-  health_status_reason: { type: { kind: 'strdict' } },
-  faults: ro, stack_id: ro, api_address: ro, coe_version: ro, container_version: ro, project_id: ro, user_id: ro,
-  node_addresses: ro, master_addresses: ro, links: ro, created_at: ro, updated_at: ro,
-  labels_overridden: ro, labels_added: ro, labels_skipped: ro,
-};
+/** A cluster's attributes as a create takes them (and a PATCH checks its patched values against). */
+export const ClusterCreate = Body('cluster', {
+  uuid: W.uuid(),
+  name: W.str({ min: 1, max: 242, pattern: '^[a-zA-Z][a-zA-Z0-9_.-]*$' }),
+  cluster_template_id: mandatory(s255()),
+  keypair: s255(),
+  node_count: W.int({ min: 0, default: 1 }),
+  master_count: W.int({ min: 1, default: 1 }),
+  docker_volume_size: W.int({ min: 1 }),
+  labels: W.labels(),
+  merge_labels: W.bool({ default: false }),
+  master_flavor_id: s255(),
+  flavor_id: s255(),
+  create_timeout: W.int({ min: 0, default: 60 }),
+  discovery_url: W.str({ max: 255 }),
+  fixed_network: s255(),
+  fixed_subnet: s255(),
+  floating_ip_enabled: W.bool(),
+  master_lb_enabled: W.bool(),
+  // Read-only in a create too (refused after the other checks, as Magnum does), patchable by health updates.
+  status: W.any(),
+  status_reason: W.any(),
+  health_status: W.enum(HEALTH_STATUSES),
+  health_status_reason: W.strdict(),
+  ...readonly('faults', 'stack_id', 'api_address', 'coe_version', 'container_version', 'project_id', 'user_id',
+    'node_addresses', 'master_addresses', 'links', 'created_at', 'updated_at', 'labels_overridden', 'labels_added', 'labels_skipped'),
+}, ['cluster_template_id']);
+const CLUSTER_FIELDS = new Set(Object.keys((ClusterCreate as { properties: object }).properties));
+
+const ClusterResize = Body('cluster_resize_req', {
+  node_count: mandatory(W.int({ min: 0 })),
+  nodes_to_remove: W.strlist({ default: [] }),
+  nodegroup: s255(),
+}, ['node_count']);
+const ClusterUpgrade = Body('cluster_upgrade_req', {
+  cluster_template: mandatory(s255()),
+  max_batch_size: W.int({ min: 1 }),
+  nodegroup: s255(),
+}, ['cluster_template']);
+const PatchQuery = Query({ rollback: W.bool() });
+const DeleteQuery = Query({ force: W.bool() });
+const EventsQuery = Query({ limit: W.int({ min: 1 }), marker: W.int({ min: 0 }) });
+const tags = ['clusters'];
+const ident = Params('ident');
 
 const CLUSTER_INTERNAL = [
   ...COMMON_INTERNAL, '/api_address', '/node_addresses', '/master_addresses', '/stack_id', '/ca_cert_ref', '/magnum_cert_ref',
@@ -147,7 +165,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf } = deps;
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
-    listQuery(r.query);
+    r.checkQuery();
     policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}`);
     if (r.ctx.isAdmin) policy.enforce(r.ctx, `cluster:${detail ? 'detail' : 'get_all'}_all_projects`);
     const p = pageParams(r.query, 'cluster', conf.api.max_limit);
@@ -174,11 +192,11 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       return { body };
     });
   };
-  router.get('/v1/clusters', list(false), { summary: 'List clusters', tags: ['clusters'], response: { 200: ClusterList } });
-  router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags: ['clusters'], response: { 200: ClusterDetailList } });
+  router.get('/v1/clusters', list(false), { summary: 'List clusters', tags, querystring: PageQuery, response: { 200: ClusterList } });
+  router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags, querystring: PageQuery, response: { 200: ClusterDetailList } });
 
   router.get('/v1/clusters/:ident', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:get_one_all_projects');
     // The cluster, its template's labels and its nodegroups: one query, or the read cache's copy,
     // which a change to any of them drops in every API process (src/api/read-cache.ts).
@@ -188,22 +206,21 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(scope, by), r.params.ident);
       return { target: c, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
     }, (c) => policy.enforce(r.ctx, 'cluster:get', c));
-  }, { summary: 'Show a cluster (by uuid or name)', tags: ['clusters'], response: { 200: ClusterSchema } });
+  }, { summary: 'Show a cluster (by uuid or name)', tags, params: ident, querystring: NoQuery, response: { 200: ClusterSchema } });
 
   router.post('/v1/clusters', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('cluster', CLUSTER_INPUT, r.json());
+    r.checkQuery();
+    const input = r.body();
     for (const f of ['status', 'status_reason', 'health_status', 'health_status_reason']) {
       if (f in (r.json() as object)) throw E.InvalidInput(f, (r.json() as Record<string, unknown>)[f], 'Cannot set read only field.');
     }
     const uuid = await createCluster(deps, r, input, { quota: true, templateNotFoundStatus: atLeast(r.mv, 10) ? 404 : 400 });
     return { status: 202, body: { uuid } };
-  }, { summary: 'Create a cluster', tags: ['clusters'], response: { 202: ClusterUuid } });
+  }, { summary: 'Create a cluster', tags, querystring: NoQuery, body: ClusterCreate, response: { 202: ClusterUuid } });
 
   router.patch('/v1/clusters/:ident', async (r) => {
-    const allowedQuery = atLeast(r.mv, 3) ? ['rollback'] : [];
-    for (const k of Object.keys(r.query)) if (!allowedQuery.includes(k)) throw E.UnknownArgument(k);
-    const rollback = r.query.rollback === undefined ? false : parseBool(r.query.rollback);
+    r.checkQuery(atLeast(r.mv, 3) ? PatchQuery : NoQuery);
+    const rollback = r.query.rollback === undefined ? false : fieldValue(PatchQuery, 'rollback', r.query.rollback) === true;
     const ops = parsePatchBody(r.json(), { internal: CLUSTER_INTERNAL, nonRemovable: ['/cluster_template_id'] });
     const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:update', { ...c });
@@ -217,41 +234,37 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     const updatable = ['node_count', 'health_status', 'health_status_reason'];
     const changed: string[] = [];
     for (const [k, v] of Object.entries(patched)) {
-      if (!(k in CLUSTER_INPUT)) throw E.UnknownAttribute('cluster', [k]);
+      if (!CLUSTER_FIELDS.has(k)) throw E.UnknownAttribute('cluster', [k]);
       if (JSON.stringify(v ?? null) !== JSON.stringify(current[k] ?? null) && !updatable.includes(k)) changed.push(k);
     }
     for (const k of Object.keys(current)) if (!(k in patched) && !updatable.includes(k) && current[k] !== null) changed.push(k);
     if (changed.length) throw E.InvalidParameterValue(`cannot change cluster property(ies) ${changed.join(', ')}.`);
-    const nodeCount = patched.node_count === undefined || patched.node_count === null ? 0 : (coerceField('node_count', CLUSTER_INPUT.node_count, patched.node_count) as number);
-    const health = patched.health_status === null || patched.health_status === undefined ? null : coerceField('health_status', CLUSTER_INPUT.health_status, patched.health_status);
-    const healthReason = patched.health_status_reason === null || patched.health_status_reason === undefined ? {} : coerceField('health_status_reason', CLUSTER_INPUT.health_status_reason, patched.health_status_reason);
+    const nodeCount = patched.node_count === undefined || patched.node_count === null ? 0 : (fieldValue(ClusterCreate, 'node_count', patched.node_count) as number);
+    const health = patched.health_status === null || patched.health_status === undefined ? null : fieldValue(ClusterCreate, 'health_status', patched.health_status);
+    const healthReason = patched.health_status_reason === null || patched.health_status_reason === undefined ? {} : fieldValue(ClusterCreate, 'health_status_reason', patched.health_status_reason);
     if (nodeCount === 0 && !atLeast(r.mv, 10)) throw E.ZeroNodeCountNotSupported();
     if (!worker) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} has no default worker nodegroup.`);
     const healthChanged = health !== c.health_status || JSON.stringify(healthReason) !== JSON.stringify(c.health_status_reason);
     if (healthChanged) await storage.updateCluster(c.uuid, { health_status: health as Cluster['health_status'], health_status_reason: healthReason as Record<string, string> });
     if (nodeCount !== worker.node_count) await deps.conductor.clusterUpdate(r.ctx, c, worker, nodeCount, rollback);
     return { status: 202, body: { uuid: c.uuid } };
-  });
+  }, { summary: 'Update a cluster (JSON Patch: node_count, health_status, health_status_reason; rollback from 1.3)', tags, params: ident, querystring: PatchQuery, body: PatchDocument, response: { 202: ClusterUuid } });
 
   router.delete('/v1/clusters/:ident', async (r) => {
-    for (const k of Object.keys(r.query)) if (k !== 'force') throw E.UnknownArgument(k);
-    const force = r.query.force === undefined ? false : parseBool(r.query.force);
+    r.checkQuery(DeleteQuery);
+    const force = r.query.force === undefined ? false : fieldValue(DeleteQuery, 'force', r.query.force) === true;
     const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:delete', { ...c });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:delete_all_projects');
     if (force) policy.enforce(r.ctx, 'cluster:force_delete', { ...c });
     await deps.conductor.clusterDelete(r.ctx, c, { force });
     return { status: 204 };
-  });
+  }, { summary: 'Delete a cluster (force: an admin ends every operation and deletes)', tags, params: ident, querystring: DeleteQuery, response: { 204: NoContent } });
 
   router.post('/v1/clusters/:ident/actions/resize', async (r) => {
     if (!atLeast(r.mv, 7)) throw E.NotAcceptable(`Version ${r.mv.major}.${r.mv.minor} was requested but the requested API resize is not supported for this version.`);
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('cluster_resize_req', {
-      node_count: { type: { kind: 'int', min: 0 }, mandatory: true },
-      nodes_to_remove: { type: { kind: 'strlist' }, default: [] },
-      nodegroup: { type: { kind: 'string', min: 1, max: 255 } },
-    }, r.json());
+    r.checkQuery();
+    const input = r.body();
     const nodeCount = input.node_count as number;
     if (nodeCount === 0 && !atLeast(r.mv, 10)) throw E.ZeroNodeCountNotSupported();
     // Magnum's resize action never switches admins to all projects.
@@ -266,17 +279,13 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     policy.enforce(r.ctx, 'cluster:resize', { ...c });
     await deps.conductor.clusterResize(r.ctx, c, ng, nodeCount, (input.nodes_to_remove as string[] | null) ?? []);
     return { status: 202, body: { uuid: c.uuid } };
-  });
+  }, { summary: 'Resize a nodegroup of a cluster (from 1.7)', tags, params: ident, querystring: NoQuery, body: ClusterResize, response: { 202: ClusterUuid } });
 
   router.post('/v1/clusters/:ident/actions/upgrade', async (r) => {
     if (!atLeast(r.mv, 7)) throw E.NotAcceptable(`Version ${r.mv.major}.${r.mv.minor} was requested but the requested API upgrade is not supported for this version.`);
     if (!atLeast(r.mv, 8)) throw E.ClusterUpgradeNotSupported();
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('cluster_upgrade_req', {
-      cluster_template: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true },
-      max_batch_size: { type: { kind: 'int', min: 1 } },
-      nodegroup: { type: { kind: 'string', min: 1, max: 255 } },
-    }, r.json());
+    r.checkQuery();
+    const input = r.body();
     const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     const template = await findTemplate(storage, adminWideScope(r.ctx), String(input.cluster_template));
     const ngs = await storage.listNodeGroupsOf([c.uuid]);
@@ -290,19 +299,19 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'cluster:upgrade_all_projects');
     await deps.conductor.clusterUpgrade(r.ctx, c, template, (input.max_batch_size as number | null) ?? null, ng);
     return { status: 202, body: { uuid: c.uuid } };
-  });
+  }, { summary: 'Upgrade a cluster (or one nodegroup) to another template (from 1.8)', tags, params: ident, querystring: NoQuery, body: ClusterUpgrade, response: { 202: ClusterUuid } });
 
   router.get('/v1/clusters/:ident/events', async (r) => {
-    for (const k of Object.keys(r.query)) if (!['limit', 'marker'].includes(k)) throw E.UnknownArgument(k);
+    r.checkQuery();
     const c = await findCluster(storage, adminWideScope(r.ctx), r.params.ident);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
-    const limit = r.query.limit === undefined ? conf.api.max_limit : Math.min(coerceField('limit', { type: { kind: 'int', min: 1 } }, r.query.limit) as number, conf.api.max_limit);
-    const afterId = r.query.marker === undefined ? undefined : (coerceField('marker', { type: { kind: 'int', min: 0 } }, r.query.marker) as number);
+    const limit = r.query.limit === undefined ? conf.api.max_limit : Math.min(fieldValue(EventsQuery, 'limit', r.query.limit) as number, conf.api.max_limit);
+    const afterId = r.query.marker === undefined ? undefined : (fieldValue(EventsQuery, 'marker', r.query.marker) as number);
     const events = await storage.listEvents(c.uuid, { limit, afterId });
     const body: Record<string, unknown> = {
       events: events.map((e) => ({ id: e.id, operation_id: e.operation_id, step: e.step, outcome: e.outcome, message: e.message, created_at: e.created_at.toISOString() })),
     };
     if (events.length === limit) body.next = `${r.host}/v1/clusters/${c.uuid}/events?limit=${limit}&marker=${events[events.length - 1].id}`;
     return { status: 200, body };
-  });
+  }, { summary: "A cluster's event timeline (each operation's steps), oldest first", tags, params: ident, querystring: EventsQuery, response: { 200: ClusterEventList } });
 }
