@@ -1,12 +1,14 @@
 // The `docker` infrastructure provider: every node is a container running its own Docker engine,
 // on the Docker host named in [docker] host (the local socket by default; a remote engine over
 // TLS works the same way). It drives the host engine with the docker CLI, which already speaks
-// every transport (unix socket, TCP+TLS) and streams image copies (save | load).
+// every transport (unix socket, TCP+TLS) and streams image copies (save | load). What a cluster
+// create waits for (inspecting, creating and starting nodes, their files and volumes, commands in
+// nodes without standard input) goes to the same engine through its HTTP API instead
+// (src/common/docker-api.ts): one request rather than one CLI process each.
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { DockerApi, DockerApiError, DockerApiTimeout, DockerApiUnreachable, daemonError, tarFiles } from '../../common/docker-api.ts';
 import { E } from '../../common/errors.ts';
 import type { Config } from '../../conf/index.ts';
 import { formatCidr, parseCidr } from '../../common/cidr.ts';
@@ -28,12 +30,25 @@ interface RunOpts {
   inNode?: boolean;
 }
 
-/** Flags a node container needs to run its own engine here (see ENVIRONMENT.md: --privileged fails). */
-const NODE_FLAGS = [
-  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
-  '--cgroupns', 'host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp',
-];
+/**
+ * What a node container needs to run its own engine here (see ENVIRONMENT.md: --privileged
+ * fails), as the API's HostConfig; the docker CLI's flags for the same are `--cap-add ALL
+ * --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+ * --security-opt systempaths=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw
+ * --tmpfs /run --tmpfs /tmp` (bench/cluster-create-floor.sh uses them; systempaths=unconfined is
+ * the CLI's name for empty MaskedPaths and ReadonlyPaths).
+ */
+const NODE_HOST_CONFIG = {
+  CapAdd: ['ALL'], CapDrop: ['SYS_RESOURCE'],
+  SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'], MaskedPaths: [] as string[], ReadonlyPaths: [] as string[],
+  CgroupnsMode: 'host', Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw'], Tmpfs: { '/run': '', '/tmp': '' } as Record<string, string>,
+};
+
+interface ContainerJson {
+  Id: string; Config: { Image: string }; State: { Running: boolean };
+  HostConfig: { RestartPolicy?: { Name?: string }; PortBindings?: Record<string, { HostPort?: string }[] | null> | null };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null; Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+}
 
 /**
  * Nodes come back by themselves when the host's engine restarts (or the host reboots) and when
@@ -61,6 +76,7 @@ export function parseFlavors(entries: readonly string[]): Map<string, Flavor> {
 export class DockerProvider implements InfraProvider {
   readonly name = 'docker';
   readonly #global: string[];
+  readonly #api: DockerApi;
   readonly #flavors: Map<string, Flavor>;
   readonly #externals: Map<string, string>;
   readonly subnetPool: { cidr: string; prefixLength: number };
@@ -69,6 +85,9 @@ export class DockerProvider implements InfraProvider {
     const d = conf.docker;
     this.#global = ['--host', d.host];
     if (d.tls_ca_cert) this.#global.push('--tlsverify', '--tlscacert', d.tls_ca_cert, '--tlscert', String(d.tls_cert), '--tlskey', String(d.tls_key));
+    this.#api = new DockerApi(d.host, d.tls_ca_cert
+      ? { ca: readFileSync(d.tls_ca_cert), cert: readFileSync(String(d.tls_cert)), key: readFileSync(String(d.tls_key)) }
+      : null);
     this.#flavors = parseFlavors(d.flavors);
     this.#externals = new Map(d.external_networks.map((e) => {
       const [name, addr] = e.split(':');
@@ -108,6 +127,16 @@ export class DockerProvider implements InfraProvider {
     });
   }
 
+  /** One Engine API call to the host; DockerUnavailable when the host does not answer. */
+  async #call<T>(method: string, path: string, call: Parameters<DockerApi['json']>[2] = {}): Promise<T | null> {
+    try {
+      return await this.#api.json<T>(method, path, call);
+    } catch (err) {
+      if (err instanceof DockerApiUnreachable) throw new DockerUnavailable(`the Docker host ${this.#global[1]} cannot be reached: ${err.message}`);
+      throw err;
+    }
+  }
+
   async image(name: string): Promise<ImageInfo | null> {
     // Only a Docker image reference can name an image; anything else (an option such as
     // "--help", spaces, control characters) is no image and never reaches the command line.
@@ -136,30 +165,30 @@ export class DockerProvider implements InfraProvider {
   async ensureNetwork(name: string, opts: { subnet: string | null; labels: Record<string, string> }): Promise<NetworkInfo> {
     const existing = await this.network(name);
     if (existing) return existing;
-    const labels = Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-    const r = await this.#docker(['network', 'create', '--driver', 'bridge', ...(opts.subnet ? ['--subnet', opts.subnet] : []), ...labels, name], { allowFail: true });
-    if (r.exitCode === 0 || /already exists/.test(r.stderr)) {
+    const r = await this.#raw('POST', '/networks/create', {
+      Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: opts.labels,
+      ...(opts.subnet ? { IPAM: { Driver: 'default', Config: [{ Subnet: opts.subnet }] } } : {}),
+    });
+    if (r.status < 300 || /already exists/.test(daemonError(r))) {
       const made = await this.network(name);
       if (made) return made;
     }
-    if (opts.subnet && /overlap/i.test(r.stderr)) throw new SubnetOverlap(opts.subnet, `creating network ${name}: ${r.stderr.trim()}`);
-    throw new Error(`creating network ${name}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    if (opts.subnet && /overlap/i.test(daemonError(r))) throw new SubnetOverlap(opts.subnet, `creating network ${name}: ${daemonError(r)}`);
+    throw new Error(`creating network ${name}: ${daemonError(r)}`);
   }
 
   async network(name: string): Promise<NetworkInfo | null> {
-    const r = await this.#docker(['network', 'inspect', '--format', '{{json .}}', name], { allowFail: true });
-    if (r.exitCode !== 0) return null;
-    const n = JSON.parse(r.stdout) as { Id: string; IPAM: { Config: { Subnet: string; Gateway?: string }[] | null } };
+    const n = await this.#call<{ Id: string; Name: string; IPAM: { Config: { Subnet: string; Gateway?: string }[] | null } }>(
+      'GET', `/networks/${encodeURIComponent(name)}`, { notFound: 'null' });
+    // The engine also finds a network by an id prefix: only the name counts here (as inspect by name).
+    if (!n || (n.Name !== name && !n.Id.startsWith(name))) return null;
     const cfg = n.IPAM.Config?.[0];
     return { name, id: n.Id, subnet: cfg?.Subnet ?? '', gateway: cfg?.Gateway ?? '' };
   }
 
   async usedSubnets(): Promise<string[]> {
-    const ids = (await this.#docker(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-    if (!ids.length) return [];
-    // A network removed between the two calls makes inspect fail for it alone: the others still print.
-    const r = await this.#docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], { allowFail: true });
-    return [...new Set(r.stdout.split(/\s+/).filter(Boolean))];
+    const nets = await this.#call<{ IPAM?: { Config?: { Subnet?: string }[] | null } }[]>('GET', '/networks') ?? [];
+    return [...new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter(Boolean))];
   }
 
   async removeNetwork(name: string): Promise<void> {
@@ -168,7 +197,8 @@ export class DockerProvider implements InfraProvider {
   }
 
   async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.#docker(['volume', 'create', ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), name]);
+    // Idempotent as `docker volume create`: an existing volume of that name is returned as it is.
+    await this.#call('POST', '/volumes/create', { json: { Name: name, Labels: labels } });
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -176,13 +206,13 @@ export class DockerProvider implements InfraProvider {
     if (r.exitCode !== 0 && !/no such volume/i.test(r.stderr)) throw new Error(`removing volume ${name}: ${r.stderr.trim()}`);
   }
 
+  async #inspect(name: string): Promise<ContainerJson | null> {
+    return this.#call<ContainerJson>('GET', `/containers/${encodeURIComponent(name)}/json`, { notFound: 'null' });
+  }
+
   async inspectNode(name: string): Promise<NodeInfo | null> {
-    const r = await this.#docker(['container', 'inspect', '--format', '{{json .}}', name], { allowFail: true });
-    if (r.exitCode !== 0) return null;
-    const c = JSON.parse(r.stdout) as {
-      Id: string; Config: { Image: string }; State: { Running: boolean };
-      NetworkSettings: { Networks: Record<string, { IPAddress: string }>; Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
-    };
+    const c = await this.#inspect(name);
+    if (!c) return null;
     const published: Record<number, string> = {};
     for (const [k, v] of Object.entries(c.NetworkSettings.Ports ?? {})) {
       if (v?.length) published[Number(k.split('/')[0])] = `${v[0].HostIp || '127.0.0.1'}:${v[0].HostPort}`;
@@ -192,64 +222,71 @@ export class DockerProvider implements InfraProvider {
   }
 
   async ensureNode(spec: NodeSpec): Promise<NodeInfo> {
-    let info = await this.inspectNode(spec.name);
-    if (!info) {
-      const hostIp = this.externalNetworkAddress(spec.externalNetwork) ?? '127.0.0.1';
-      const devices = spec.devices ?? [];
-      const args = [
-        'container', 'create', '--name', spec.name, '--hostname', spec.hostname,
-        '--network', spec.network, '--ip', spec.address,
-        ...NODE_FLAGS,
-        '--restart', NODE_RESTART_POLICY,
-        ...(spec.volume ? ['-v', `${spec.volume}:${spec.volumePath ?? '/var/lib/docker'}`] : ['--tmpfs', spec.volumePath ?? '/var/lib/docker']),
-        ...devices.flatMap((d) => ['--device', d]),
-        ...Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-        ...(spec.flavor ? ['--cpus', String(spec.flavor.vcpus), '--memory', `${spec.flavor.ramMb}m`] : []),
-        ...spec.publish.flatMap((p) => ['-p', `${hostIp}:${p.hostPort ?? ''}:${p.port}`]),
-        ...spec.dns.flatMap((d) => ['--dns', d]),
-        // The node image's entrypoint runs dockerd with these arguments (images made by bin/magnum-node-image).
-        spec.image, ...spec.args,
-      ];
-      let r = await this.#docker(args, { allowFail: true });
-      // A device the Docker host lacks (e.g. /dev/kmsg in some sandboxes): the node goes without it.
-      const missing = devices.filter((d) => r.exitCode !== 0 && r.stderr.includes(d));
-      if (missing.length) r = await this.#docker(args.filter((a, i) => !missing.includes(a) && !(a === '--device' && missing.includes(args[i + 1]))), { allowFail: true });
-      if (r.exitCode !== 0 && !/already in use/.test(r.stderr)) throw new Error(`creating node ${spec.name}: ${r.stderr.trim()}`);
-    } else {
-      await this.#keepRestartPolicy(spec.name);
+    let c = await this.#inspect(spec.name);
+    if (!c) {
+      await this.#createNode(spec);
+      c = await this.#inspect(spec.name);
+    } else if (c.HostConfig.RestartPolicy?.Name !== NODE_RESTART_POLICY) {
+      // A node made before nodes had a restart policy gets it (works on a running container).
+      await this.#call('POST', `/containers/${encodeURIComponent(spec.name)}/update`, { json: { RestartPolicy: { Name: NODE_RESTART_POLICY } } });
     }
-    info = await this.inspectNode(spec.name);
-    if (info && !info.running) {
+    if (c && !c.State.Running) {
       // Files go in before every start, not only after a create: a create cut short (a conductor
-      // killed between `create` and `cp`) leaves a node without them, and its engine cannot start.
+      // killed between the create and the copy) leaves a node without them, and its engine cannot start.
       if (spec.files.length) await this.#copyFiles(spec.name, spec.files);
-      await this.#docker(['container', 'start', spec.name]);
-      info = await this.inspectNode(spec.name);
+      // 304: already started (by a restart policy or a concurrent step).
+      await this.#call('POST', `/containers/${encodeURIComponent(spec.name)}/start`);
     }
+    const info = await this.inspectNode(spec.name);
     if (!info) throw new Error(`node ${spec.name} disappeared while starting`);
     return info;
   }
 
-  /** A node made before nodes had a restart policy gets it (docker update works on a running container). */
-  async #keepRestartPolicy(node: string): Promise<void> {
-    const r = await this.#docker(['container', 'inspect', '--format', '{{.HostConfig.RestartPolicy.Name}}', node], { allowFail: true });
-    if (r.exitCode === 0 && r.stdout.trim() !== NODE_RESTART_POLICY) await this.#docker(['container', 'update', '--restart', NODE_RESTART_POLICY, node]);
+  /** `docker container create` of the node, through the API. */
+  async #createNode(spec: NodeSpec): Promise<void> {
+    const hostIp = this.externalNetworkAddress(spec.externalNetwork) ?? '127.0.0.1';
+    const volumePath = spec.volumePath ?? '/var/lib/docker';
+    const body = (devices: readonly string[]) => ({
+      Hostname: spec.hostname,
+      Image: spec.image,
+      // The node image's entrypoint runs dockerd with these arguments (images made by bin/magnum-node-image).
+      Cmd: spec.args,
+      Labels: spec.labels,
+      ExposedPorts: Object.fromEntries(spec.publish.map((p) => [`${p.port}/tcp`, {}])),
+      HostConfig: {
+        ...NODE_HOST_CONFIG,
+        Binds: [...NODE_HOST_CONFIG.Binds, ...(spec.volume ? [`${spec.volume}:${volumePath}`] : [])],
+        Tmpfs: { ...NODE_HOST_CONFIG.Tmpfs, ...(spec.volume ? {} : { [volumePath]: '' }) },
+        RestartPolicy: { Name: NODE_RESTART_POLICY },
+        NetworkMode: spec.network,
+        Devices: devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
+        ...(spec.flavor ? { NanoCpus: Math.round(spec.flavor.vcpus * 1e9), Memory: spec.flavor.ramMb * 1024 * 1024 } : {}),
+        PortBindings: Object.fromEntries(spec.publish.map((p) => [`${p.port}/tcp`, [{ HostIp: hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' }]])),
+        Dns: spec.dns,
+      },
+      NetworkingConfig: { EndpointsConfig: { [spec.network]: { IPAMConfig: { IPv4Address: spec.address } } } },
+    });
+    const path = `/containers/create?name=${encodeURIComponent(spec.name)}`;
+    const devices = spec.devices ?? [];
+    let r = await this.#raw('POST', path, body(devices));
+    // A device the Docker host lacks (e.g. /dev/kmsg in some sandboxes): the node goes without it.
+    const missing = r.status >= 300 ? devices.filter((d) => daemonError(r).includes(d)) : [];
+    if (missing.length) r = await this.#raw('POST', path, body(devices.filter((d) => !missing.includes(d))));
+    if (r.status >= 300 && !(r.status === 409 && /already in use/.test(daemonError(r)))) throw new Error(`creating node ${spec.name}: ${daemonError(r)}`);
   }
 
-  /** Writes files into a created (not yet started) node. */
-  async #copyFiles(node: string, files: NodeSpec['files']): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'magnum-node-files-'));
+  async #raw(method: string, path: string, json: unknown) {
     try {
-      for (const f of files) {
-        const p = join(dir, f.path);
-        mkdirSync(dirname(p), { recursive: true });
-        writeFileSync(p, f.content);
-        chmodSync(p, f.mode);
-      }
-      await this.#docker(['cp', `${dir}/.`, `${node}:/`]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      return await this.#api.request(method, path, { json });
+    } catch (err) {
+      if (err instanceof DockerApiUnreachable) throw new DockerUnavailable(`the Docker host ${this.#global[1]} cannot be reached: ${err.message}`);
+      throw err;
     }
+  }
+
+  /** Writes files into a node (created or running): one tar archive extracted at its root. */
+  async #copyFiles(node: string, files: NodeSpec['files']): Promise<void> {
+    await this.#call('PUT', `/containers/${encodeURIComponent(node)}/archive?path=%2F`, { raw: { data: tarFiles(files), contentType: 'application/x-tar' } });
   }
 
   /** Replace files in a node (running or not), e.g. new certificates after a CA rotation. */
@@ -270,9 +307,23 @@ export class DockerProvider implements InfraProvider {
     if (r.exitCode !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`removing node ${name}: ${r.stderr.trim()}`);
   }
 
-  exec(node: string, cmd: string[], opts: { input?: string | Buffer; inputFile?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
+  async exec(node: string, cmd: string[], opts: { input?: string | Buffer; inputFile?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
     const stdin = opts.input !== undefined || opts.inputFile !== undefined;
-    return this.#docker(['exec', ...(stdin ? ['-i'] : []), node, ...cmd], { ...opts, allowFail: true, inNode: true });
+    if (stdin) return this.#docker(['exec', '-i', node, ...cmd], { ...opts, allowFail: true, inNode: true });
+    // Without standard input: through the API. The CLI's answers are kept: exit 1 and the
+    // daemon's words on stderr when the node is missing or stopped; 126/127 when the command cannot run.
+    try {
+      return await this.#api.exec(node, cmd, { timeoutMs: opts.timeoutMs ?? 120_000, signal: opts.signal });
+    } catch (err) {
+      if (err instanceof DockerApiUnreachable) throw new DockerUnavailable(`the Docker host ${this.#global[1]} cannot be reached: ${err.message}`);
+      // As the CLI killed at its timeout: no exit status (the command may still run in the node).
+      if (err instanceof DockerApiTimeout) return { exitCode: -1, stdout: '', stderr: err.message };
+      if (err instanceof DockerApiError) {
+        if (/executable file not found|no such file or directory/i.test(err.message)) return { exitCode: 127, stdout: '', stderr: `Error response from daemon: ${err.message}\n` };
+        return { exitCode: 1, stdout: '', stderr: `Error response from daemon: ${err.message.replace(/^[A-Z]+ \S+: /, '')}\n` };
+      }
+      throw err;
+    }
   }
 
   async loadImage(image: string, node: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
@@ -328,12 +379,18 @@ export class DockerProvider implements InfraProvider {
 
   /** Host ports published by the host's containers, running or not (explicit and engine-picked ones). */
   async #reservedPorts(): Promise<Set<number>> {
-    const ids = (await this.#docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
     const used = new Set<number>();
-    if (!ids.length) return used;
-    // A container removed between the two calls makes inspect fail for it alone: the others still print.
-    const r = await this.#docker(['container', 'inspect', '--format', '{{json .HostConfig.PortBindings}} {{json .NetworkSettings.Ports}}', ...ids], { allowFail: true });
-    for (const m of r.stdout.matchAll(/"HostPort":"(\d+)"/g)) used.add(Number(m[1]));
+    // Running containers' bindings are in the list; a stopped one's explicit bindings only in its inspect.
+    const list = await this.#call<{ Id: string; State: string; Ports?: { PublicPort?: number }[] }[]>('GET', '/containers/json?all=1') ?? [];
+    for (const c of list) for (const p of c.Ports ?? []) if (p.PublicPort) used.add(p.PublicPort);
+    const stopped = list.filter((c) => c.State !== 'running');
+    await Promise.all(stopped.map(async (c) => {
+      // A container removed since the list is skipped.
+      const j = await this.#inspect(c.Id);
+      for (const v of [...Object.values(j?.HostConfig.PortBindings ?? {}), ...Object.values(j?.NetworkSettings.Ports ?? {})]) {
+        for (const b of v ?? []) if (Number(b.HostPort)) used.add(Number(b.HostPort));
+      }
+    }));
     return used;
   }
 
