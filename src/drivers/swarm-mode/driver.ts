@@ -193,12 +193,17 @@ export class SwarmModeDriver implements Driver {
   }
 
   async #startNode(ctx: StepContext, ng: NodeGroup, rec: NodeRecord, image?: string): Promise<NodeInfo> {
-    if (rec.role === 'master' && rec.apiHostPort === undefined) {
-      // Saved in the ledger once the node runs (present), from the port it really got.
-      rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
-    }
-    const tls = await this.#nodeTls(ctx, rec);
-    await ensureNodeVolume(ctx, this.#provider, CLUSTER_LABEL, ng, rec);
+    // The port, the certificate and the volume do not depend on each other: all at once.
+    const [, tls] = await Promise.all([
+      (async () => {
+        if (rec.role === 'master' && rec.apiHostPort === undefined) {
+          // Saved in the ledger once the node runs (present), from the port it really got.
+          rec.apiHostPort = await this.#provider.freePort(ctx.template.external_network_id);
+        }
+      })(),
+      this.#nodeTls(ctx, rec),
+      ensureNodeVolume(ctx, this.#provider, CLUSTER_LABEL, ng, rec),
+    ]);
     const spec: NodeSpec = {
       ...baseNodeSpec(ctx, this.#provider, CLUSTER_LABEL, ng, rec, image),
       files: tls ? [
@@ -251,67 +256,87 @@ export class SwarmModeDriver implements Driver {
           throw new Error(`node ${n.name} stopped while its Docker engine was starting: ${r.stderr.trim()}`);
         }
         if (Date.now() > until) throw new Error(`the Docker engine of node ${n.name} did not start within ${ENGINE_WAIT_MS / 1000} s: ${r.stderr.trim()}`);
-        await sleep(150, undefined, { signal: ctx.signal });
+        await sleep(100, undefined, { signal: ctx.signal });
       }
     }));
   }
 
-  async #swarmState(ctx: StepContext, node: string): Promise<string> {
-    const r = await this.#docker(ctx, node, ['info', '--format', '{{.Swarm.LocalNodeState}}'], { allowFail: true });
-    return r.exitCode === 0 ? r.stdout.trim() : 'unknown';
+  /** The node's Swarm state (LocalNodeState, 'unknown' when its engine does not say) and whether it is an active manager. */
+  async #swarmInfo(ctx: StepContext, node: string): Promise<{ state: string; manager: boolean }> {
+    const r = await this.#docker(ctx, node, ['info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'], { allowFail: true });
+    const [state, control] = r.exitCode === 0 ? r.stdout.trim().split(' ') : [];
+    return { state: state || 'unknown', manager: control === 'true' };
   }
 
   /** The first master whose engine says it is an active manager, or the first master. */
   async #manager(ctx: StepContext, nodes: NodeRecord[]): Promise<NodeRecord> {
     const masters = nodes.filter((n) => n.role === 'master').sort((a, b) => a.index - b.index);
     if (!masters.length) throw new Error('the cluster has no master node');
-    for (const m of masters) {
-      const r = await this.#docker(ctx, m.name, ['info', '--format', '{{.Swarm.ControlAvailable}}'], { allowFail: true });
-      if (r.exitCode === 0 && r.stdout.trim() === 'true') return m;
-    }
+    for (const m of masters) if ((await this.#swarmInfo(ctx, m.name)).manager) return m;
     return masters[0];
   }
 
+  /**
+   * Every node in the Swarm with its labels, in as few rounds as the Swarm allows: every node's
+   * state at once (one `docker info` each); init on the leader when it is not in a Swarm; then each
+   * node that is not in it joins and is labelled right after (managers one at a time, workers all
+   * at once), the leader's own labels meanwhile.
+   */
   async #formSwarm(ctx: StepContext): Promise<void> {
     const nodes = nodeRecords(await ctx.ledger.list());
-    const leader = await this.#manager(ctx, nodes);
-    if ((await this.#swarmState(ctx, leader.name)) !== 'active') {
+    const masters = nodes.filter((n) => n.role === 'master').sort((a, b) => a.index - b.index);
+    if (!masters.length) throw new Error('the cluster has no master node');
+    const states = new Map(await Promise.all(nodes.map(async (n) => [n.name, await this.#swarmInfo(ctx, n.name)] as const)));
+    const leader = masters.find((m) => states.get(m.name)!.manager) ?? masters[0];
+    if (states.get(leader.name)!.state !== 'active') {
       await this.#docker(ctx, leader.name, ['swarm', 'init', '--advertise-addr', leader.address, '--listen-addr', `${leader.address}:2377`]);
     }
-    const others = nodes.filter((n) => n.name !== leader.name);
-    const joined = new Map(await Promise.all(others.map(async (n) => [n.name, (await this.#swarmState(ctx, n.name)) === 'active'] as const)));
-    const waiting = others.filter((n) => !joined.get(n.name));
-    const token = async (role: 'manager' | 'worker') => (await this.#docker(ctx, leader.name, ['swarm', 'join-token', '-q', role])).stdout.trim();
-    const join = (n: NodeRecord, t: string) =>
-      this.#docker(ctx, n.name, ['swarm', 'join', '--token', t, '--advertise-addr', n.address, `${leader.address}:2377`]);
-    // Managers one at a time (each changes the Raft quorum), workers all at once.
-    const managers = waiting.filter((n) => n.role === 'master');
-    if (managers.length) {
-      const t = await token('manager');
-      for (const n of managers) await join(n, t);
-    }
-    const workers = waiting.filter((n) => n.role !== 'master');
-    if (workers.length) {
-      const t = await token('worker');
-      await Promise.all(workers.map((n) => join(n, t)));
-    }
     // Nodegroup labels on the Swarm nodes (constraints: node.labels.magnum.nodegroup == NAME).
-    await Promise.all(nodes.map((n) => {
+    const label = (n: NodeRecord) => {
       const ng = ctx.nodegroups.find((g) => g.uuid === n.nodegroup);
       const labels: Record<string, string> = { 'magnum.nodegroup': ng?.name ?? n.nodegroup, 'magnum.role': n.role, ...(ng?.labels ?? {}) };
       const args = Object.entries(labels).flatMap(([k, v]) => ['--label-add', `${k}=${v}`]);
       return this.#docker(ctx, leader.name, ['node', 'update', ...args, n.name]);
-    }));
+    };
+    const token = async (role: 'manager' | 'worker') => (await this.#docker(ctx, leader.name, ['swarm', 'join-token', '-q', role])).stdout.trim();
+    const joinAndLabel = async (n: NodeRecord, t: string | null) => {
+      if (t !== null) await this.#docker(ctx, n.name, ['swarm', 'join', '--token', t, '--advertise-addr', n.address, `${leader.address}:2377`]);
+      await label(n);
+    };
+    const others = nodes.filter((n) => n.name !== leader.name);
+    const waiting = (role: 'master' | 'worker') => others.filter((n) => n.role === role && states.get(n.name)!.state !== 'active');
+    const joined = (role: 'master' | 'worker') => others.filter((n) => n.role === role && states.get(n.name)!.state === 'active');
+    await Promise.all([
+      label(leader),
+      ...joined('master').map((n) => joinAndLabel(n, null)),
+      ...joined('worker').map((n) => joinAndLabel(n, null)),
+      // Managers one at a time (each changes the Raft quorum).
+      (async () => {
+        const managers = waiting('master');
+        if (!managers.length) return;
+        const t = await token('manager');
+        for (const n of managers) await joinAndLabel(n, t);
+      })(),
+      // Workers all at once.
+      (async () => {
+        const workers = waiting('worker');
+        if (!workers.length) return;
+        const t = await token('worker');
+        await Promise.all(workers.map((n) => joinAndLabel(n, t)));
+      })(),
+    ]);
   }
 
   async #publish(ctx: StepContext): Promise<void> {
     const nodes = nodeRecords(await ctx.ledger.list());
     const masters = nodes.filter((n) => n.role === 'master').sort((a, b) => a.index - b.index);
     if (masters.length) {
-      const info = await this.#provider.inspectNode(masters[0].name);
+      const [info, version] = await Promise.all([
+        this.#provider.inspectNode(masters[0].name),
+        this.#docker(ctx, masters[0].name, ['version', '--format', '{{.Server.Version}}'], { allowFail: true }),
+      ]);
       const endpoint = info?.published[this.#apiPort(ctx)];
       if (endpoint) ctx.setCluster({ api_address: `tcp://${endpoint}` });
-      const version = await this.#docker(ctx, masters[0].name, ['version', '--format', '{{.Server.Version}}'], { allowFail: true });
       if (version.exitCode === 0) ctx.setCluster({ coe_version: version.stdout.trim(), container_version: version.stdout.trim() });
     }
     ctx.setCluster({ stack_id: networkName(ctx.cluster) });
