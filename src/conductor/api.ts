@@ -82,8 +82,8 @@ export class ConductorAPI {
   async clusterCreate(ctx: RequestContext, cluster: Partial<Cluster> & { uuid: string }, nodegroups: Partial<NodeGroup>[]): Promise<void> {
     const timeout = cluster.create_timeout && cluster.create_timeout > 0 ? cluster.create_timeout : this.#conf.cluster_heat.create_timeout;
     const op = this.#operation(ctx, cluster.uuid, 'cluster_create', {}, this.#deadline(timeout));
-    await this.#storage.createClusterWithOperation(cluster, nodegroups, op);
-    await this.#requested({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' });
+    // The "requested" line goes in the create's own transaction: one commit for the request.
+    await this.#storage.createClusterWithOperation(cluster, nodegroups, op, { cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' });
     await this.#wake(ctx, op.uuid);
   }
 

@@ -117,6 +117,8 @@ export interface Storage {
   listClustersForView(scope: Scope, page: PageRequest): Promise<ClusterWithTemplateLabels[]>;
   /** Clusters of one project (the quota check). */
   countClusters(projectId: string): Promise<number>;
+  /** The project's Cluster quota (null: none set) and how many clusters it has, in one query. */
+  clusterQuotaUsage(projectId: string): Promise<{ hardLimit: number | null; count: number }>;
   clusterStats(scope: Scope): Promise<{ clusters: number; nodes: number }>;
   /** Clusters in these statuses, in id order, the first `limit` after id `afterId` (pages). */
   listClustersInStatus(statuses: readonly string[], limit: number, afterId?: number): Promise<Cluster[]>;
@@ -140,8 +142,8 @@ export interface Storage {
   destroyNodeGroup(uuid: string): Promise<void>;
 
   // Operations: every lifecycle change is a row, claimed under a lease (DESIGN-NOTES.md).
-  /** The cluster, its nodegroups and its first operation, in one transaction. */
-  createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster>;
+  /** The cluster, its nodegroups, its first operation and (given) that operation's first event, in one transaction. */
+  createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation, event?: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<Cluster>;
   /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */
   startOperation(start: OperationStart): Promise<boolean>;
   /**

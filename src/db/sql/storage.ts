@@ -330,6 +330,14 @@ export class SqlStorage implements Storage {
     return Number(r?.n ?? 0);
   }
 
+  async clusterQuotaUsage(projectId: string): Promise<{ hardLimit: number | null; count: number }> {
+    const [row] = await this.#runCompiled('clusterQuotaUsage', () => this.#db.selectNoFrom((eb) => [
+      eb.selectFrom('quotas').select('hard_limit').where('project_id', '=', param('project')).where('resource', '=', 'Cluster').limit(1).as('hard_limit'),
+      eb.selectFrom('cluster').select((e) => e.fn.countAll().as('n')).where('project_id', '=', param('project')).as('n'),
+    ]), { project: projectId });
+    return { hardLimit: row.hard_limit === null || row.hard_limit === undefined ? null : Number(row.hard_limit), count: Number(row.n ?? 0) };
+  }
+
   async clusterStats(scope: Scope): Promise<{ clusters: number; nodes: number }> {
     const cq = withinScope(this.#db.selectFrom('cluster').select((eb) => eb.fn.countAll().as('n')), scope);
     const nq = withinScope(this.#db.selectFrom('nodegroup').select((eb) => eb.fn.sum('node_count').as('n')), scope);
@@ -337,14 +345,35 @@ export class SqlStorage implements Storage {
     return { clusters: Number(c?.n ?? 0), nodes: Number(n?.n ?? 0) };
   }
 
-  /** The cluster, its nodegroups and its first operation, in one transaction. */
-  async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation): Promise<Cluster> {
+  /** The cluster, its nodegroups, its first operation and (given) that operation's first event, in one transaction. */
+  async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation, event?: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<Cluster> {
+    const now = new Date();
+    const opRow = { ...op, state: 'pending', attempts: 0 };
+    const ngRows = nodegroups.map((n) => this.#insertValues('nodegroup', n, now));
+    const columns = (v: Record<string, unknown>) => Object.keys(v).sort().join(',');
+    if (this.conn.dialect === 'postgres' && ngRows.every((v) => columns(v) === columns(ngRows[0]))) {
+      // PostgreSQL: every row in one statement (data-modifying WITH queries; the foreign keys are
+      // checked at its end), so the create is BEGIN, one statement and COMMIT: three round trips.
+      return this.#transaction(async (tx) => {
+        let q = tx.with('c', (db) => db.insertInto('cluster').values(this.#insertValues('cluster', cluster, now)).returningAll());
+        if (ngRows.length) q = q.with('n', (db) => db.insertInto('nodegroup').values(ngRows));
+        q = q.with('o', (db) => db.insertInto('operation').values(this.#insertValues('operation', opRow, now)));
+        if (event) q = q.with('e', (db) => db.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...event, created_at: now })));
+        try {
+          return fromRow<Cluster>('cluster', await q.selectFrom('c').selectAll().executeTakeFirstOrThrow() as Record<string, unknown>);
+        } catch (e) {
+          if (isUniqueViolation(e)) throw new UniqueViolation((e as Error).message);
+          throw e;
+        }
+      });
+    }
     return this.#transaction(async (tx) => {
       const created = await this.#insert<Cluster>(tx, 'cluster', cluster);
-      // Nodegroups in one statement, the operation without reading it back: the create is 3
-      // statements and a commit whatever the number of nodegroups.
+      // Nodegroups in one statement, the operation and its event without reading them back: the
+      // create is 4 statements and a commit whatever the number of nodegroups.
       await this.#insertRows(tx, 'nodegroup', nodegroups);
-      await this.#insertRows(tx, 'operation', [{ ...op, state: 'pending', attempts: 0 }]);
+      await this.#insertRows(tx, 'operation', [opRow]);
+      if (event) await tx.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...event, created_at: new Date() })).execute();
       return created;
     });
   }

@@ -88,9 +88,9 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   const { storage, policy, conf } = deps;
   if (!atLeast(r.mv, 10) && input.node_count === 0) throw E.ZeroNodeCountNotSupported();
   const projectId = requireProject(r.ctx);
-  // The quota's two reads go out with the template's lookup; they are looked at only after the
-  // template's checks (an error before then leaves them unread).
-  const usage = opts.quota ? Promise.all([storage.getQuota(projectId, 'Cluster'), storage.countClusters(projectId)]) : null;
+  // The quota and the project's cluster count (one query) go out with the template's lookup; they
+  // are looked at only after the template's checks (an error before then leaves them unread).
+  const usage = opts.quota ? storage.clusterQuotaUsage(projectId) : null;
   usage?.catch(() => undefined);
   let template: ClusterTemplate;
   try {
@@ -111,8 +111,8 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   policy.enforce(r.ctx, 'cluster:create');
   validateInfra(deps, { flavor_id: input.flavor_id, master_flavor_id: input.master_flavor_id });
   if (usage) {
-    const [q, count] = await usage;
-    const limit = q ? q.hard_limit : conf.quotas.max_clusters_per_project;
+    const { hardLimit, count } = await usage;
+    const limit = hardLimit ?? conf.quotas.max_clusters_per_project;
     if (count >= limit) {
       throw E.ResourceLimitExceeded(`You have reached the maximum clusters per project, ${limit}. You may delete a cluster to make room for a new one.`);
     }
