@@ -245,13 +245,18 @@ export class SwarmModeDriver implements Driver {
     return r;
   }
 
+  /** Every node's engine answers; the version each said is kept in the operation's state (publish api reports the first master's). */
   async #waitEngines(ctx: StepContext): Promise<void> {
     const nodes = nodeRecords(await ctx.ledger.list());
+    const versions = (ctx.state.engineVersions ??= {}) as Record<string, string>;
     await Promise.all(nodes.map(async (n) => {
       const until = Date.now() + ENGINE_WAIT_MS;
       for (;;) {
         const r = await this.#provider.exec(n.name, ['docker', 'version', '--format', '{{.Server.Version}}'], { signal: ctx.signal, timeoutMs: 10_000 });
-        if (r.exitCode === 0) return;
+        if (r.exitCode === 0) {
+          versions[n.name] = r.stdout.trim();
+          return;
+        }
         if (/is not running|No such container/i.test(r.stderr)) {
           throw new Error(`node ${n.name} stopped while its Docker engine was starting: ${r.stderr.trim()}`);
         }
@@ -331,9 +336,11 @@ export class SwarmModeDriver implements Driver {
     const nodes = nodeRecords(await ctx.ledger.list());
     const masters = nodes.filter((n) => n.role === 'master').sort((a, b) => a.index - b.index);
     if (masters.length) {
+      // The version its engine said when this operation waited for it, else asked now.
+      const seen = (ctx.state.engineVersions as Record<string, string> | undefined)?.[masters[0].name];
       const [info, version] = await Promise.all([
         this.#provider.inspectNode(masters[0].name),
-        this.#docker(ctx, masters[0].name, ['version', '--format', '{{.Server.Version}}'], { allowFail: true }),
+        seen ? { exitCode: 0, stdout: seen } : this.#docker(ctx, masters[0].name, ['version', '--format', '{{.Server.Version}}'], { allowFail: true }),
       ]);
       const endpoint = info?.published[this.#apiPort(ctx)];
       if (endpoint) ctx.setCluster({ api_address: `tcp://${endpoint}` });

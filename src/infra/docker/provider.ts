@@ -223,10 +223,10 @@ export class DockerProvider implements InfraProvider {
 
   async ensureNode(spec: NodeSpec): Promise<NodeInfo> {
     let c = await this.#inspect(spec.name);
-    if (!c) {
-      await this.#createNode(spec);
-      c = await this.#inspect(spec.name);
-    } else if (c.HostConfig.RestartPolicy?.Name !== NODE_RESTART_POLICY) {
+    // Made just now: created, not running (no need to look again).
+    if (!c && await this.#createNode(spec)) c = { State: { Running: false } } as ContainerJson;
+    else if (!c) c = await this.#inspect(spec.name); // made meanwhile by someone else
+    else if (c.HostConfig.RestartPolicy?.Name !== NODE_RESTART_POLICY) {
       // A node made before nodes had a restart policy gets it (works on a running container).
       await this.#call('POST', `/containers/${encodeURIComponent(spec.name)}/update`, { json: { RestartPolicy: { Name: NODE_RESTART_POLICY } } });
     }
@@ -242,8 +242,8 @@ export class DockerProvider implements InfraProvider {
     return info;
   }
 
-  /** `docker container create` of the node, through the API. */
-  async #createNode(spec: NodeSpec): Promise<void> {
+  /** `docker container create` of the node, through the API: true when made now, false when it already existed. */
+  async #createNode(spec: NodeSpec): Promise<boolean> {
     const hostIp = this.externalNetworkAddress(spec.externalNetwork) ?? '127.0.0.1';
     const volumePath = spec.volumePath ?? '/var/lib/docker';
     const body = (devices: readonly string[]) => ({
@@ -272,7 +272,9 @@ export class DockerProvider implements InfraProvider {
     // A device the Docker host lacks (e.g. /dev/kmsg in some sandboxes): the node goes without it.
     const missing = r.status >= 300 ? devices.filter((d) => daemonError(r).includes(d)) : [];
     if (missing.length) r = await this.#raw('POST', path, body(devices.filter((d) => !missing.includes(d))));
-    if (r.status >= 300 && !(r.status === 409 && /already in use/.test(daemonError(r)))) throw new Error(`creating node ${spec.name}: ${daemonError(r)}`);
+    if (r.status === 409 && /already in use/.test(daemonError(r))) return false;
+    if (r.status >= 300) throw new Error(`creating node ${spec.name}: ${daemonError(r)}`);
+    return true;
   }
 
   async #raw(method: string, path: string, json: unknown) {
