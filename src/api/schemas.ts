@@ -127,6 +127,9 @@ export const ClusterTemplate = Type.Object({
   updated_at: str(),
 }, { additionalProperties: false });
 export const ClusterTemplateList = page('clustertemplates', ClusterTemplate);
+/** A legacy baymodel (/v1/baymodels): a cluster template without project_id and user_id. */
+export const Baymodel = Type.Object(Object.fromEntries(Object.entries(ClusterTemplate.properties).filter(([k]) => k !== 'project_id' && k !== 'user_id')), { additionalProperties: false });
+export const BaymodelList = page('baymodels', Baymodel);
 
 /** GET /v1/clusters/{cluster}/nodegroups items (views.ts nodegroupBrief). */
 export const NodeGroupBrief = Type.Object({

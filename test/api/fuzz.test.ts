@@ -31,7 +31,7 @@ import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Router, type ApiDeps } from '../../src/api/app.ts';
-import { TEMPLATE_INPUT } from '../../src/api/controllers/v1/cluster-templates.ts';
+import { TemplateCreate } from '../../src/api/controllers/v1/cluster-templates.ts';
 import { ClusterCreate } from '../../src/api/controllers/v1/clusters.ts';
 import { CONTAINER_INPUT } from '../../src/api/controllers/v1/containers.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
@@ -142,6 +142,7 @@ const WORKLOAD_FIELDS: Fields = {
 const EXECUTE_FIELDS: Fields = { command: { type: anyT, mandatory: true }, timeout: { type: { kind: 'int', min: 1, max: 3600 } } };
 const IMAGE_LOAD_FIELDS: Fields = { file: { type: s255, mandatory: true } };
 const CLUSTER_INPUT = fieldsOf(ClusterCreate);
+const TEMPLATE_INPUT = fieldsOf(TemplateCreate);
 
 const fieldTypes = (fields: Fields, names?: string[]): Record<string, FieldType> =>
   Object.fromEntries(Object.entries(fields).filter(([n]) => !names || names.includes(n)).map(([n, f]) => [n, f.type]));

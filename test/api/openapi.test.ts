@@ -41,13 +41,6 @@ function declaredRoutes(): { method: string; path: string; statuses: string[]; q
  */
 const NOT_YET_DECLARED = [
   'GET /v1',
-  'DELETE /v1/clustertemplates/{ident}',
-  'GET /v1/baymodels',
-  'GET /v1/baymodels/detail',
-  'GET /v1/baymodels/{ident}',
-  'POST /v1/baymodels',
-  'PATCH /v1/baymodels/{ident}',
-  'DELETE /v1/baymodels/{ident}',
   'GET /v1/bays',
   'GET /v1/bays/detail',
   'GET /v1/bays/{ident}',
@@ -172,8 +165,10 @@ for (const kind of databaseKinds()) {
     };
 
     const h = as('p1');
-    let res = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: { name: 't', coe: 'swarm-mode', image_id: 'fake-image', labels: { a: '1', b: '2' }, apiserver_port: 8443, docker_volume_size: 5 } });
+    const template = { name: 't', coe: 'swarm-mode', image_id: 'fake-image', labels: { a: '1', b: '2' }, apiserver_port: 8443, docker_volume_size: 5 };
+    let res = await s.app.inject({ method: 'POST', url: '/v1/clustertemplates', headers: h, payload: template });
     assert.equal(res.statusCode, 201, res.body);
+    checkRequest('post', '/v1/clustertemplates', template);
     check('post', '/v1/clustertemplates', 201, res.json());
     res = await s.app.inject({ method: 'PATCH', url: '/v1/clustertemplates/t', headers: h, payload: [{ op: 'add', path: '/tags', value: 'x' }] });
     assert.equal(res.statusCode, 200, res.body);
@@ -185,6 +180,23 @@ for (const kind of databaseKinds()) {
       check('get', path, 200, res.json());
       assert.equal(res.json().clustertemplates.length, 1);
     }
+    // The legacy baymodels: the same templates without project_id and user_id; a baymodel made and deleted.
+    const baymodel = { name: 'bm', coe: 'swarm-mode', image_id: 'fake-image', keypair_id: 'kp' };
+    res = await s.app.inject({ method: 'POST', url: '/v1/baymodels', headers: h, payload: baymodel });
+    assert.equal(res.statusCode, 201, res.body);
+    checkRequest('post', '/v1/baymodels', baymodel);
+    check('post', '/v1/baymodels', 201, res.json());
+    res = await s.app.inject({ method: 'PATCH', url: '/v1/baymodels/bm', headers: h, payload: [{ op: 'replace', path: '/name', value: 'bm2' }] });
+    assert.equal(res.statusCode, 200, res.body);
+    check('patch', '/v1/baymodels/{ident}', 200, res.json());
+    check('get', '/v1/baymodels/{ident}', 200, (await s.app.inject({ method: 'GET', url: '/v1/baymodels/bm2', headers: h })).json());
+    for (const path of ['/v1/baymodels', '/v1/baymodels/detail']) {
+      res = await s.app.inject({ method: 'GET', url: `${path}?limit=1`, headers: h });
+      assert.equal(res.statusCode, 200, res.body);
+      check('get', path, 200, res.json());
+    }
+    res = await s.app.inject({ method: 'DELETE', url: '/v1/baymodels/bm2', headers: h });
+    assert.equal(res.statusCode, 204, res.body);
     const made: string[] = [];
     for (const [name, labels] of [['ok', { a: '9', c: '3' }], ['broken', { fake_fail_step: 'boot workers' }]] as const) {
       const payload = { name, cluster_template_id: 't', node_count: 2, labels };

@@ -5,55 +5,57 @@ import { UniqueViolation } from '../../../db/api.ts';
 import { COE_TYPES, SERVER_TYPES } from '../../../objects/fields.ts';
 import type { ClusterTemplate } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { generateName, listQuery, nextLink, pageParams } from '../../common.ts';
+import { PageQuery, generateName, nextLink, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
-import { parseBody, type Fields } from '../../validation.ts';
+import { Body, NoQuery, Params, PatchDocument, W, mandatory, validateBody } from '../../request-schemas.ts';
 import { templateView } from '../../views.ts';
-import { ClusterTemplate as TemplateSchema, ClusterTemplateList, type RouteSchema } from '../../schemas.ts';
+import { Baymodel, BaymodelList, ClusterTemplate as TemplateSchema, ClusterTemplateList, NoContent, type RouteSchema } from '../../schemas.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findTemplate, projectScope } from './lookup.ts';
 import { TEMPLATE_TAG, cachedReply } from '../../read-cache.ts';
 
-const s255 = { kind: 'string', min: 1, max: 255 } as const;
-const bool = { kind: 'bool' } as const;
+const s255 = () => W.str({ min: 1, max: 255 });
+const READONLY = ['project_id', 'user_id', 'links', 'created_at', 'updated_at'];
 
-export const TEMPLATE_INPUT: Fields = {
-  uuid: { type: { kind: 'uuid' } },
-  name: { type: s255 },
-  coe: { type: { kind: 'enum', values: COE_TYPES }, mandatory: true },
-  image_id: { type: s255, mandatory: true },
-  flavor_id: { type: s255 },
-  master_flavor_id: { type: s255 },
-  keypair_id: { type: s255 },
-  dns_nameserver: { type: { kind: 'string', max: 255 } },
-  external_network_id: { type: s255 },
-  fixed_network: { type: s255 },
-  fixed_subnet: { type: s255 },
-  network_driver: { type: s255 },
-  volume_driver: { type: s255 },
-  apiserver_port: { type: { kind: 'int', min: 1024, max: 65535 } },
-  docker_volume_size: { type: { kind: 'int', min: 1 } },
-  docker_storage_driver: { type: s255 },
-  cluster_distro: { type: s255 },
-  http_proxy: { type: s255 },
-  https_proxy: { type: s255 },
-  no_proxy: { type: s255 },
-  insecure_registry: { type: s255 },
-  registry_enabled: { type: bool, default: false },
-  labels: { type: { kind: 'labels' } },
-  tls_disabled: { type: bool, default: false },
-  public: { type: bool, default: false },
-  hidden: { type: bool, default: false },
-  server_type: { type: { kind: 'enum', values: SERVER_TYPES }, default: 'vm' },
-  master_lb_enabled: { type: bool, default: false },
-  floating_ip_enabled: { type: bool, default: true },
-  tags: { type: { kind: 'string', min: 0, max: 255 } },
-  project_id: { type: { kind: 'any' }, readonly: true },
-  user_id: { type: { kind: 'any' }, readonly: true },
-  links: { type: { kind: 'any' }, readonly: true },
-  created_at: { type: { kind: 'any' }, readonly: true },
-  updated_at: { type: { kind: 'any' }, readonly: true },
-};
+/** A template's attributes as a create takes them (a PATCH's result is checked against them too). */
+const templateFields = (keypair = s255()) => ({
+  uuid: W.uuid(),
+  name: s255(),
+  coe: mandatory(W.enum(COE_TYPES)),
+  image_id: mandatory(s255()),
+  flavor_id: s255(),
+  master_flavor_id: s255(),
+  keypair_id: keypair,
+  dns_nameserver: W.str({ max: 255 }),
+  external_network_id: s255(),
+  fixed_network: s255(),
+  fixed_subnet: s255(),
+  network_driver: s255(),
+  volume_driver: s255(),
+  apiserver_port: W.int({ min: 1024, max: 65535 }),
+  docker_volume_size: W.int({ min: 1 }),
+  docker_storage_driver: s255(),
+  cluster_distro: s255(),
+  http_proxy: s255(),
+  https_proxy: s255(),
+  no_proxy: s255(),
+  insecure_registry: s255(),
+  registry_enabled: W.bool({ default: false }),
+  labels: W.labels(),
+  tls_disabled: W.bool({ default: false }),
+  public: W.bool({ default: false }),
+  hidden: W.bool({ default: false }),
+  server_type: W.enum(SERVER_TYPES, { default: 'vm' }),
+  master_lb_enabled: W.bool({ default: false }),
+  floating_ip_enabled: W.bool({ default: true }),
+  tags: W.str({ min: 0, max: 255 }),
+  ...Object.fromEntries(READONLY.map((n) => [n, W.readonly()])),
+});
+export const TemplateCreate = Body('cluster_template', templateFields(), ['coe', 'image_id']);
+/** A baymodel's keypair_id is mandatory in a create (not in the result of a PATCH). */
+const BaymodelCreate = Body('baymodel', templateFields(mandatory(s255())), ['coe', 'image_id', 'keypair_id']);
+const BaymodelPatched = Body('baymodel', templateFields(), ['coe', 'image_id']);
+const TEMPLATE_KEYS = Object.keys((TemplateCreate as { properties: object }).properties);
 
 const NON_REMOVABLE = ['/coe', '/image_id', '/network_driver', '/external_network_id', '/tls_disabled', '/public', '/server_type', '/registry_enabled', '/cluster_distro', '/hidden'];
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -113,14 +115,19 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
   const key = opts.legacy ? 'baymodels' : 'clustertemplates';
   const argName = opts.legacy ? 'baymodel' : 'cluster_template';
   const view = (t: ClusterTemplate, host: string) => templateView(t, host, coll, { owner: !opts.legacy });
-  // The answers' schemas (the legacy baymodels are not declared yet: they are not in /v1/openapi.json).
-  const declared = (summary: string, status: number, body: RouteSchema['response'][number]): RouteSchema | undefined =>
-    (opts.legacy ? undefined : { summary, tags: ['clustertemplates'], response: { [status]: body } });
+  // The routes' schemas; the legacy baymodels' answers have no project_id and user_id.
+  const tags = [coll];
+  const ident = Params('ident');
+  const declared = (summary: string, status: number, body: RouteSchema['response'][number], request: Partial<RouteSchema> = {}): RouteSchema =>
+    ({ summary: opts.legacy ? `${summary} (legacy baymodel)` : summary, tags, querystring: NoQuery, ...request, response: { [status]: body } });
+  const one = opts.legacy ? Baymodel : TemplateSchema;
+  const createBody = opts.legacy ? BaymodelCreate : TemplateCreate;
+  const patchedBody = opts.legacy ? BaymodelPatched : TemplateCreate;
   // Legacy routes never switch admins to all projects.
   const scopeOf = (r: ApiRequest) => (opts.legacy ? projectScope(r.ctx) : adminWideScope(r.ctx));
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
-    listQuery(r.query);
+    r.checkQuery();
     policy.enforce(r.ctx, `${rule}:${detail ? 'detail' : 'get_all'}`);
     if (r.ctx.isAdmin && !opts.legacy) policy.enforce(r.ctx, `${rule}:${detail ? 'detail' : 'get_all'}_all_projects`);
     const p = pageParams(r.query, 'cluster_template', conf.api.max_limit);
@@ -137,21 +144,21 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
       return { body };
     });
   };
-  router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, ClusterTemplateList));
-  router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, ClusterTemplateList));
+  const page = opts.legacy ? BaymodelList : ClusterTemplateList;
+  router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, page, { querystring: PageQuery }));
+  router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, page, { querystring: PageQuery }));
 
   router.get(`/v1/${coll}/:ident`, async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     if (r.ctx.isAdmin && !opts.legacy) policy.enforce(r.ctx, `${rule}:get_one_all_projects`);
     const t = await findTemplate(storage, scopeOf(r), r.params.ident);
     if (!t.public) policy.enforce(r.ctx, `${rule}:get`, { ...t });
     return { status: 200, body: view(t, r.host) };
-  }, declared('Show a cluster template (by uuid or name)', 200, TemplateSchema));
+  }, declared('Show a cluster template (by uuid or name)', 200, one, { params: ident }));
 
   router.post(`/v1/${coll}`, async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const fields = opts.legacy ? { ...TEMPLATE_INPUT, keypair_id: { ...TEMPLATE_INPUT.keypair_id, mandatory: true } } : TEMPLATE_INPUT;
-    const input = parseBody(argName, fields, r.json());
+    r.checkQuery();
+    const input = r.body();
     if (opts.legacy && input.labels) {
       for (const v of Object.values((r.json() as { labels: Record<string, unknown> }).labels)) {
         if (typeof v !== 'string') throw E.InvalidInput('labels', v, "Wrong type. Expected '<class 'str'>'");
@@ -188,10 +195,10 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
       throw e;
     }
     return { status: 201, body: view(created, r.host), headers: { Location: `${r.host}/v1/${coll}/${created.uuid}` } };
-  }, declared('Create a cluster template', 201, TemplateSchema));
+  }, declared('Create a cluster template', 201, one, { body: createBody }));
 
   router.patch(`/v1/${coll}/:ident`, async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     // A baymodel's keypair_id is mandatory, so (like every mandatory attribute) not removable.
     const ops = parsePatchBody(r.json(), { internal: COMMON_INTERNAL, nonRemovable: opts.legacy ? [...NON_REMOVABLE, '/keypair_id'] : NON_REMOVABLE });
     const t = await findTemplate(storage, scopeOf(r), r.params.ident);
@@ -201,12 +208,12 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     const patched = applyPatch(current, ops);
     // Re-validate the result as a create body (read-only fields are those we put there ourselves).
     const changedInput: Record<string, unknown> = {};
-    for (const k of Object.keys(TEMPLATE_INPUT)) if (k in patched && !TEMPLATE_INPUT[k].readonly) changedInput[k] = patched[k];
-    for (const k of Object.keys(patched)) if (!(k in TEMPLATE_INPUT)) throw E.UnknownAttribute(argName, [k]);
+    for (const k of TEMPLATE_KEYS) if (k in patched && !READONLY.includes(k)) changedInput[k] = patched[k];
+    for (const k of Object.keys(patched)) if (!TEMPLATE_KEYS.includes(k)) throw E.UnknownAttribute(argName, [k]);
     if (opts.legacy && patched.labels && typeof patched.labels === 'object') {
       for (const v of Object.values(patched.labels)) if (typeof v !== 'string') throw E.InvalidInput('labels', v, "Wrong type. Expected '<class 'str'>'");
     }
-    const valid = parseBody(argName, TEMPLATE_INPUT, changedInput);
+    const valid = validateBody(patchedBody, changedInput);
     if (valid.uuid !== t.uuid) throw E.InvalidParameterValue('Cannot overwrite UUID for an existing ClusterTemplate.');
     validateTemplate(conf, valid, opts);
     const changes: Record<string, unknown> = {};
@@ -233,14 +240,14 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     if (changes.labels === null) changes.labels = {};
     const updated = keys.length ? await storage.updateClusterTemplate(t.uuid, changes as Partial<ClusterTemplate>) : t;
     return { status: 200, body: view(updated, r.host) };
-  }, declared('Update a cluster template (JSON Patch)', 200, TemplateSchema));
+  }, declared('Update a cluster template (JSON Patch)', 200, one, { params: ident, body: PatchDocument }));
 
   router.delete(`/v1/${coll}/:ident`, async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     const t = await findTemplate(storage, scopeOf(r), r.params.ident);
     policy.enforce(r.ctx, `${rule}:delete`, { ...t });
     if (r.ctx.isAdmin && !opts.legacy) policy.enforce(r.ctx, `${rule}:delete_all_projects`);
     if (!(await storage.deleteClusterTemplateIfUnused(t.uuid))) throw E.ClusterTemplateReferenced(r.params.ident);
     return { status: 204 };
-  });
+  }, declared('Delete a cluster template (not while a cluster uses it)', 204, NoContent, { params: ident }));
 }
