@@ -17,6 +17,10 @@
 //   has been received and its entries dropped.
 // - An answer is stored only if no notification arrived between the start of its database read
 //   and its end (a generation counter): a read that raced a change is used once, never kept.
+// - With [api] read_cache_sync = false the round trip is skipped: an entry is used as long as the
+//   connection listens, so a change made through another process is seen once its notification
+//   has arrived (well under a millisecond on one host) instead of at once; so is a change this
+//   process made itself (its notification comes the same way).
 // - While the listening connection is down (or a round trip fails or takes over 2 s) nothing is
 //   read from or written to the cache and it is emptied: notifications of that time are lost.
 // SQLite and MariaDB have no such notifications: there the cache is not used (ReadCache absent).
@@ -71,8 +75,12 @@ export class ReadCache {
   /** Bumped by every announcement: a read that saw it change is not stored. */
   #generation = 0;
 
-  constructor(feed: ChangeFeed, opts: { maxEntries?: number; maxChars?: number } = {}) {
+  /** Wait for sync() before using an entry ([api] read_cache_sync); else an entry is used while the feed is live. */
+  readonly #sync: boolean;
+
+  constructor(feed: ChangeFeed, opts: { maxEntries?: number; maxChars?: number; sync?: boolean } = {}) {
     this.#feed = feed;
+    this.#sync = opts.sync ?? true;
     this.#maxEntries = opts.maxEntries ?? 2000;
     this.#maxChars = opts.maxChars ?? 32 * 1024 * 1024;
     feed.onChange((key) => this.#invalidate(key));
@@ -90,7 +98,7 @@ export class ReadCache {
    * unless a change was announced while it was read). `load` throws for answers not to keep (404s).
    */
   async get<T>(key: string, tags: readonly string[], load: () => Promise<CachedAnswer<T>>): Promise<CachedAnswer<T>> {
-    if (!(await this.#feed.sync())) return load();
+    if (this.#sync ? !(await this.#feed.sync()) : !this.#feed.live) return load();
     const hit = this.#entries.get(key);
     if (hit) {
       this.stats.hits++;

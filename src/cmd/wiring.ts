@@ -29,7 +29,7 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   // PostgreSQL announces every change of a cluster, nodegroup or template to every process that
   // listens: the read cache of this process is emptied by them (src/api/read-cache.ts).
   const feed = storage.openChangeFeed({ onError: (reason) => opts.logger.warn({ reason }, 'read cache off until the database answers again') });
-  const cache = feed ? new ReadCache(feed) : undefined;
+  const cache = feed ? new ReadCache(feed, { sync: conf.api.read_cache_sync }) : undefined;
   const app = buildApp({
     conf,
     storage,

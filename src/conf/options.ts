@@ -41,6 +41,7 @@ export const SCHEMA = {
     port: int(9511, 'Port the API listens on.', { min: 0 }),
     workers: int(1, 'Number of API worker processes.', { min: 1 }),
     max_limit: int(1000, 'Largest page a list request returns.', { min: 1 }),
+    read_cache_sync: bool(true, 'On PostgreSQL the API answers cluster shows and cluster and template lists from memory while nothing they show changed (every change is announced by the database to every API process). True: before such an answer, one round trip on the listening connection makes sure no change committed before the request came is missed. False: answered at once; a change made through another process is seen once its announcement arrives (well under a millisecond on one host), faster answers.'),
   },
   oslo_middleware: {
     max_request_body_size: int(114688, 'Largest request body in bytes; larger bodies get 413.', { min: 1 }),

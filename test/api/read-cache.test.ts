@@ -129,6 +129,27 @@ test('read cache: every change is in the next answer of another API process (pos
     assert.equal((await getB(`/v1/clusters/${uuid}`)).status_reason, 'listening again');
   });
 
+  await t.test('with [api] read_cache_sync = false: answered from the cache at once, a change seen once announced', async () => {
+    const storageC = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
+    const appC = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync: false } }, storage: storageC, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
+    try {
+      await appC.ready();
+      const cacheC = readCacheOf.get(appC)!;
+      const showC = async () => (await appC.inject({ url: `/v1/clusters/${uuid}`, headers: h })).json();
+      await waitFor('C listening', async () => {
+        await showC();
+        const hits = cacheC.stats.hits;
+        await showC();
+        return cacheC.stats.hits > hits ? true : undefined;
+      }, 10_000);
+      await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', ['no sync', uuid]);
+      await waitFor('the change in C', async () => ((await showC()).status_reason === 'no sync' ? true : undefined), 2_000);
+    } finally {
+      await appC.close();
+      await storageC.close();
+    }
+  });
+
   await t.test('another project sees nothing through the cache', async () => {
     await getB(`/v1/clusters/${uuid}`);
     assert.equal((await appB.inject({ url: `/v1/clusters/${uuid}`, headers: as('other-project') })).statusCode, 404);
