@@ -8,8 +8,13 @@
 //   KeystoneError         Keystone answered, but not usefully (5xx, the service user refused)
 //                                                                 -> 503
 
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { Config } from '../conf/index.ts';
+
+// undici (110 modules, about 5 MB of heap once compiled) is loaded on the first request to
+// Keystone, not at import: a noauth API imports this module and never asks Keystone anything.
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
 
 export interface TokenInfo {
   userId: string;
@@ -128,21 +133,25 @@ interface ServiceToken {
 export class KeystoneClient implements KeystoneApi {
   readonly authUrl: string;
   readonly #opts: Required<KeystoneClientOptions>;
-  readonly #agent: Agent;
+  #agent: Promise<Agent> | null = null;
   #serviceToken: ServiceToken | null = null;
   #serviceLogin: Promise<ServiceToken> | null = null;
 
   constructor(opts: KeystoneClientOptions) {
     this.#opts = { timeoutMs: 10_000, maxRetries: 3, ...opts };
     this.authUrl = normaliseV3(opts.authUrl);
+  }
+
+  /** The connection pool, made on the first request. */
+  #dispatcher(): Promise<Agent> {
     const t = this.#opts.timeoutMs;
-    this.#agent = new Agent({
+    return (this.#agent ??= loadUndici().then(({ Agent }) => new Agent({
       connect: { timeout: t },
       headersTimeout: t,
       bodyTimeout: t,
       keepAliveTimeout: 30_000,
       connections: 32,
-    });
+    })));
   }
 
   static fromConfig(conf: Config): KeystoneClient {
@@ -161,7 +170,9 @@ export class KeystoneClient implements KeystoneApi {
 
   /** Release the connections (tests, shutdown). */
   async close(): Promise<void> {
-    await this.#agent.close();
+    const agent = this.#agent;
+    this.#agent = null;
+    if (agent) await (await agent).close();
   }
 
   async validateToken(subjectToken: string, opts: { includeCatalog?: boolean } = {}): Promise<TokenInfo> {
@@ -237,13 +248,14 @@ export class KeystoneClient implements KeystoneApi {
 
   async #send(method: Dispatcher.HttpMethod, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
     const url = this.authUrl + path;
+    const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.#dispatcher()]);
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await request(url, {
           method,
           headers: { accept: 'application/json', ...headers },
           body,
-          dispatcher: this.#agent,
+          dispatcher,
           signal: AbortSignal.timeout(this.#opts.timeoutMs),
         });
         const text = await res.body.text();
