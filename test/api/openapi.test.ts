@@ -47,7 +47,6 @@ const NOT_YET_DECLARED = [
   'POST /v1/bays',
   'PATCH /v1/bays/{ident}',
   'DELETE /v1/bays/{ident}',
-  'DELETE /v1/clusters/{cluster}/nodegroups/{ng}',
   'GET /v1/quotas',
   'GET /v1/quotas/{project}/{resource}',
   'POST /v1/quotas',

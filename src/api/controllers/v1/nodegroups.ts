@@ -3,38 +3,42 @@ import { E } from '../../../common/errors.ts';
 import { UniqueViolation } from '../../../db/api.ts';
 import type { Cluster, NodeGroup } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { atLeast, listQuery, nextLink, pageParams } from '../../common.ts';
+import { atLeast, nextLink, pageParams, pageQuery } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
-import { coerceField, parseBody, type Fields } from '../../validation.ts';
+import { Body, NoQuery, Params, PatchDocument, W, fieldValue } from '../../request-schemas.ts';
 import { nodegroupBrief, nodegroupFull } from '../../views.ts';
-import { NodeGroup as NodeGroupSchema, NodeGroupList } from '../../schemas.ts';
+import { NoContent, NodeGroup as NodeGroupSchema, NodeGroupList } from '../../schemas.ts';
 import { validateInfra } from './cluster-templates.ts';
 import { adminWideScope, findCluster, findNodeGroup, ownerScope } from './lookup.ts';
 
-const s255 = { kind: 'string', min: 1, max: 255 } as const;
-const ro = { type: { kind: 'any' }, readonly: true } as const;
+const s255 = (o: { default?: string } = {}) => ({ ...W.str({ min: 1, max: 255 }), ...(o.default !== undefined ? { default: o.default } : {}) });
 
-const NODEGROUP_INPUT: Fields = {
-  id: { type: { kind: 'int', min: 1 } },
-  uuid: { type: { kind: 'uuid' } },
-  name: { type: s255 },
-  cluster_id: { type: { kind: 'any' } },
-  docker_volume_size: { type: { kind: 'int', min: 1 } },
-  labels: { type: { kind: 'labels' } },
-  merge_labels: { type: { kind: 'bool' }, default: false },
-  flavor_id: { type: s255 },
-  image_id: { type: s255 },
-  node_count: { type: { kind: 'int', min: 0 }, default: 1 },
-  role: { type: s255, default: 'worker' },
-  min_node_count: { type: { kind: 'int', min: 0 }, default: 0 },
-  max_node_count: { type: { kind: 'int', min: 0 } },
-  is_default: { type: { kind: 'bool' } },
-  status: { type: { kind: 'any' } },
-  status_reason: { type: { kind: 'any' } },
-  version: { type: { kind: 'any' } },
-  project_id: ro, stack_id: ro, node_addresses: ro, links: ro, created_at: ro, updated_at: ro,
-  labels_overridden: ro, labels_added: ro, labels_skipped: ro,
-};
+/** A nodegroup's attributes as a create takes them (a PATCH's bounds are checked against them too). */
+export const NodeGroupCreate = Body('nodegroup', {
+  id: W.int({ min: 1 }),
+  uuid: W.uuid(),
+  name: s255(),
+  cluster_id: W.any(),
+  docker_volume_size: W.int({ min: 1 }),
+  labels: W.labels(),
+  merge_labels: W.bool({ default: false }),
+  flavor_id: s255(),
+  image_id: s255(),
+  node_count: W.int({ min: 0, default: 1 }),
+  role: s255({ default: 'worker' }),
+  min_node_count: W.int({ min: 0, default: 0 }),
+  max_node_count: W.int({ min: 0 }),
+  is_default: W.bool(),
+  status: W.any(),
+  status_reason: W.any(),
+  version: W.any(),
+  ...Object.fromEntries(['project_id', 'stack_id', 'node_addresses', 'links', 'created_at', 'updated_at', 'labels_overridden', 'labels_added', 'labels_skipped']
+    .map((n) => [n, W.readonly()])),
+});
+const NodeGroupListQuery = pageQuery({ role: W.str() });
+const tags = ['nodegroups'];
+const params = Params('cluster');
+const ngParams = Params('cluster', 'ng');
 
 const NG_INTERNAL = [
   ...COMMON_INTERNAL, '/name', '/cluster_id', '/docker_volume_size', '/labels', '/flavor_id', '/image_id', '/node_addresses',
@@ -58,7 +62,7 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
 
   router.get(base, async (r) => {
     gate(r);
-    listQuery(r.query, ['role']);
+    r.checkQuery();
     policy.enforce(r.ctx, 'nodegroup:get_all', { project_id: r.ctx.projectId });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'nodegroup:get_all_all_projects');
     const c = await cluster(r);
@@ -72,22 +76,22 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     const next = nextLink(r.host, `clusters/${c.uuid}/nodegroups`, page, items);
     if (next) body.next = next;
     return { status: 200, body };
-  }, { summary: 'List the nodegroups of a cluster', tags: ['nodegroups'], response: { 200: NodeGroupList } });
+  }, { summary: 'List the nodegroups of a cluster', tags, params, querystring: NodeGroupListQuery, response: { 200: NodeGroupList } });
 
   router.get(`${base}/:ng`, async (r) => {
     gate(r);
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     policy.enforce(r.ctx, 'nodegroup:get', { project_id: r.ctx.projectId });
     if (r.ctx.isAdmin) policy.enforce(r.ctx, 'nodegroup:get_one_all_projects');
     const c = await cluster(r);
     const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     return { status: 200, body: nodegroupFull(ng, c.labels, r.host) };
-  }, { summary: 'Show a nodegroup (by uuid, name or id)', tags: ['nodegroups'], response: { 200: NodeGroupSchema } });
+  }, { summary: 'Show a nodegroup (by uuid, name or id)', tags, params: ngParams, querystring: NoQuery, response: { 200: NodeGroupSchema } });
 
   router.post(base, async (r) => {
     gate(r);
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('nodegroup', NODEGROUP_INPUT, r.json());
+    r.checkQuery();
+    const input = r.body();
     policy.enforce(r.ctx, 'nodegroup:create', { project_id: r.ctx.projectId });
     const c = await cluster(r);
     if (!input.name) throw E.InvalidInput('name', null, 'Mandatory field missing.');
@@ -128,11 +132,11 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     }
     const created = (await storage.findNodeGroups(c.uuid, ownerScope(c), { uuid: ng.uuid }))[0];
     return { status: 202, body: nodegroupFull(created, c.labels, r.host) };
-  }, { summary: 'Create a nodegroup', tags: ['nodegroups'], response: { 202: NodeGroupSchema } });
+  }, { summary: 'Create a nodegroup', tags, params, querystring: NoQuery, body: NodeGroupCreate, response: { 202: NodeGroupSchema } });
 
   router.patch(`${base}/:ng`, async (r) => {
     gate(r);
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     const ops = parsePatchBody(r.json(), { internal: NG_INTERNAL, nonRemovable: [] });
     policy.enforce(r.ctx, 'nodegroup:update', { project_id: r.ctx.projectId });
     const c = await cluster(r);
@@ -140,22 +144,22 @@ export function registerNodeGroups(router: Router, deps: ApiDeps): void {
     const current = { min_node_count: ng.min_node_count, max_node_count: ng.max_node_count };
     const patched = applyPatch(current, ops);
     for (const k of Object.keys(patched)) if (!(k in current)) throw E.UnknownAttribute('nodegroup', [k]);
-    const min = patched.min_node_count === undefined || patched.min_node_count === null ? 0 : (coerceField('min_node_count', NODEGROUP_INPUT.min_node_count, patched.min_node_count) as number);
-    const max = patched.max_node_count === undefined || patched.max_node_count === null ? null : (coerceField('max_node_count', NODEGROUP_INPUT.max_node_count, patched.max_node_count) as number);
+    const min = patched.min_node_count === undefined || patched.min_node_count === null ? 0 : (fieldValue(NodeGroupCreate, 'min_node_count', patched.min_node_count) as number);
+    const max = patched.max_node_count === undefined || patched.max_node_count === null ? null : (fieldValue(NodeGroupCreate, 'max_node_count', patched.max_node_count) as number);
     checkCounts({ name: ng.name, node_count: ng.node_count, min_node_count: min, max_node_count: max });
     // Changing the bounds changes no node: it is saved at once (Magnum's Heat driver does the same).
     const updated = await storage.updateNodeGroup(ng.uuid, { min_node_count: min, max_node_count: max });
     return { status: 202, body: nodegroupFull(updated ?? ng, c.labels, r.host) };
-  }, { summary: 'Update a nodegroup\'s node count bounds (JSON Patch)', tags: ['nodegroups'], response: { 202: NodeGroupSchema } });
+  }, { summary: 'Update a nodegroup\'s node count bounds (JSON Patch)', tags, params: ngParams, querystring: NoQuery, body: PatchDocument, response: { 202: NodeGroupSchema } });
 
   router.delete(`${base}/:ng`, async (r) => {
     gate(r);
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     policy.enforce(r.ctx, 'nodegroup:delete', { project_id: r.ctx.projectId });
     const c = await cluster(r);
     const ng = await findNodeGroup(storage, adminWideScope(r.ctx), c, r.params.ng);
     if (ng.is_default) throw E.DeletingDefaultNGNotSupported();
     await deps.conductor.nodegroupDelete(r.ctx, c, ng);
     return { status: 204 };
-  });
+  }, { summary: 'Delete a nodegroup (not a default one)', tags, params: ngParams, querystring: NoQuery, response: { 204: NoContent } });
 }
