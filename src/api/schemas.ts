@@ -176,6 +176,19 @@ export const NodeGroup = Type.Object({
 }, { additionalProperties: false });
 export const NodeGroupList = page('nodegroups', NodeGroupBrief);
 
+/** A quota (views.ts quotaView). */
+export const Quota = Type.Object({
+  id: Type.Integer(),
+  project_id: Type.String(),
+  resource: Type.String(),
+  hard_limit: Type.Integer(),
+  created_at: str(),
+  updated_at: str(),
+}, { additionalProperties: false });
+export const QuotaList = page('quotas', Quota);
+/** A quota's show: the quota, or the default when the project has none set. */
+export const QuotaShown = Type.Union([Quota, Type.Object({ project_id: Type.String(), hard_limit: Type.Integer(), resource: Type.String() }, { additionalProperties: false })]);
+
 /** A cluster's event timeline (GET /v1/clusters/{ident}/events), oldest first. */
 export const ClusterEventList = Type.Object({
   events: Type.Array(Type.Object({

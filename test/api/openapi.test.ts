@@ -47,11 +47,6 @@ const NOT_YET_DECLARED = [
   'POST /v1/bays',
   'PATCH /v1/bays/{ident}',
   'DELETE /v1/bays/{ident}',
-  'GET /v1/quotas',
-  'GET /v1/quotas/{project}/{resource}',
-  'POST /v1/quotas',
-  'PATCH /v1/quotas/{project}/{resource}',
-  'DELETE /v1/quotas/{project}/{resource}',
   'GET /v1/stats',
   'GET /v1/mservices',
   'GET /v1/certificates/{cluster}',
@@ -179,6 +174,28 @@ for (const kind of databaseKinds()) {
       check('get', path, 200, res.json());
       assert.equal(res.json().clustertemplates.length, 1);
     }
+    // Quotas (admins): a quota set, listed, shown (and a project's default), changed and removed.
+    const admin = as('admin', { roles: ['admin'] });
+    const quota = { project_id: 'p9', resource: 'Cluster', hard_limit: 3 };
+    res = await s.app.inject({ method: 'POST', url: '/v1/quotas', headers: admin, payload: quota });
+    assert.equal(res.statusCode, 201, res.body);
+    checkRequest('post', '/v1/quotas', quota);
+    check('post', '/v1/quotas', 201, res.json());
+    res = await s.app.inject({ method: 'GET', url: '/v1/quotas?all_tenants=True&limit=1', headers: admin });
+    assert.equal(res.statusCode, 200, res.body);
+    check('get', '/v1/quotas', 200, res.json());
+    for (const project of ['p9', 'p8']) {
+      res = await s.app.inject({ method: 'GET', url: `/v1/quotas/${project}/Cluster`, headers: admin });
+      assert.equal(res.statusCode, 200, res.body);
+      check('get', '/v1/quotas/{project}/{resource}', 200, res.json());
+    }
+    res = await s.app.inject({ method: 'PATCH', url: '/v1/quotas/p9/Cluster', headers: admin, payload: { hard_limit: 4 } });
+    assert.equal(res.statusCode, 202, res.body);
+    checkRequest('patch', '/v1/quotas/{project}/{resource}', { hard_limit: 4 });
+    check('patch', '/v1/quotas/{project}/{resource}', 202, res.json());
+    res = await s.app.inject({ method: 'DELETE', url: '/v1/quotas/p9/Cluster', headers: admin });
+    assert.equal(res.statusCode, 204, res.body);
+
     // The legacy baymodels: the same templates without project_id and user_id; a baymodel made and deleted.
     const baymodel = { name: 'bm', coe: 'swarm-mode', image_id: 'fake-image', keypair_id: 'kp' };
     res = await s.app.inject({ method: 'POST', url: '/v1/baymodels', headers: h, payload: baymodel });

@@ -3,30 +3,39 @@ import { UniqueViolation } from '../../../db/api.ts';
 import { QUOTA_RESOURCES } from '../../../objects/fields.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { nextLink, pageParams } from '../../common.ts';
-import { coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
+import type { TSchema } from 'typebox';
+import { Body, NoQuery, Params, Query, W, fieldValue } from '../../request-schemas.ts';
+import { NoContent, Quota, QuotaList, QuotaShown } from '../../schemas.ts';
 import { quotaView } from '../../views.ts';
 import { adminWideScope, projectScope } from '../../../common/scope.ts';
 
-const QUOTA_INPUT: Fields = {
-  id: { type: { kind: 'int' } },
-  project_id: { type: { kind: 'string', min: 1, max: 255 } },
-  resource: { type: { kind: 'enum', values: QUOTA_RESOURCES }, default: 'Cluster' },
-  hard_limit: { type: { kind: 'int', min: 0 }, default: 1 },
-  created_at: { type: { kind: 'any' }, readonly: true },
-  updated_at: { type: { kind: 'any' }, readonly: true },
-};
+/** A quota's attributes; Magnum names the argument quota in a create, quotapatch in an update. */
+const quotaBody = (argument: string): TSchema => Body(argument, {
+  id: W.int(),
+  project_id: W.str({ min: 1, max: 255 }),
+  resource: W.enum(QUOTA_RESOURCES, { default: 'Cluster' }),
+  hard_limit: W.int({ min: 0, default: 1 }),
+  created_at: W.readonly(),
+  updated_at: W.readonly(),
+});
+const QuotaCreate = quotaBody('quota');
+const QuotaPatch = quotaBody('quotapatch');
+/** Quotas page by id: the marker is an id. */
+const QuotaListQuery = Query({ limit: W.int(), marker: W.int(), sort_key: W.str(), sort_dir: W.enum(['asc', 'desc']), all_tenants: W.bool() });
+const tags = ['quotas'];
+const params = Params('project', 'resource');
 
 export function registerQuotas(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf } = deps;
 
   router.get('/v1/quotas', async (r) => {
-    for (const k of Object.keys(r.query)) if (!['limit', 'marker', 'sort_key', 'sort_dir', 'all_tenants'].includes(k)) throw E.UnknownArgument(k);
+    r.checkQuery();
     policy.enforce(r.ctx, 'quota:get_all');
-    const allTenants = r.query.all_tenants === undefined ? false : parseBool(r.query.all_tenants);
+    const allTenants = r.query.all_tenants === undefined ? false : fieldValue(QuotaListQuery, 'all_tenants', r.query.all_tenants) === true;
     const { marker: _uuidMarker, ...p } = pageParams({ ...r.query, marker: undefined }, 'quotas', conf.api.max_limit);
     let marker;
     if (r.query.marker !== undefined) {
-      const id = coerceField('marker', { type: { kind: 'int' } }, r.query.marker) as number;
+      const id = fieldValue(QuotaListQuery, 'marker', r.query.marker) as number;
       marker = await storage.getQuotaById(id);
       if (!marker) throw E.QuotaNotFound(String(id), 'Cluster');
     }
@@ -38,10 +47,10 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
     const next = nextLink(r.host, 'quotas', page, items, 'id');
     if (next) body.next = next;
     return { status: 200, body };
-  });
+  }, { summary: "List quotas (the caller's project; every project's with all_tenants, admins)", tags, querystring: QuotaListQuery, response: { 200: QuotaList } });
 
   router.get('/v1/quotas/:project/:resource', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     // Magnum enforces quota:get against the caller's own project (no target), so a member asking
     // about another project passes the rule and gets NotAuthorized ("Not authorized.") below.
     policy.enforce(r.ctx, 'quota:get');
@@ -49,11 +58,11 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
     const q = await storage.getQuota(r.params.project, r.params.resource);
     if (!q) return { status: 200, body: { project_id: r.params.project, hard_limit: conf.quotas.max_clusters_per_project, resource: 'Cluster' } };
     return { status: 200, body: quotaView(q) };
-  });
+  }, { summary: "Show a project's quota of a resource (the default when none is set)", tags, params, querystring: NoQuery, response: { 200: QuotaShown } });
 
   router.post('/v1/quotas', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('quota', QUOTA_INPUT, r.json());
+    r.checkQuery();
+    const input = r.body();
     policy.enforce(r.ctx, 'quota:create');
     const projectId = input.project_id as string | null | undefined;
     if (!projectId) throw E.InvalidParameterValue('Must provide a valid project ID.');
@@ -65,7 +74,7 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
       if (e instanceof UniqueViolation) throw E.QuotaAlreadyExists(projectId, String(input.resource ?? 'Cluster'));
       throw e;
     }
-  });
+  }, { summary: "Set a project's quota (admins)", tags, querystring: NoQuery, body: QuotaCreate, response: { 201: Quota } });
 
   const existing = async (r: ApiRequest) => {
     const q = await storage.getQuota(r.params.project, r.params.resource);
@@ -74,19 +83,19 @@ export function registerQuotas(router: Router, deps: ApiDeps): void {
   };
 
   router.patch('/v1/quotas/:project/:resource', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('quotapatch', QUOTA_INPUT, r.json());
+    r.checkQuery();
+    const input = r.body();
     policy.enforce(r.ctx, 'quota:update');
     const q = await existing(r);
     const updated = await storage.updateQuota(q.id, { hard_limit: (input.hard_limit as number | null) ?? 1 });
     return { status: 202, body: quotaView(updated) };
-  });
+  }, { summary: "Change a project's quota (admins; a JSON body, not a patch)", tags, params, querystring: NoQuery, body: QuotaPatch, response: { 202: Quota } });
 
   router.delete('/v1/quotas/:project/:resource', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     policy.enforce(r.ctx, 'quota:delete');
     const q = await existing(r);
     await storage.deleteQuota(q.id);
     return { status: 204 };
-  });
+  }, { summary: "Remove a project's quota (admins)", tags, params, querystring: NoQuery, response: { 204: NoContent } });
 }
