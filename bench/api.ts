@@ -9,7 +9,8 @@
 // a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR
 // (of the --built tree when given, else of the sources through tsx).
 // --built DIR runs the processes from a compiled tree (tsc -p tsconfig.build.json --outDir DIR,
-// with DIR/node_modules linked to ours) instead of bin/ (npm run bench builds dist/ for bin/).
+// with DIR/node_modules linked to ours) instead of dist/ (npm run bench builds dist/ for bin/),
+// still through bin/ (MAGNUM_DIST=DIR), so with the launcher's V8 flags.
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
 // to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
@@ -168,7 +169,7 @@ async function main() {
     const entry = (name: string) => (BUILT ? ['--enable-source-maps', `${BUILT}/src/cmd/${name}.js`] : ['--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`]);
     const magnum = (name: string, args: string[], profileAs?: string) => (PROFILE && profileAs
       ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, ...entry(name), ...args])
-      : BUILT ? start(process.execPath, [...entry(name), ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
+      : start(`${ROOT}/bin/magnum-${name}`, args, BUILT ? { MAGNUM_DIST: BUILT } : {}));
     const conductor = magnum('conductor', ['--config-file', conf(0, 'noauth')], 'conductor');
     const apiNoauth = magnum('api', ['--config-file', conf(noauthPort, 'noauth')], 'api-noauth');
     const apiKs = magnum('api', ['--config-file', conf(ksPort, 'keystone')]);

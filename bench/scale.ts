@@ -47,10 +47,11 @@ const freePort = () => new Promise<number>((resolve) => {
 });
 
 /** bin/magnum-<name>, or the compiled tree's (--built). */
-const magnum = (name: string, args: string[]) => (BUILT ? start(process.execPath, [`${BUILT}/src/cmd/${name}.js`, ...args]) : start(`${ROOT}/bin/magnum-${name}`, args));
+// --built runs through bin/ too (MAGNUM_DIST), so the processes get the launcher's V8 flags.
+const magnum = (name: string, args: string[]) => start(`${ROOT}/bin/magnum-${name}`, args, BUILT ? { MAGNUM_DIST: BUILT } : {});
 
-function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d));
   child.stderr!.on('data', (d: Buffer) => out.push(d));

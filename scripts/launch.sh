@@ -11,6 +11,10 @@ name="$1"; shift
 # defaults: a small new space costs it CPU on large list pages (each allocates about 10 MB).
 v8=()
 [ "$name" = conductor ] && v8=(--max-semi-space-size=2 --heap-growing-percent=50)
+# MAGNUM_DIST=DIR runs another compiled tree (bench/api.ts and bench/scale.ts --built DIR).
+if [ -n "${MAGNUM_DIST:-}" ]; then
+  exec node "${v8[@]}" --enable-source-maps "$MAGNUM_DIST/src/cmd/$name.js" "$@"
+fi
 stamp="$here/dist/.stamp"
 if [ -f "$stamp" ] && [ -z "$(find "$here/src" -name '*.ts' -newer "$stamp" -print -quit)" ]; then
   exec node "${v8[@]}" --enable-source-maps "$here/dist/src/cmd/$name.js" "$@"
