@@ -77,7 +77,7 @@ export const Cluster = Type.Object({
   faults: Type.Optional(dict()),
 }, { additionalProperties: false });
 
-const page = (key: string, item: TSchema) => Type.Object({
+export const page = (key: string, item: TSchema) => Type.Object({
   [key]: Type.Array(item),
   /** The next page, when this one is full (limit items). */
   next: Type.Optional(Type.String()),
@@ -87,6 +87,40 @@ export const ClusterList = page('clusters', ClusterBrief);
 export const ClusterDetailList = page('clusters', Cluster);
 /** 202 of an accepted create or action: the cluster's uuid. */
 export const ClusterUuid = Type.Object({ uuid: Type.String() }, { additionalProperties: false });
+
+/** GET /v1/bays items (bays.ts bayBrief): a cluster under its legacy names. */
+export const BayBrief = Type.Object({
+  uuid: Type.String(),
+  name: str(),
+  baymodel_id: str(),
+  docker_volume_size: int(),
+  labels: dict(),
+  master_flavor_id: str(),
+  flavor_id: str(),
+  node_count: Type.Integer(),
+  status: str(),
+  bay_create_timeout: int(),
+  master_count: Type.Integer(),
+  stack_id: str(),
+  links: links(),
+}, { additionalProperties: false });
+/** A bay as its show, GET /v1/bays/detail and (before 1.2) its create and update give it (bays.ts bayFull). */
+export const Bay = Type.Object({
+  ...BayBrief.properties,
+  status_reason: str(),
+  discovery_url: str(),
+  api_address: str(),
+  coe_version: str(),
+  container_version: str(),
+  node_addresses: strings(),
+  master_addresses: strings(),
+  fixed_network: str(),
+  fixed_subnet: str(),
+  floating_ip_enabled: bool(),
+  master_lb_enabled: bool(),
+  created_at: str(),
+  updated_at: str(),
+}, { additionalProperties: false });
 
 /** A cluster template (views.ts templateView, TEMPLATE_FIELDS' order), as /v1/clustertemplates gives it. */
 export const ClusterTemplate = Type.Object({
