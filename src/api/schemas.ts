@@ -223,6 +223,23 @@ export const QuotaList = page('quotas', Quota);
 /** A quota's show: the quota, or the default when the project has none set. */
 export const QuotaShown = Type.Union([Quota, Type.Object({ project_id: Type.String(), hard_limit: Type.Integer(), resource: Type.String() }, { additionalProperties: false })]);
 
+/** A cluster's CA certificate (GET /v1/certificates/{cluster}). */
+export const CertificateShown = Type.Object({
+  cluster_uuid: Type.String(),
+  bay_uuid: Type.String(),
+  pem: Type.String(),
+  links: links(),
+}, { additionalProperties: false });
+/** A signed certificate (POST /v1/certificates): ca_cert_type only when the request named one. */
+export const CertificateSigned = Type.Object({
+  cluster_uuid: Type.String(),
+  bay_uuid: Type.String(),
+  csr: Type.String(),
+  pem: Type.String(),
+  links: links(),
+  ca_cert_type: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
 /** A cluster's event timeline (GET /v1/clusters/{ident}/events), oldest first. */
 export const ClusterEventList = Type.Object({
   events: Type.Array(Type.Object({

@@ -1,35 +1,43 @@
 import { E } from '../../../common/errors.ts';
 import type { ApiDeps, Router } from '../../app.ts';
 import { resourceLinks } from '../../common.ts';
-import { checkQuery, parseBody } from '../../validation.ts';
+import { Body, NoQuery, Params, Query, W } from '../../request-schemas.ts';
+import { CertificateShown, CertificateSigned, ClusterUuid } from '../../schemas.ts';
 import { findCluster, projectScope } from './lookup.ts';
+
+const s255 = () => W.str({ min: 1, max: 255 });
+/** A certificate signing request: the cluster (cluster_uuid, or the legacy bay_uuid) and the CSR. */
+export const CertificateCreate = Body('certificate', {
+  cluster_uuid: s255(),
+  bay_uuid: s255(),
+  csr: W.str({ min: 1 }),
+  ca_cert_type: s255(),
+  pem: W.readonly(),
+  links: W.readonly(),
+  created_at: W.readonly(),
+  updated_at: W.readonly(),
+});
+const ShowQuery = Query({ ca_cert_type: W.str() }, { singleValued: true });
+const tags = ['certificates'];
+const cluster = Params('cluster');
 
 export function registerCertificates(router: Router, deps: ApiDeps): void {
   const { storage, policy } = deps;
   const links = (host: string, uuid: string) => resourceLinks(host, `certificates/${uuid}`);
 
   router.get('/v1/certificates/:cluster', async (r) => {
-    checkQuery(r.query, ['ca_cert_type']);
+    r.checkQuery();
     // Magnum's certificate controller never switches admins to all projects.
     const c = await findCluster(storage, projectScope(r.ctx), r.params.cluster);
     policy.enforce(r.ctx, 'certificate:get', { ...c });
     const caType = r.query.ca_cert_type === undefined ? null : String(r.query.ca_cert_type);
     const cert = await deps.conductor.getCaCertificate(r.ctx, c, caType);
     return { status: 200, body: { cluster_uuid: c.uuid, bay_uuid: c.uuid, pem: cert.pem, links: links(r.host, c.uuid) } };
-  });
+  }, { summary: "A cluster's CA certificate (ca_cert_type: which CA)", tags, params: cluster, querystring: ShowQuery, response: { 200: CertificateShown } });
 
   router.post('/v1/certificates', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody('certificate', {
-      cluster_uuid: { type: { kind: 'string', min: 1, max: 255 } },
-      bay_uuid: { type: { kind: 'string', min: 1, max: 255 } },
-      csr: { type: { kind: 'string', min: 1 } },
-      ca_cert_type: { type: { kind: 'string', min: 1, max: 255 } },
-      pem: { type: { kind: 'any' }, readonly: true },
-      links: { type: { kind: 'any' }, readonly: true },
-      created_at: { type: { kind: 'any' }, readonly: true },
-      updated_at: { type: { kind: 'any' }, readonly: true },
-    }, r.json());
+    r.checkQuery();
+    const input = r.body();
     const ident = (input.cluster_uuid ?? input.bay_uuid) as string | null | undefined;
     if (!ident) throw E.InvalidInput('cluster_uuid', null, 'Mandatory field missing.');
     if (!input.csr) throw E.InvalidInput('csr', null, 'Mandatory field missing.');
@@ -46,10 +54,10 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
     const body: Record<string, unknown> = { cluster_uuid: c.uuid, bay_uuid: c.uuid, csr: input.csr, pem: cert.pem, links: links(r.host, c.uuid) };
     if (caType !== null) body.ca_cert_type = caType;
     return { status: 201, body };
-  });
+  }, { summary: "Sign a certificate with a cluster's CA", tags, querystring: NoQuery, body: CertificateCreate, response: { 201: CertificateSigned } });
 
   router.patch('/v1/certificates/:cluster', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     const c = await findCluster(storage, projectScope(r.ctx), r.params.cluster);
     policy.enforce(r.ctx, 'certificate:rotate_ca', { ...c });
     const template = await storage.getClusterTemplateByUuid(c.cluster_template_id ?? '');
@@ -57,5 +65,5 @@ export function registerCertificates(router: Router, deps: ApiDeps): void {
     if (!c.ca_cert_ref) throw E.NotSupported("'rotate_ca_certificate' is not supported by this driver.");
     await deps.conductor.rotateCa(r.ctx, c);
     return { status: 202, body: { uuid: c.uuid } };
-  });
+  }, { summary: "Rotate a cluster's CA", tags, params: cluster, querystring: NoQuery, response: { 202: ClusterUuid } });
 }
