@@ -240,6 +240,32 @@ export const CertificateSigned = Type.Object({
   ca_cert_type: Type.Optional(Type.String()),
 }, { additionalProperties: false });
 
+/** A federation (Magnum's view; none is ever stored here, so the lists are empty). */
+export const Federation = Type.Object({
+  uuid: Type.String(),
+  name: str(),
+  hostcluster_id: str(),
+  member_ids: strings(),
+  properties: dict(),
+  status: str(),
+  status_reason: str(),
+  links: links(),
+  created_at: str(),
+  updated_at: str(),
+}, { additionalProperties: false });
+
+/** Magnum's error answer (src/api/hooks/errors.ts), declared by the routes that can only refuse. */
+export const ErrorAnswer = Type.Object({
+  errors: Type.Array(Type.Object({
+    request_id: Type.String(),
+    code: Type.String(),
+    status: Type.Integer(),
+    title: Type.String(),
+    detail: Type.String(),
+    links: Type.Array(Type.Unknown()),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
 /** A cluster's event timeline (GET /v1/clusters/{ident}/events), oldest first. */
 export const ClusterEventList = Type.Object({
   events: Type.Array(Type.Object({
