@@ -254,6 +254,33 @@ export const Federation = Type.Object({
   updated_at: str(),
 }, { additionalProperties: false });
 
+/** GET /v1/stats: the clusters and their nodes counted. */
+export const Stats = Type.Object({ clusters: Type.Integer(), nodes: Type.Integer() }, { additionalProperties: false });
+
+/** GET /v1/mservices: each Magnum service (conductor) and whether it reported within service_down_time. */
+export const MServiceList = Type.Object({
+  mservices: Type.Array(Type.Object({
+    id: Type.Integer(),
+    host: str(),
+    binary: str(),
+    state: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+    report_count: Type.Integer(),
+    disabled: Type.Boolean(),
+    disabled_reason: str(),
+    created_at: str(),
+    updated_at: str(),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+const resourceLinks = () => Type.Array(Type.Object({ href: Type.String(), rel: Type.String() }, { additionalProperties: false }));
+/** GET /v1: the version's media types, links and each resource collection's links. */
+export const V1 = Type.Object({
+  id: Type.Literal('v1'),
+  media_types: Type.Array(Type.Object({ base: Type.String(), type: Type.String() }, { additionalProperties: false })),
+  links: Type.Array(Type.Object({ href: Type.String(), rel: Type.String(), type: Type.Optional(Type.String()) }, { additionalProperties: false })),
+  ...Object.fromEntries(['baymodels', 'bays', 'clustertemplates', 'clusters', 'quotas', 'certificates', 'mservices', 'stats', 'federations', 'containers', 'services', 'pods', 'nodegroups'].map((k) => [k, resourceLinks()])),
+}, { additionalProperties: false });
+
 /** Magnum's error answer (src/api/hooks/errors.ts), declared by the routes that can only refuse. */
 export const ErrorAnswer = Type.Object({
   errors: Type.Array(Type.Object({

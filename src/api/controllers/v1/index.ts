@@ -1,4 +1,6 @@
 import type { ApiDeps, Router } from '../../app.ts';
+import { NoQuery } from '../../request-schemas.ts';
+import { V1 } from '../../schemas.ts';
 import { registerBays } from './bays.ts';
 import { registerCertificates } from './certificates.ts';
 import { registerClusterTemplates } from './cluster-templates.ts';
@@ -30,8 +32,9 @@ export function registerV1(router: Router, deps: ApiDeps): void {
       { href: `${h}/v1/clusters/{cluster_id}/nodegroups`, rel: 'self' },
       { href: `${h}/clusters/{cluster_id}/nodegroups`, rel: 'bookmark' },
     ];
+    // As before, the query is not looked at.
     return { status: 200, body };
-  });
+  }, { summary: 'The v1 API: its media types and resource links', tags: ['version'], querystring: NoQuery, response: { 200: V1 } });
   registerClusterTemplates(router, deps);
   registerClusterTemplates(router, deps, 'baymodels', { legacy: true });
   registerClusters(router, deps);

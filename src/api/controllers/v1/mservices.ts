@@ -1,10 +1,11 @@
-import { E } from '../../../common/errors.ts';
 import type { ApiDeps, Router } from '../../app.ts';
 import { isoTime } from '../../common.ts';
+import { NoQuery } from '../../request-schemas.ts';
+import { MServiceList } from '../../schemas.ts';
 
 export function registerMagnumServices(router: Router, deps: ApiDeps): void {
   router.get('/v1/mservices', async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
+    r.checkQuery();
     deps.policy.enforce(r.ctx, 'magnum-service:get_all');
     const downAfter = deps.conf.DEFAULT.service_down_time * 1000;
     const now = Date.now();
@@ -22,5 +23,5 @@ export function registerMagnumServices(router: Router, deps: ApiDeps): void {
         }),
       },
     };
-  });
+  }, { summary: 'The Magnum services (conductors) and whether each is up', tags: ['mservices'], querystring: NoQuery, response: { 200: MServiceList } });
 }
