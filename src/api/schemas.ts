@@ -281,6 +281,35 @@ export const V1 = Type.Object({
   ...Object.fromEntries(['baymodels', 'bays', 'clustertemplates', 'clusters', 'quotas', 'certificates', 'mservices', 'stats', 'federations', 'containers', 'services', 'pods', 'nodegroups'].map((k) => [k, resourceLinks()])),
 }, { additionalProperties: false });
 
+/** 202 of POST /v1/clusters/{ident}/images: the load started (src/conductor/images.ts) and its link. */
+export const ImageLoadAccepted = Type.Object({
+  uuid: Type.String(),
+  cluster_uuid: Type.String(),
+  file: Type.String(),
+  size: Type.Integer(),
+  nodes: strings(),
+  links: links(),
+}, { additionalProperties: false });
+/** GET /v1/clusters/{ident}/images: each node's images (an unreachable node's list is empty). */
+export const ClusterImages = Type.Object({
+  cluster_uuid: Type.String(),
+  nodes: Type.Array(Type.Object({
+    address: Type.String(),
+    role: Type.String(),
+    reachable: Type.Boolean(),
+    images: Type.Array(Type.Object({ name: Type.String(), id: Type.String(), size: Type.String() }, { additionalProperties: false })),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+/** GET /v1/clusters/{ident}/images/{load}: a load's status, each node's outcome, its timeline. */
+export const ImageLoad = Type.Object({
+  uuid: Type.String(),
+  cluster_uuid: Type.String(),
+  status: Type.String(),
+  status_reason: str(),
+  nodes: Type.Object({}, { additionalProperties: Type.Object({ status: Type.String(), message: str() }, { additionalProperties: false }) }),
+  events: Type.Array(Type.Object({ id: Type.Integer(), step: Type.String(), outcome: Type.String(), message: str(), created_at: str() }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
 /** Magnum's error answer (src/api/hooks/errors.ts), declared by the routes that can only refuse. */
 export const ErrorAnswer = Type.Object({
   errors: Type.Array(Type.Object({

@@ -9,12 +9,18 @@ import { E } from '../../../common/errors.ts';
 import type { ClusterEvent } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { isoTime } from '../../common.ts';
-import { canonicalUuid, checkQuery, isUuidLike, parseBody } from '../../validation.ts';
+import { Body, NoQuery, Params, W, mandatory } from '../../request-schemas.ts';
+import { ClusterImages, ImageLoad, ImageLoadAccepted } from '../../schemas.ts';
+import { canonicalUuid, isUuidLike } from '../../validation.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
 /** COEs whose drivers load images into their nodes. */
 const IMAGE_COES = ['swarm', 'swarm-mode', 'kubernetes'];
 const STEP = 'image_load';
+
+/** An image load: the archive's name in the conductor's image directory. */
+const ImageLoadRequest = Body('image_load', { file: mandatory(W.str({ min: 1, max: 255 })) }, ['file']);
+const tags = ['clusters'];
 
 export function registerClusterImages(router: Router, deps: ApiDeps): void {
   const { storage, policy, conf, conductor } = deps;
@@ -26,8 +32,8 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
   };
 
   router.post('/v1/clusters/:ident/images', async (r) => {
-    checkQuery(r.query, []);
-    const input = parseBody('image_load', { file: { type: { kind: 'string', min: 1, max: 255 }, mandatory: true } }, r.json());
+    r.checkQuery();
+    const input = r.body();
     const file = input.file as string;
     if (file.startsWith('/') || file.split(/[\\/]/).includes('..') || file.includes('\0')) {
       throw E.InvalidInput('file', file, "Value should name a file in the conductor's image directory (a relative path without ..)");
@@ -40,19 +46,19 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
       status: 202,
       body: { ...started, links: [{ href: `${r.host}/v1/clusters/${c.uuid}/images/${started.uuid}`, rel: 'self' }] },
     };
-  });
+  }, { summary: "Load an image archive from the conductor's image directory into every node of a cluster", tags, params: Params('ident'), querystring: NoQuery, body: ImageLoadRequest, response: { 202: ImageLoadAccepted } });
 
   router.get('/v1/clusters/:ident/images', async (r) => {
-    checkQuery(r.query, []);
+    r.checkQuery();
     const { c, loads } = await imageCluster(r);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     if (!loads) throw E.InvalidParameterValue(`Cluster ${c.name ?? c.uuid} is not a swarm, swarm-mode or kubernetes cluster.`);
     const out = await conductor.imageList(r.ctx, c.uuid, 30_000);
     return { status: 200, body: { cluster_uuid: c.uuid, ...out } };
-  });
+  }, { summary: "The images on each node of a cluster", tags, params: Params('ident'), querystring: NoQuery, response: { 200: ClusterImages } });
 
   router.get('/v1/clusters/:ident/images/:load', async (r) => {
-    checkQuery(r.query, []);
+    r.checkQuery();
     const { c } = await imageCluster(r);
     policy.enforce(r.ctx, 'cluster:get', { ...c });
     const id = r.params.load;
@@ -86,5 +92,5 @@ export function registerClusterImages(router: Router, deps: ApiDeps): void {
         events: events.map((e) => ({ id: e.id, step: e.step, outcome: e.outcome, message: e.message, created_at: isoTime(e.created_at) })),
       },
     };
-  });
+  }, { summary: 'An image load: its status, each node\'s outcome and its timeline', tags, params: Params('ident', 'load'), querystring: NoQuery, response: { 200: ImageLoad } });
 }
