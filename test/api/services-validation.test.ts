@@ -2,6 +2,7 @@
 // get a 400 in Magnum's error format that says what is wrong, and leave the database as it was; a
 // member of another project gets 404 on every route of these objects; pods and Kubernetes
 // manifests on a swarm-mode cluster get a clear 400; a kubernetes cluster has no backend yet.
+// Every answer of /v1/services and /v1/pods here validates against /v1/openapi.json.
 // (Real Swarm services: test/acceptance/services.test.ts.)
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { databaseKinds } from '../helpers/databases.ts';
 import { magnumError } from '../helpers/magnum-error.ts';
+import { answerChecker, type AnswerChecker, type OpenApiDocument } from '../helpers/openapi-answers.ts';
 import { as, startStack, waitFor, type TestStack } from '../helpers/stack.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -31,9 +33,18 @@ for (const kind of databaseKinds()) {
     let svc: string; // a service row of p1 on sw (the fake driver makes none: stored directly)
     const p1 = as('p1');
     const p2 = as('p2');
+    let checkAnswer: AnswerChecker;
+    let checked = 0;
 
-    const send = (method: Method, url: string, headers: Record<string, string>, payload?: unknown, raw?: string) =>
-      s.app.inject({ method, url, headers, ...(raw !== undefined ? { payload: raw } : payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+    const send = async (method: Method, url: string, headers: Record<string, string>, payload?: unknown, raw?: string) => {
+      const r = await s.app.inject({ method, url, headers, ...(raw !== undefined ? { payload: raw } : payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+      // The answers of these routes (not the 405s of methods they do not have) are in the document.
+      if (/^\/v1\/(services|pods)(\/|\?|$)/.test(url) && r.statusCode !== 405) {
+        checkAnswer(method, url, r.statusCode, r.body ? r.json() : null);
+        checked++;
+      }
+      return r;
+    };
 
     async function snapshot(): Promise<string> {
       const rows = await s.storage.conn.db.selectFrom('cluster_workload').selectAll().orderBy('id').execute();
@@ -54,6 +65,7 @@ for (const kind of databaseKinds()) {
 
     before(async () => {
       s = await startStack(kind);
+      checkAnswer = answerChecker((await s.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json() as OpenApiDocument);
       sw = await cluster('sw', 'swarm-t', 'swarm-mode');
       k8s = await cluster('k1', 'k8s-t', 'kubernetes');
       svc = randomUUID();
@@ -68,6 +80,7 @@ for (const kind of databaseKinds()) {
     });
     after(async () => {
       await s?.close();
+      assert.ok(checked > 100, `${checked} answers checked against /v1/openapi.json`);
     });
 
     test('the /v1 document lists services and pods', async () => {

@@ -13,6 +13,7 @@
 //   DELETE /v1/{services,pods}/{ident}[?cluster_ident=]                                      204
 import { randomUUID } from 'node:crypto';
 import type { Operation } from 'rfc6902';
+import { Type, type TSchema } from 'typebox';
 import { E } from '../../../common/errors.ts';
 import type { LiveReply } from '../../../conductor/api.ts';
 import {
@@ -21,9 +22,12 @@ import {
 } from '../../../objects/manifests.ts';
 import type { Cluster, Workload } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { generateName, identLookup, isoTime, listQuery, pageParams, resourceLinks } from '../../common.ts';
+import { generateName, identLookup, isoTime, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, describePatchFailure, patchFailure } from '../../patch.ts';
-import { checkQuery, parseBody, type Fields } from '../../validation.ts';
+import { Body, NoQuery, Params, Query, W } from '../../request-schemas.ts';
+import {
+  NoContent, Pod, PodDetailList, PodList, Service, ServiceDetailList, ServiceList, refusals,
+} from '../../workload-schemas.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
 type Kind = Workload['kind'];
@@ -36,19 +40,43 @@ const KINDS = {
   pod: { coll: 'pods', plural: 'pods', notFound: E.PodNotFound },
 } as const;
 
-const s255 = { kind: 'string', min: 1, max: 255 } as const;
-const ro = { type: { kind: 'any' }, readonly: true } as const;
+const described = (s: TSchema, description: string): TSchema => Type.Unsafe<unknown>({ ...s, description });
+const s255 = () => W.str({ min: 1, max: 255 });
 
-const INPUT: Fields = {
-  name: { type: s255 },
-  cluster_uuid: { type: s255 },
-  bay_uuid: { type: s255 },
-  manifest: { type: { kind: 'any' } },
-  manifest_url: { type: { kind: 'any' } },
-  uuid: ro, coe: ro, status: ro, status_reason: ro, image: ro, images: ro, replicas: ro, running_replicas: ro, ports: ro,
-  endpoints: ro, update_status: ro, nodes: ro, tasks: ro, labels: ro, selector: ro, ip: ro, host: ro, desc: ro,
-  backend_id: ro, project_id: ro, user_id: ro, links: ro, created_at: ro, updated_at: ro,
-};
+/**
+ * A service or pod as a create takes it. The cluster (cluster_uuid or its legacy name bay_uuid) and
+ * the manifest are required, checked by the handler after the body's shape, in Magnum 2015's order:
+ * manifest_url, the two cluster names, the cluster, the manifest. The manifest is free-form here:
+ * src/objects/manifests.ts checks it once the cluster's COE says which format it is.
+ */
+const WorkloadCreate = (argument: Kind) => Body(argument, {
+  name: s255(),
+  cluster_uuid: described(s255(), 'The cluster (uuid or name); required unless bay_uuid is given'),
+  bay_uuid: described(s255(), 'The legacy name of cluster_uuid'),
+  manifest: described(W.any(), argument === 'pod'
+    ? 'Required: a Kubernetes Pod manifest, as a JSON object or as YAML or JSON text'
+    : 'Required: a Compose-style service definition (swarm-mode clusters) or a Kubernetes Service manifest (kubernetes clusters), as a JSON object or as YAML or JSON text'),
+  manifest_url: described(W.any(), 'Not supported (refused unless null): send the manifest itself'),
+  ...Object.fromEntries([
+    'uuid', 'coe', 'status', 'status_reason', 'image', 'images', 'replicas', 'running_replicas', 'ports', 'endpoints', 'update_status',
+    'nodes', 'tasks', 'labels', 'selector', 'ip', 'host', 'desc', 'backend_id', 'project_id', 'user_id', 'links', 'created_at', 'updated_at',
+  ].map((n) => [n, W.readonly()])),
+});
+export const ServiceCreate = WorkloadCreate('service');
+export const PodCreate = WorkloadCreate('pod');
+const CREATE = { service: ServiceCreate, pod: PodCreate };
+const clusterQuery = { cluster_ident: W.str({ min: 1 }), bay_ident: W.str({ min: 1 }) };
+/** A list's query: its page and the cluster it is limited to (either name), none repeated. */
+export const WorkloadListQuery = pageQuery(clusterQuery);
+/** One object's query: the cluster it is looked for in. */
+export const WorkloadQuery = Query(clusterQuery, { singleValued: true });
+/** JSON-Patch operations on a workload (parsePatch checks them); values may be any JSON: manifests are structured. */
+const WorkloadPatch = Type.Array(Type.Object({
+  op: Type.Union([Type.Literal('add'), Type.Literal('replace'), Type.Literal('remove')]),
+  path: Type.String({ pattern: '^(/[^/]+)+$', description: '/manifest/..., or /image and /replicas on a Swarm service' }),
+  value: Type.Optional(Type.Unknown()),
+}, { additionalProperties: false }));
+const ident = Params('ident');
 
 /** Paths a PATCH may not touch (the resource's identity and what the COE reports). */
 const INTERNAL = [
@@ -205,6 +233,8 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   const { storage, policy, conf, conductor } = deps;
   const { coll, plural } = KINDS[kind];
   const base = `/v1/${coll}`;
+  const tags = [coll];
+  const [One, Detail, Brief] = kind === 'service' ? [Service, ServiceDetailList, ServiceList] : [Pod, PodDetailList, PodList];
 
   const clusterFilter = (r: ApiRequest): string | undefined => {
     const a = r.query.cluster_ident;
@@ -218,7 +248,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
 
   /** The workload by uuid or name, in the caller's scope (another project's is a 404). */
   const find = async (r: ApiRequest): Promise<Workload> => {
-    checkQuery(r.query, ['cluster_ident', 'bay_ident']);
+    r.checkQuery();
     const scope = adminWideScope(r.ctx);
     const ident = clusterFilter(r);
     const cluster = ident === undefined ? undefined : await findCluster(storage, scope, ident);
@@ -229,7 +259,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
   };
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
-    listQuery(r.query, ['cluster_ident', 'bay_ident']);
+    r.checkQuery();
     policy.enforce(r.ctx, `${kind}:${detail ? 'detail' : 'get_all'}`, { project_id: r.ctx.projectId, user_id: r.ctx.userId });
     const scope = adminWideScope(r.ctx);
     const ident = clusterFilter(r);
@@ -256,19 +286,21 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     }
     return { status: 200, body };
   };
-  router.get(base, list(false));
-  router.get(`${base}/detail`, list(true));
+  router.get(base, list(false), { summary: `List ${plural} (their stored fields)`, tags, querystring: WorkloadListQuery, response: { 200: Brief, ...refusals(400, 403, 404) } });
+  router.get(`${base}/detail`, list(true), {
+    summary: `List ${plural} with their live state`, tags, querystring: WorkloadListQuery, response: { 200: Detail, ...refusals(400, 403, 404, 503, 504) },
+  });
 
   router.get(`${base}/:ident`, async (r) => {
     const w = await find(r);
     policy.enforce(r.ctx, `${kind}:get`, { ...w });
     const live = await conductor.workloadShow(r.ctx, kind, w.uuid, SHOW_TIMEOUT_MS);
     return { status: 200, body: fullView(w, live, r.host) };
-  });
+  }, { summary: `Show a ${kind} (by uuid or name) with its live state`, tags, params: ident, querystring: WorkloadQuery, response: { 200: One, ...refusals(400, 403, 404, 409, 503, 504) } });
 
   router.post(base, async (r) => {
-    if (Object.keys(r.query).length) throw E.UnknownArgument(Object.keys(r.query)[0]);
-    const input = parseBody(kind, INPUT, r.json());
+    r.checkQuery();
+    const input = r.body();
     if (input.manifest_url !== undefined && input.manifest_url !== null) {
       throw E.Invalid('manifest_url is not supported: send the manifest itself in "manifest" (YAML or JSON text, or a JSON object).');
     }
@@ -292,7 +324,7 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     const row = await storage.workloads.get(uuid);
     if (!row) throw KINDS[kind].notFound(uuid);
     return { status: 201, body: fullView(row, reply, r.host) };
-  });
+  }, { summary: `Create a ${kind} from its manifest`, tags, querystring: NoQuery, body: CREATE[kind], response: { 201: One, ...refusals(400, 403, 404, 409, 503, 504) } });
 
   router.patch(`${base}/:ident`, async (r) => {
     const w = await find(r);
@@ -321,6 +353,9 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     const reply = await conductor.workloadUpdate(r.ctx, kind, w.uuid, manifest, CREATE_TIMEOUT_MS);
     const row = (await storage.workloads.get(w.uuid)) ?? w;
     return { status: 202, body: fullView(row, reply, r.host) };
+  }, {
+    summary: `Update a ${kind}'s manifest (JSON Patch)`, tags, params: ident, querystring: WorkloadQuery, body: WorkloadPatch,
+    response: { 202: One, ...refusals(400, 403, 404, 409, 503, 504) },
   });
 
   router.delete(`${base}/:ident`, async (r) => {
@@ -328,5 +363,5 @@ function registerWorkloads(router: Router, deps: ApiDeps, kind: Kind): void {
     policy.enforce(r.ctx, `${kind}:delete`, { ...w });
     await conductor.workloadDelete(r.ctx, kind, w.uuid, CREATE_TIMEOUT_MS);
     return { status: 204 };
-  });
+  }, { summary: `Delete a ${kind}`, tags, params: ident, querystring: WorkloadQuery, response: { 204: NoContent, ...refusals(400, 403, 404, 409, 503, 504) } });
 }
