@@ -3,12 +3,15 @@
 // 127.0.0.1 answers HTTP from several replicas; scaled to 5 running tasks over the nodes; rolled to
 // a new image while it serves; deleted with nothing left on the engines. A member of another
 // project gets 404 on every route; bad manifests get 400s; a cluster whose nodes are down gets a
-// clear 503 at once, not a hang; deleting the cluster takes its services' rows along.
+// clear 503 at once, not a hang; deleting the cluster takes its services' rows along. Every answer
+// of /v1/services and /v1/pods here (lists, shows, creates, updates, deletes, refusals) validates
+// against /v1/openapi.json.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../helpers/env.ts';
+import { serverAnswerChecker, type AnswerChecker } from '../helpers/openapi-answers.ts';
 import { freePort, runCommand, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/stack.ts';
 import { writeFileSync } from 'node:fs';
@@ -58,12 +61,19 @@ describe('Swarm services through /v1/services', { timeout: 10 * 60_000 }, () => 
   let web: Record<string, any>;
   const p1 = who('p1');
   const p2 = who('p2');
+  let checkAnswer: AnswerChecker;
+  let checked = 0;
 
   async function api(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply> {
     const t0 = Date.now();
     const r = await fetch(`${endpoint}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null, ms: Date.now() - t0 };
+    const reply = { status: r.status, body: text ? JSON.parse(text) : null, ms: Date.now() - t0 };
+    if (/^\/v1\/(services|pods)(\/|\?|$)/.test(path)) {
+      checkAnswer(method, path, reply.status, reply.body);
+      checked++;
+    }
+    return reply;
   }
 
   async function ok(method: string, path: string, body: unknown, status: number): Promise<any> {
@@ -142,6 +152,7 @@ describe('Swarm services through /v1/services', { timeout: 10 * 60_000 }, () => 
     ].join('\n'));
     aio = await spawnProcess(`${ROOT}/bin/magnum-all-in-one`, { args: ['--config-file', conf], port: apiPort, readyPath: '/', name: 'aio-services' });
     endpoint = `http://127.0.0.1:${apiPort}`;
+    checkAnswer = await serverAnswerChecker(endpoint);
 
     await ok('POST', '/v1/clustertemplates', {
       name: 'swarm-svc', coe: 'swarm-mode', image_id: NODE_IMAGE, external_network_id: 'public', flavor_id: 'm1.small',
@@ -161,6 +172,7 @@ describe('Swarm services through /v1/services', { timeout: 10 * 60_000 }, () => 
   });
 
   after(async () => {
+    console.log(`${checked} answers of /v1/services and /v1/pods validated against /v1/openapi.json`);
     try {
       if (aio?.running && cluster) {
         await api('DELETE', `/v1/clusters/${cluster.uuid}`, p1);
