@@ -6,7 +6,8 @@
 // through (from another pod, by name and by the service's ip); `coe pod ...` and `coe service ...`;
 // /v1/containers answers a 400 that says to run a pod; another project sees none of it; with the
 // master stopped every call is a 503 within seconds. Deleting the cluster
-// leaves nothing labelled for it.
+// leaves nothing labelled for it. Every answer of /v1/pods and /v1/services here validates against
+// /v1/openapi.json.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { labelled, removeLabelled } from '../helpers/cluster-leftovers.ts';
 import { ROOT } from '../helpers/env.ts';
 import { freePort, runCommand, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { httpApi, magnumError } from '../helpers/http-api.ts';
+import { serverAnswerChecker, type AnswerChecker } from '../helpers/openapi-answers.ts';
 import { waitFor } from '../helpers/stack.ts';
 import { cleanEnv, newHome, ok as coeOk, refused as coeRefused, runCoe } from '../cli/helpers.ts';
 
@@ -59,8 +61,21 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
   let coeEnv: Record<string, string>;
 
   let http: ReturnType<typeof httpApi>;
-  const api = (method: string, path: string, headers: Record<string, string>, body?: unknown) => http.call(method, path, headers, body);
-  const ok = (method: string, path: string, body: unknown, status: number) => http.expect(method, path, owner, body, status);
+  let checkAnswer: AnswerChecker;
+  let checked = 0;
+  const api = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
+    const r = await http.call(method, path, headers, body);
+    if (/^\/v1\/(services|pods)(\/|\?|$)/.test(path)) {
+      checkAnswer(method, path, r.status, r.body);
+      checked++;
+    }
+    return r;
+  };
+  const ok = async (method: string, path: string, body: unknown, status: number) => {
+    const r = await api(method, path, owner, body);
+    assert.equal(r.status, status, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
   const kubectl = (...args: string[]) => must(kubectlPath, ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args]);
   const podStatus = (ident: string, status: string, ms = 90_000) => waitFor(`pod ${ident} ${status}`, async () => {
     const p = await ok('GET', `/v1/pods/${ident}`, undefined, 200);
@@ -93,6 +108,7 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     aio = await spawnProcess(`${ROOT}/bin/magnum-all-in-one`, { args: ['--config-file', conf], port, readyPath: '/', name: 'aio-kube-workloads', logDir: dir });
     endpoint = `http://127.0.0.1:${port}`;
     http = httpApi(endpoint);
+    checkAnswer = await serverAnswerChecker(endpoint);
     coeEnv = cleanEnv(newHome(), { OS_ENDPOINT: `${endpoint}/v1` });
 
     await ok('POST', '/v1/clustertemplates', { name: 'k8s-w', coe: 'kubernetes', image_id: KUBE_IMAGE, external_network_id: 'public' }, 201);
@@ -110,6 +126,7 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
   });
 
   after(async () => {
+    console.log(`${checked} answers of /v1/pods and /v1/services validated against /v1/openapi.json`);
     try {
       if (aio?.running && cluster) {
         await api('DELETE', `/v1/clusters/${cluster.uuid}`, owner);
@@ -219,6 +236,8 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     assert.equal(await kubectl('get', 'service', 'web', '-o', 'jsonpath={.spec.ports[0].port}'), '8081');
     const list = await ok('GET', `/v1/services/detail?cluster_ident=${cluster.uuid}`, undefined, 200);
     assert.deepEqual(list.services.map((s: any) => [s.name, s.ip, s.status]), [['web', svc.ip, 'ACTIVE']]);
+    const brief = await ok('GET', '/v1/services', undefined, 200);
+    assert.deepEqual(brief.services.map((s: any) => [s.name, s.selector, s.ports.map((p: any) => p.port)]), [['web', { app: 'web' }, [8081]]]);
   });
 
   test('coe pod ... and coe service ...', async () => {
