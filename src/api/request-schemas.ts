@@ -50,6 +50,7 @@ export const W = {
 export function mandatory(s: TSchema): TSchema {
   const out: Json = { ...(s as Json) };
   if (Array.isArray(out.type)) out.type = (out.type as string[]).filter((t) => t !== 'null');
+  else if (out.type === undefined) out.not = { type: 'null' }; // an `any` field: whatever it is, but given
   if (Array.isArray(out.enum)) out.enum = (out.enum as unknown[]).filter((v) => v !== null);
   return Type.Unsafe<unknown>(out);
 }
@@ -198,7 +199,8 @@ function fieldError(name: string, p: Json, value: unknown, seen: unknown, err: E
     case 'enum':
       return bad(`Value should be one of: ${(p.enum as unknown[]).filter((v) => v !== null).join(', ')}`);
     case 'int':
-      if (keyword === 'type') return bad(`Wrong type. Expected '<class 'int'>', got '${pyType(value)}'`);
+      // ajv takes JSON's 1e400 (Infinity) for an integer; Python's json has it a float, as parseBody had.
+      if (keyword === 'type' || (typeof value === 'number' && !Number.isFinite(value))) return bad(`Wrong type. Expected '<class 'int'>', got '${pyType(value)}'`);
       if (Math.abs(seen as number) > INT_MAX) return bad('Value is out of range');
       return keyword === 'minimum' ? bad(`Value should be greater or equal to ${p.minimum}`) : bad(`Value should be lower or equal to ${p.maximum}`);
     case 'labels':
