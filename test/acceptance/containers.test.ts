@@ -4,7 +4,8 @@
 // (output, exit code, separate streams), read its logs, pause, unpause, reboot, stop, delete —
 // and check each step against the node's engine itself with the docker CLI and the certificates
 // of `openstack coe cluster config`. A member of another project gets 404 everywhere; a cluster
-// whose worker is stopped gives a clear 503 within seconds.
+// whose worker is stopped gives a clear 503 within seconds. Every answer of a container route, the
+// refusals included, is validated against /v1/openapi.json (its route and status must be declared).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../helpers/env.ts';
+import { serverAnswerChecker, type AnswerChecker } from '../helpers/openapi-answers.ts';
 import { freePort, runCommand, runOpenstack, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/stack.ts';
 
@@ -35,6 +37,9 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
   let workerAddress: string;
   let certDir: string;
   const stoppedNodes: string[] = [];
+  let checkAnswer: AnswerChecker;
+  /** The container routes' answers validated against /v1/openapi.json, by "METHOD /path/{param} status". */
+  const validated = new Set<string>();
 
   const headers = (project: string) => ({
     'x-project-id': project, 'x-user-id': `${project}-user`, 'x-roles': 'member',
@@ -44,7 +49,12 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     const t0 = Date.now();
     const res = await fetch(`${base}${path}`, { method, headers: headers(project), body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined, ms: Date.now() - t0 };
+    const answer = { status: res.status, json: text ? JSON.parse(text) : undefined, ms: Date.now() - t0 };
+    if (path.startsWith('/v1/containers')) {
+      checkAnswer(method, path, res.status, answer.json ?? null);
+      validated.add(`${method} ${path.split('?')[0].replace(/^\/v1\/containers\/(?!detail$)[^/]+/, '/v1/containers/{ident}')} ${res.status}`);
+    }
+    return answer;
   }
   async function ok(method: string, path: string, body?: unknown, status = 200): Promise<any> {
     const r = await api(method, path, body);
@@ -86,6 +96,7 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     proc = await spawnProcess(`${ROOT}/bin/magnum-all-in-one`, { args: ['--config-file', conf], port, readyPath: '/', name: 'aio-containers' });
     base = `http://127.0.0.1:${port}`;
     osEnv = { OS_AUTH_TYPE: 'none', OS_ENDPOINT: `${base}/v1`, SHELL: '/bin/bash' };
+    checkAnswer = await serverAnswerChecker(base);
 
     await ok('POST', '/v1/clustertemplates', {
       name: 'ct', coe: 'swarm-mode', image_id: NODE_IMAGE, external_network_id: 'public', flavor_id: 'm1.small', master_flavor_id: 'm1.small', dns_nameserver: '127.0.0.1',
@@ -218,6 +229,9 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     // List with the cluster filter shows it live.
     const listed = (await ok('GET', `/v1/containers?cluster_ident=cx`)).containers;
     assert.deepEqual(listed.map((c: any) => [c.uuid, c.status]), [[created.uuid, 'Running']]);
+    const detailed = await ok('GET', `/v1/containers/detail?bay_ident=${cluster.uuid}&limit=1`);
+    assert.deepEqual(detailed.containers.map((c: any) => [c.uuid, c.status, c.published_ports]), [[created.uuid, 'Running', [`${workerAddress}:8080->80/tcp`]]]);
+    assert.match(detailed.next, /\/v1\/containers\/detail\?.*limit=1&marker=/, 'a full page has a next link');
 
     // PATCH: a live limit change and a rename.
     const patched = await ok('PATCH', u, [{ op: 'replace', path: '/memory', value: '96m' }, { op: 'replace', path: '/name', value: 'web2' }]);
@@ -294,5 +308,19 @@ describe('containers on a swarm-mode cluster', { timeout: 10 * 60_000 }, () => {
     const deleted = await api('DELETE', u);
     assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
     assert.notEqual((await nodeDocker(['inspect', `magnum-${c.uuid}`])).code, 0);
+  });
+
+  test('the answers above validated against /v1/openapi.json: each container route\'s, and its refusals', () => {
+    const c = '/v1/containers';
+    const expected = [
+      `GET ${c} 200`, `GET ${c}/detail 200`, `GET ${c}/{ident} 200`, `POST ${c} 201`, `PATCH ${c}/{ident} 200`, `DELETE ${c}/{ident} 204`,
+      ...['start', 'stop', 'reboot', 'pause', 'unpause'].map((a) => `PUT ${c}/{ident}/${a} 200`),
+      `GET ${c}/{ident}/logs 200`, `PUT ${c}/{ident}/execute 200`, `POST ${c}/{ident}/execute 200`,
+      `POST ${c} 400`, `POST ${c} 409`, `POST ${c} 503`, `GET ${c} 404`, `GET ${c}/{ident} 404`, `PATCH ${c}/{ident} 404`, `DELETE ${c}/{ident} 404`,
+      `DELETE ${c}/{ident} 409`, `DELETE ${c}/{ident} 503`, `PUT ${c}/{ident}/start 409`, `PUT ${c}/{ident}/stop 409`, `PUT ${c}/{ident}/stop 503`,
+      `PUT ${c}/{ident}/pause 409`, `PUT ${c}/{ident}/pause 503`, `GET ${c}/{ident}/logs 404`, `GET ${c}/{ident}/logs 503`,
+      `PUT ${c}/{ident}/execute 404`, `PUT ${c}/{ident}/execute 409`, `POST ${c}/{ident}/execute 409`, `POST ${c}/{ident}/execute 503`,
+    ];
+    assert.deepEqual(expected.filter((k) => !validated.has(k)), [], `validated: ${[...validated].join(', ')}`);
   });
 });

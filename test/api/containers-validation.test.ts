@@ -2,6 +2,7 @@
 // values get a 400 in Magnum's error format and leave the database as it was; a member of another
 // project gets 404 on every route; wrong methods get 405; a cluster whose nodes do not answer
 // gets a clear 503 within seconds (its node is recorded at a loopback address nothing listens on).
+// Every answer of /v1/containers here (not the 405 and 415 every route gives) validates against /v1/openapi.json.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.ts';
 import { magnumError } from '../helpers/magnum-error.ts';
+import { answerChecker, type AnswerChecker, type OpenApiDocument } from '../helpers/openapi-answers.ts';
 import { as, startStack, waitFor, type TestStack } from '../helpers/stack.ts';
 
 const UNREACHABLE = '127.0.0.9';
@@ -29,8 +31,17 @@ for (const kind of databaseKinds()) {
     const p2 = as('p2');
     const admin = as('admin', { roles: ['admin'] });
 
-    const send = (method: Method, url: string, headers: Record<string, string>, payload?: unknown, raw?: string) =>
-      s.app.inject({ method, url, headers, ...(raw !== undefined ? { payload: raw } : payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+    let checkAnswer: AnswerChecker;
+    let checked = 0;
+
+    const send = async (method: Method, url: string, headers: Record<string, string>, payload?: unknown, raw?: string) => {
+      const r = await s.app.inject({ method, url, headers, ...(raw !== undefined ? { payload: raw } : payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+      if (/^\/v1\/containers(\/|\?|$)/.test(url) && r.statusCode !== 405 && r.statusCode !== 415) {
+        checkAnswer(method, url, r.statusCode, r.body ? r.json() : null);
+        checked++;
+      }
+      return r;
+    };
 
     async function snapshot(): Promise<string> {
       const rows = await s.storage.conn.db.selectFrom('container').selectAll().orderBy('id').execute();
@@ -58,6 +69,7 @@ for (const kind of databaseKinds()) {
       writeFileSync(join(imageDir, 'ok.tar'), tar);
       writeFileSync(join(imageDir, 'notes.txt'), 'not an image\n');
       s = await startStack(kind, { docker: { image_dir: imageDir } });
+      checkAnswer = answerChecker((await s.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json() as OpenApiDocument);
       c1 = await cluster('c1', 'swarm-t', 'swarm-mode');
       bare = await cluster('bare', 'swarm-t2', 'swarm-mode');
       k8s = await cluster('k1', 'k8s-t', 'kubernetes');
@@ -72,6 +84,7 @@ for (const kind of databaseKinds()) {
     after(async () => {
       await s?.close();
       rmSync(imageDir, { recursive: true, force: true });
+      assert.ok(checked > 100, `${checked} answers checked against /v1/openapi.json`);
     });
 
     test('the /v1 document lists containers', async () => {

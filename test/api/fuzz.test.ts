@@ -33,7 +33,7 @@ import { pino } from 'pino';
 import { Router, type ApiDeps } from '../../src/api/app.ts';
 import { TemplateCreate } from '../../src/api/controllers/v1/cluster-templates.ts';
 import { ClusterCreate } from '../../src/api/controllers/v1/clusters.ts';
-import { CONTAINER_INPUT } from '../../src/api/controllers/v1/containers.ts';
+import { ContainerCreate } from '../../src/api/controllers/v1/containers.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
 import type { FieldType, Fields } from '../../src/api/validation.ts';
 import { databaseKinds, type DbKind } from '../helpers/databases.ts';
@@ -143,6 +143,7 @@ const EXECUTE_FIELDS: Fields = { command: { type: anyT, mandatory: true }, timeo
 const IMAGE_LOAD_FIELDS: Fields = { file: { type: s255, mandatory: true } };
 const CLUSTER_INPUT = fieldsOf(ClusterCreate);
 const TEMPLATE_INPUT = fieldsOf(TemplateCreate);
+const CONTAINER_INPUT = fieldsOf(ContainerCreate);
 
 const fieldTypes = (fields: Fields, names?: string[]): Record<string, FieldType> =>
   Object.fromEntries(Object.entries(fields).filter(([n]) => !names || names.includes(n)).map(([n, f]) => [n, f.type]));

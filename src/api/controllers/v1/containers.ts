@@ -7,41 +7,70 @@
 // The row lives in the database; everything Docker does happens in a conductor (which holds the
 // cluster's client certificate), through synchronous RPC calls.
 import { randomUUID } from 'node:crypto';
+import { Type } from 'typebox';
 import { E, MagnumError } from '../../../common/errors.ts';
 import {
   DOCKER_MINIMUM_MEMORY, IMAGE_REFERENCE, RESTART_POLICY, dockerMemoryBytes, parsePort, shellSplit, type ContainerLive,
 } from '../../../objects/container.ts';
 import type { Cluster, Container } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
-import { identLookup, isoTime, listQuery, nextLink, pageParams, resourceLinks } from '../../common.ts';
+import { identLookup, isoTime, nextLink, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
-import { canonicalUuid, checkQuery, coerceField, parseBody, parseBool, type Fields } from '../../validation.ts';
+import { Body, NoQuery, Params, PatchDocument, Query, W, fieldValue, mandatory } from '../../request-schemas.ts';
+import { NoContent } from '../../schemas.ts';
+import { Container as ContainerSchema, ContainerDetailList, ContainerExecution, ContainerList, ContainerLogs, refusals } from '../../schemas/containers.ts';
+import { canonicalUuid } from '../../validation.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
-const ro = { type: { kind: 'any' }, readonly: true } as const;
-const s255 = { kind: 'string', min: 1, max: 255 } as const;
+const s255 = () => W.str({ min: 1, max: 255 });
+export const EXEC_DEFAULT_TIMEOUT = 60;
+/** A field checked by the handler (src/objects/container.ts's rules), said in the document. */
+const described = (description: string, s = W.any()) => ({ ...s, description });
+const COMMAND = 'A command line (split as a shell does) or a non-empty list of arguments';
 
-export const CONTAINER_INPUT: Fields = {
-  uuid: { type: { kind: 'uuid' } },
-  name: { type: s255 },
-  image: { type: s255, mandatory: true },
-  command: { type: { kind: 'any' } },
-  bay_uuid: { type: s255 },
-  cluster_uuid: { type: s255 },
-  memory: { type: s255 },
-  cpu: { type: { kind: 'any' } },
-  environment: { type: { kind: 'strdict' } },
-  ports: { type: { kind: 'any' } },
-  restart_policy: { type: s255 },
-  status: ro, status_reason: ro, published_ports: ro, host: ro, project_id: ro, user_id: ro,
-  links: ro, created_at: ro, updated_at: ro,
-};
+/** A container as a create takes it: WSME's checks here, the values' own forms in the handler. */
+export const ContainerCreate = Body('container', {
+  uuid: W.uuid(),
+  name: s255(),
+  image: described('A Docker image reference: repository[:tag] or repository@sha256:digest, in lower case', mandatory(s255())),
+  command: described(COMMAND),
+  bay_uuid: described('The cluster (uuid or name); or cluster_uuid', s255()),
+  cluster_uuid: described('The cluster (uuid or name); or bay_uuid', s255()),
+  memory: described('<number>[b|k|m|g], at least 4 MiB', s255()),
+  cpu: described('A number of CPUs, 0.01-1024'),
+  environment: W.strdict(),
+  ports: described('At most 100 of [host_port:]container_port[/protocol], protocol tcp, udp or sctp'),
+  restart_policy: described('no, always, unless-stopped or on-failure[:max-retries]', s255()),
+  ...Object.fromEntries(['status', 'status_reason', 'published_ports', 'host', 'project_id', 'user_id', 'links', 'created_at', 'updated_at']
+    .map((n) => [n, W.readonly()])),
+}, ['image']);
+const execTimeout = () => described(`Seconds the command may run (default ${EXEC_DEFAULT_TIMEOUT})`, W.int({ min: 1, max: 3600 }));
+/** POST …/execute: the command and how long it may run. */
+const ExecuteBody = Body('execute', { command: described(COMMAND, mandatory(W.any())), timeout: execTimeout() }, ['command']);
+const ListQuery = pageQuery({ bay_ident: described('Only the containers of this cluster (uuid or name)', W.str()), cluster_ident: described('As bay_ident', W.str()) });
+const DeleteQuery = Query({ force: described('Delete a running container too', W.bool()) }, { singleValued: true });
+const GraceQuery = Query({ timeout: described('Seconds the container has to stop before it is killed', W.int({ min: 0, max: 600 })) }, { singleValued: true });
+const tailLines = W.int({ min: 0 });
+/** tail's number, checked when it is not "all". */
+const TailValue = Query({ tail: tailLines });
+const LogsQuery = Query({
+  tail: Type.Unsafe<unknown>({ anyOf: [tailLines, { type: 'string', const: 'all' }], description: 'The last lines only, or all' }),
+  since: described('A duration (10m, 1h30m), a Unix timestamp or an RFC 3339 date', W.str()),
+  timestamps: W.bool(),
+}, { singleValued: true });
+/** Magnum 2015's PUT …/execute?command=… (the command line is required). */
+const ExecuteQuery = Type.Unsafe<Record<string, unknown>>({
+  ...Query({ command: described(COMMAND, W.str()), timeout: execTimeout() }, { singleValued: true }),
+  required: ['command'],
+});
+const tags = ['containers'];
+const ident = Params('ident');
 
+const CONTAINER_FIELDS = new Set(Object.keys((ContainerCreate as { properties: object }).properties));
 const CONTAINER_INTERNAL = [...COMMON_INTERNAL, '/bay_uuid', '/cluster_uuid', '/status', '/status_reason', '/published_ports', '/host'];
 /** What PATCH may change: the name (a row change) and, live through `docker update`, limits and restart policy. */
 const PATCHABLE = ['name', 'memory', 'cpu', 'restart_policy'];
 const SWARM_COES = ['swarm', 'swarm-mode'];
-export const EXEC_DEFAULT_TIMEOUT = 60;
 const MAX_PORTS = 100;
 
 // ---- values ---------------------------------------------------------------------------------
@@ -114,7 +143,7 @@ function checkEnvironment(env: Record<string, string>): Record<string, string> {
 
 const BRIEF = ['uuid', 'name', 'bay_uuid', 'cluster_uuid', 'image', 'command', 'status', 'memory', 'environment'] as const;
 
-function containerView(c: Container, live: ContainerLive | undefined, host: string, brief = false): Record<string, unknown> {
+export function containerView(c: Container, live: ContainerLive | undefined, host: string, brief = false): Record<string, unknown> {
   const full: Record<string, unknown> = {
     uuid: c.uuid,
     name: c.name,
@@ -170,7 +199,7 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
   const clusterOf = async (r: ApiRequest, ident: string): Promise<Cluster> => findCluster(storage, adminWideScope(r.ctx), ident);
 
   const list = (detail: boolean) => async (r: ApiRequest) => {
-    listQuery(r.query, ['bay_ident', 'cluster_ident']);
+    r.checkQuery();
     policy.enforce(r.ctx, `container:${detail ? 'detail' : 'get_all'}`);
     const p = pageParams(r.query, 'container', conf.api.max_limit);
     const scope = adminWideScope(r.ctx);
@@ -191,21 +220,20 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     if (next) body.next = next;
     return { status: 200, body };
   };
-  router.get('/v1/containers', list(false));
-  router.get('/v1/containers/detail', list(true));
+  router.get('/v1/containers', list(false), { summary: 'List containers (a cluster\'s with bay_ident or cluster_ident), with their live status', tags, querystring: ListQuery, response: { 200: ContainerList, ...refusals(400, 404, 409) } });
+  router.get('/v1/containers/detail', list(true), { summary: 'List containers with details', tags, querystring: ListQuery, response: { 200: ContainerDetailList, ...refusals(400, 404, 409) } });
 
   router.get('/v1/containers/:ident', async (r) => {
-    checkQuery(r.query, []);
+    r.checkQuery();
     const c = await find(r);
     policy.enforce(r.ctx, 'container:get', { ...c });
     const live = await liveOf(r, [c]);
     return { status: 200, body: containerView(c, live[c.uuid], r.host) };
-  });
+  }, { summary: 'Show a container (by uuid or name), with its live status', tags, params: ident, querystring: NoQuery, response: { 200: ContainerSchema, ...refusals(400, 404, 409) } });
 
   router.post('/v1/containers', async (r) => {
-    checkQuery(r.query, []);
-    const body = r.json();
-    const input = parseBody('container', CONTAINER_INPUT, body);
+    r.checkQuery();
+    const input = r.body();
     const image = checkImage(input.image as string);
     const command = input.command === undefined || input.command === null ? null : checkCommand(input.command);
     const memory = input.memory === undefined || input.memory === null ? null : checkMemory(input.memory as string);
@@ -244,10 +272,10 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const created = await storage.getContainerByUuid(uuid);
     if (!created) throw E.ContainerNotFound(uuid);
     return { status: 201, body: containerView(created, live, r.host) };
-  });
+  }, { summary: 'Create a container on a swarm or swarm-mode cluster (created, not started)', tags, querystring: NoQuery, body: ContainerCreate, response: { 201: ContainerSchema, ...refusals(400, 404, 409, 503) } });
 
   router.patch('/v1/containers/:ident', async (r) => {
-    checkQuery(r.query, []);
+    r.checkQuery();
     const ops = parsePatchBody(r.json(), { internal: CONTAINER_INTERNAL, nonRemovable: ['/image'] });
     const c = await find(r);
     policy.enforce(r.ctx, 'container:update', { ...c });
@@ -257,15 +285,15 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     };
     const patched = applyPatch(current, ops);
     const changed = Object.keys({ ...current, ...patched }).filter((k) => JSON.stringify(patched[k] ?? null) !== JSON.stringify(current[k] ?? null));
-    for (const k of changed) if (!(k in CONTAINER_INPUT)) throw E.UnknownAttribute('container', [k]);
+    for (const k of changed) if (!CONTAINER_FIELDS.has(k)) throw E.UnknownAttribute('container', [k]);
     const fixed = changed.filter((k) => !PATCHABLE.includes(k));
     if (fixed.length) throw E.InvalidParameterValue(`cannot change container property(ies) ${fixed.join(', ')}: create a new container instead.`);
     const value = (k: string) => (patched[k] === undefined ? null : patched[k]);
     const changes: Partial<Container> = {};
-    if (changed.includes('name')) changes.name = value('name') === null ? null : (coerceField('name', CONTAINER_INPUT.name, value('name')) as string);
+    if (changed.includes('name')) changes.name = value('name') === null ? null : (fieldValue(ContainerCreate, 'name', value('name')) as string);
     if (changed.includes('memory')) {
       if (value('memory') === null) throw E.InvalidParameterValue('The memory limit of a container can be changed, not removed: create a new container instead.');
-      changes.memory = checkMemory(coerceField('memory', CONTAINER_INPUT.memory, String(value('memory'))) as string);
+      changes.memory = checkMemory(fieldValue(ContainerCreate, 'memory', String(value('memory'))) as string);
     }
     if (changed.includes('cpu')) changes.cpu = value('cpu') === null ? null : checkCpu(value('cpu'));
     if (changed.includes('restart_policy')) changes.restart_policy = value('restart_policy') === null ? null : checkRestartPolicy(String(value('restart_policy')));
@@ -276,34 +304,37 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
     if (!state) state = (await liveOf(r, [now]))[now.uuid];
     return { status: 200, body: containerView(now, state, r.host) };
-  });
+  }, { summary: 'Update a container (JSON Patch): its name, and live its memory, cpu and restart_policy', tags, params: ident, querystring: NoQuery, body: PatchDocument, response: { 200: ContainerSchema, ...refusals(400, 404, 409, 503) } });
 
   router.delete('/v1/containers/:ident', async (r) => {
-    checkQuery(r.query, ['force']);
-    const force = r.query.force === undefined ? false : parseBool(r.query.force);
+    r.checkQuery();
+    const force = r.query.force === undefined ? false : fieldValue(DeleteQuery, 'force', r.query.force) === true;
     const c = await find(r);
     policy.enforce(r.ctx, 'container:delete', { ...c });
     await conductor.containerDelete(r.ctx, c.uuid, force, 60_000);
     return { status: 204 };
-  });
+  }, { summary: 'Delete a container (a running one with force=true)', tags, params: ident, querystring: DeleteQuery, response: { 204: NoContent, ...refusals(400, 404, 409, 503) } });
 
   const graceful = new Set(['stop', 'reboot']);
   for (const action of ['start', 'stop', 'reboot', 'pause', 'unpause'] as const) {
     router.put(`/v1/containers/:ident/${action}`, async (r) => {
-      checkQuery(r.query, graceful.has(action) ? ['timeout'] : []);
-      const timeout = r.query.timeout === undefined ? null : (coerceField('timeout', { type: { kind: 'int', min: 0, max: 600 } }, r.query.timeout) as number);
+      r.checkQuery();
+      const timeout = r.query.timeout === undefined ? null : (fieldValue(GraceQuery, 'timeout', r.query.timeout) as number);
       const c = await find(r);
       policy.enforce(r.ctx, `container:${action}`, { ...c });
       const live = await conductor.containerAction(r.ctx, c.uuid, action, timeout, (60 + (timeout ?? 10)) * 1000);
       const now = (await storage.getContainerByUuid(c.uuid)) ?? c;
       return { status: 200, body: containerView(now, live, r.host) };
+    }, {
+      summary: `${action[0].toUpperCase()}${action.slice(1)} a container (409 when its state does not allow it)`, tags, params: ident,
+      querystring: graceful.has(action) ? GraceQuery : NoQuery, response: { 200: ContainerSchema, ...refusals(400, 404, 409, 503) },
     });
   }
 
   router.get('/v1/containers/:ident/logs', async (r) => {
-    checkQuery(r.query, ['tail', 'since', 'timestamps']);
+    r.checkQuery();
     let tail: number | null = null;
-    if (r.query.tail !== undefined && String(r.query.tail) !== 'all') tail = coerceField('tail', { type: { kind: 'int', min: 0 } }, r.query.tail) as number;
+    if (r.query.tail !== undefined && String(r.query.tail) !== 'all') tail = fieldValue(TailValue, 'tail', r.query.tail) as number;
     let since: string | null = null;
     if (r.query.since !== undefined) {
       since = String(r.query.since);
@@ -312,12 +343,12 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
       const date = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?$/.test(since) && !Number.isNaN(Date.parse(since));
       if (!duration && !unix && !date) throw E.InvalidInput('since', since, 'Value should be a duration (10m, 1h30m), a Unix timestamp or an RFC 3339 date');
     }
-    const timestamps = r.query.timestamps === undefined ? false : parseBool(r.query.timestamps);
+    const timestamps = r.query.timestamps === undefined ? false : fieldValue(LogsQuery, 'timestamps', r.query.timestamps) === true;
     const c = await find(r);
     policy.enforce(r.ctx, 'container:logs', { ...c });
     const out = await conductor.containerLogs(r.ctx, c.uuid, { tail, since, timestamps }, 60_000);
     return { status: 200, body: out };
-  });
+  }, { summary: "A container's logs (both streams, in order)", tags, params: ident, querystring: LogsQuery, response: { 200: ContainerLogs, ...refusals(400, 404, 409, 503) } });
 
   const execute = async (r: ApiRequest, command: string | string[], timeout: number) => {
     const c = await find(r);
@@ -326,17 +357,18 @@ export function registerContainers(router: Router, deps: ApiDeps): void {
     const out = await conductor.containerExec(r.ctx, c.uuid, argv, timeout, (timeout + 20) * 1000);
     return { status: 200, body: out };
   };
-  const execTimeout = (v: unknown) => (v === undefined || v === null ? EXEC_DEFAULT_TIMEOUT : (coerceField('timeout', { type: { kind: 'int', min: 1, max: 3600 } }, v) as number));
+  const executed = { 200: ContainerExecution, ...refusals(400, 404, 409, 503) };
   // Magnum 2015: PUT …/execute?command=<command line>.
   router.put('/v1/containers/:ident/execute', async (r) => {
-    checkQuery(r.query, ['command', 'timeout']);
+    r.checkQuery();
     if (r.query.command === undefined) throw E.Invalid('Missing argument: "command"');
-    return execute(r, checkCommand(String(r.query.command)), execTimeout(r.query.timeout));
-  });
+    const command = checkCommand(String(r.query.command));
+    return execute(r, command, r.query.timeout === undefined ? EXEC_DEFAULT_TIMEOUT : (fieldValue(ExecuteQuery, 'timeout', r.query.timeout) as number));
+  }, { summary: 'Execute a command in a running container (Magnum 2015\'s form)', tags, params: ident, querystring: ExecuteQuery, response: executed });
   // Ours: POST …/execute {"command": "..." | [...], "timeout": seconds}.
   router.post('/v1/containers/:ident/execute', async (r) => {
-    checkQuery(r.query, []);
-    const input = parseBody('execute', { command: { type: { kind: 'any' }, mandatory: true }, timeout: { type: { kind: 'int', min: 1, max: 3600 } } }, r.json());
-    return execute(r, checkCommand(input.command), execTimeout(input.timeout));
-  });
+    r.checkQuery();
+    const input = r.body();
+    return execute(r, checkCommand(input.command), (input.timeout as number | null | undefined) ?? EXEC_DEFAULT_TIMEOUT);
+  }, { summary: 'Execute a command in a running container: its exit code and output', tags, params: ident, querystring: NoQuery, body: ExecuteBody, response: executed });
 }
