@@ -35,6 +35,7 @@ import { TemplateCreate } from '../../src/api/controllers/v1/cluster-templates.t
 import { ClusterCreate } from '../../src/api/controllers/v1/clusters.ts';
 import { ContainerCreate } from '../../src/api/controllers/v1/containers.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
+import { ServiceCreate } from '../../src/api/controllers/v1/services.ts';
 import type { FieldType, Fields } from '../../src/api/validation.ts';
 import { databaseKinds, type DbKind } from '../helpers/databases.ts';
 import { SchemaDigest, describeDifference, sameFingerprint, type Row } from '../helpers/db-digest.ts';
@@ -136,9 +137,8 @@ const FEDERATION_FIELDS: Fields = {
 };
 const RESIZE_FIELDS: Fields = { node_count: { type: int0, mandatory: true }, nodes_to_remove: { type: { kind: 'strlist' } }, nodegroup: { type: s255 } };
 const UPGRADE_FIELDS: Fields = { cluster_template: { type: s255, mandatory: true }, max_batch_size: { type: { kind: 'int', min: 1 } }, nodegroup: { type: s255 } };
-const WORKLOAD_FIELDS: Fields = {
-  name: { type: s255 }, cluster_uuid: { type: s255 }, bay_uuid: { type: s255 }, manifest: { type: anyT }, manifest_url: { type: anyT }, uuid: ro, status: ro,
-};
+/** The services' and pods' create body (the same fields; the argument Magnum names differs). */
+const WORKLOAD_FIELDS = fieldsOf(ServiceCreate);
 const EXECUTE_FIELDS: Fields = { command: { type: anyT, mandatory: true }, timeout: { type: { kind: 'int', min: 1, max: 3600 } } };
 const IMAGE_LOAD_FIELDS: Fields = { file: { type: s255, mandatory: true } };
 const CLUSTER_INPUT = fieldsOf(ClusterCreate);
