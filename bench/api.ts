@@ -78,10 +78,13 @@ async function waitHttp(url: string, ms = 30_000): Promise<void> {
   throw new Error(`${url} did not answer within ${ms} ms`);
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+/** A process's resident memory in MB from /proc: total, anonymous (its heap and code) and file-backed. */
+function memMb(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024);
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
 }
+const rssMb = (pid: number) => memMb(pid).rss;
 
 interface Figures {
   rps: number;
@@ -226,6 +229,14 @@ async function main() {
     for (const r of rows) console.log(line(r));
     const mem = { api_noauth: rssMb(apiNoauth.pid!), api_keystone: rssMb(apiKs.pid!), conductor: rssMb(conductor.pid!), floor: rssMb(floor.pid!) };
     console.log(`\nresident memory (MB): magnum-api ${mem.api_noauth} (noauth), ${mem.api_keystone} (keystone); magnum-conductor ${mem.conductor}; API + conductor ${mem.api_noauth + mem.conductor}; floor process ${mem.floor}`);
+    // RssFile is mostly the node binary's pages, which the two processes share: counted once, the
+    // pair's resident memory is their anonymous memory plus the larger file-backed part.
+    const [a, c] = [memMb(apiNoauth.pid!), memMb(conductor.pid!)];
+    console.log(`of which anonymous: magnum-api ${a.anon}, magnum-conductor ${c.anon}; file-backed (shared node binary): ${a.file}, ${c.file}; the pair counted once ${a.anon + c.anon + Math.max(a.file, c.file)}`);
+    // V8 gives back heap it grew under load once the allocation rate drops (its memory reducer).
+    await new Promise((r) => setTimeout(r, 10_000));
+    const [a2, c2] = [memMb(apiNoauth.pid!), memMb(conductor.pid!)];
+    console.log(`10 s later: magnum-api ${a2.rss}, magnum-conductor ${c2.rss}, API + conductor ${a2.rss + c2.rss}; anonymous ${a2.anon}, ${c2.anon}; the pair counted once ${a2.anon + c2.anon + Math.max(a2.file, c2.file)}`);
     if (PROFILE) {
       // The profiles are written when the processes exit on their own (SIGTERM: a clean stop).
       await Promise.all([apiNoauth, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));

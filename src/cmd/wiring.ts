@@ -46,11 +46,12 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   // (src/db/sql/connection.ts, request scope); its statements are bounded by [database]
   // statement_timeout and pool_timeout, so a stalled database costs a client a 503, not a hang.
   app.addHook('onRequest', (req, reply, done) => {
-    const gone = new AbortController();
+    // A flag rather than an AbortController: only its value is read, and it is made per request.
+    const gone = { aborted: false };
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) gone.abort();
+      if (!reply.raw.writableFinished) gone.aborted = true;
     });
-    runInRequestScope(gone.signal, done);
+    runInRequestScope(gone, done);
   });
   if (cache) readCacheOf.set(app, cache);
   app.addHook('onClose', async () => {

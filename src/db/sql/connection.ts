@@ -120,10 +120,13 @@ export interface ConnectOptions {
 // outside a transaction is wrapped in one, committed only if the client is still there. (A COMMIT
 // already sent when the client leaves completes; its answer just finds no reader.)
 
-const requestScope = new AsyncLocalStorage<AbortSignal>();
+/** Whether the request's client went away; an AbortSignal is one, a plain flag is cheaper per request. */
+export interface RequestGone { readonly aborted: boolean }
+
+const requestScope = new AsyncLocalStorage<RequestGone>();
 
 /** Runs `fn` (and everything it starts) in the database scope of a request with this signal. */
-export function runInRequestScope<T>(signal: AbortSignal, fn: () => T): T {
+export function runInRequestScope<T>(signal: RequestGone, fn: () => T): T {
   return requestScope.run(signal, fn);
 }
 
@@ -186,7 +189,7 @@ export class GuardedSession {
     }
   }
 
-  async #inOwnTransaction(sql: string, params: readonly unknown[], verb: string, signal: AbortSignal): Promise<unknown> {
+  async #inOwnTransaction(sql: string, params: readonly unknown[], verb: string, signal: RequestGone): Promise<unknown> {
     await this.#timed('begin', [], 'begin');
     this.#inTransaction = true;
     try {
