@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../helpers/env.ts';
-import { serverAnswerChecker, type AnswerChecker } from '../helpers/openapi-answers.ts';
+import { serverAnswerChecker, workloadRoutes, type AnswerChecker } from '../helpers/openapi-answers.ts';
 import { freePort, runCommand, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/stack.ts';
 import { writeFileSync } from 'node:fs';
@@ -335,5 +335,10 @@ describe('Swarm services through /v1/services', { timeout: 10 * 60_000 }, () => 
     await waitFor('the cluster deleted', async () => ((await api('GET', `/v1/clusters/${cluster.uuid}`, p1)).status === 404 ? true : undefined), 120_000);
     magnumError(await api('GET', `/v1/services/${idle.uuid}`, p1), 404, `Service ${idle.uuid} could not be found.`);
     assert.deepEqual((await ok('GET', '/v1/services', undefined, 200)).services, []);
+  });
+
+  test('each route of /v1/services had its success answer validated against /v1/openapi.json', () => {
+    const missing = workloadRoutes('services').filter((r) => !checkAnswer.seen.has(r));
+    assert.deepEqual(missing, [], `validated: ${[...checkAnswer.seen].sort().join(', ')}`);
   });
 });

@@ -8,7 +8,13 @@ import type { ValidateFunction } from 'ajv';
 interface Operation { responses: Record<string, { content?: { 'application/json'?: { schema: object } } }> }
 export interface OpenApiDocument { paths: Record<string, Record<string, Operation>> }
 
-export type AnswerChecker = (method: string, url: string, status: number, body: unknown) => void;
+/** Checks one answer; `seen` holds each "METHOD /path/{template} status" checked so far. */
+export type AnswerChecker = ((method: string, url: string, status: number, body: unknown) => void) & { seen: Set<string> };
+
+/** The six routes of a workload collection, each with its success status. */
+export const workloadRoutes = (coll: 'services' | 'pods'): string[] => [
+  `GET /v1/${coll} 200`, `GET /v1/${coll}/detail 200`, `GET /v1/${coll}/{ident} 200`, `POST /v1/${coll} 201`, `PATCH /v1/${coll}/{ident} 202`, `DELETE /v1/${coll}/{ident} 204`,
+];
 
 export function answerChecker(doc: OpenApiDocument): AnswerChecker {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -17,12 +23,14 @@ export function answerChecker(doc: OpenApiDocument): AnswerChecker {
     .map((p) => ({ path: p, re: new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`), params: (p.match(/\{/g) ?? []).length }))
     .sort((a, b) => a.params - b.params);
   const compiled = new Map<string, ValidateFunction>();
-  return (method, url, status, body) => {
+  const seen = new Set<string>();
+  return Object.assign((method: string, url: string, status: number, body: unknown) => {
     const m = method.toLowerCase();
     const path = url.split('?')[0];
     const route = routes.find((r) => r.re.test(path) && doc.paths[r.path][m]);
     assert.ok(route, `${method} ${path} is a route of /v1/openapi.json`);
     const what = `${method} ${route.path} ${status}`;
+    seen.add(what);
     const answer = doc.paths[route.path][m].responses[String(status)];
     assert.ok(answer, `${what}: the route declares this status (answer: ${JSON.stringify(body)})`);
     const schema = answer.content?.['application/json']?.schema;
@@ -37,7 +45,7 @@ export function answerChecker(doc: OpenApiDocument): AnswerChecker {
       compiled.set(what, validate);
     }
     assert.ok(validate(body), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
-  };
+  }, { seen });
 }
 
 /** The checker of a running API server's document. */
