@@ -16,7 +16,7 @@ import { labelled, removeLabelled } from '../helpers/cluster-leftovers.ts';
 import { ROOT } from '../helpers/env.ts';
 import { freePort, runCommand, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
 import { httpApi, magnumError } from '../helpers/http-api.ts';
-import { serverAnswerChecker, type AnswerChecker } from '../helpers/openapi-answers.ts';
+import { serverAnswerChecker, workloadRoutes, type AnswerChecker } from '../helpers/openapi-answers.ts';
 import { waitFor } from '../helpers/stack.ts';
 import { cleanEnv, newHome, ok as coeOk, refused as coeRefused, runCoe } from '../cli/helpers.ts';
 
@@ -236,6 +236,8 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     assert.equal(await kubectl('get', 'service', 'web', '-o', 'jsonpath={.spec.ports[0].port}'), '8081');
     const list = await ok('GET', `/v1/services/detail?cluster_ident=${cluster.uuid}`, undefined, 200);
     assert.deepEqual(list.services.map((s: any) => [s.name, s.ip, s.status]), [['web', svc.ip, 'ACTIVE']]);
+    const shown = await ok('GET', '/v1/services/web', undefined, 200);
+    assert.deepEqual([shown.ip, shown.status, shown.manifest.spec.ports[0].port], [svc.ip, 'ACTIVE', 8081]);
     const brief = await ok('GET', '/v1/services', undefined, 200);
     assert.deepEqual(brief.services.map((s: any) => [s.name, s.selector, s.ports.map((p: any) => p.port)]), [['web', { app: 'web' }, [8081]]]);
   });
@@ -325,5 +327,10 @@ describe('Pods and services on a Kubernetes cluster', { timeout: 25 * 60_000 }, 
     const row = list.pods.find((p: any) => p.name === 'idle');
     assert.equal(row.status, 'UNKNOWN');
     assert.match(row.status_reason, unreachable);
+  });
+
+  test('each route of /v1/pods and /v1/services had its success answer validated against /v1/openapi.json', () => {
+    const missing = [...workloadRoutes('pods'), ...workloadRoutes('services')].filter((r) => !checkAnswer.seen.has(r));
+    assert.deepEqual(missing, [], `validated: ${[...checkAnswer.seen].sort().join(', ')}`);
   });
 });
