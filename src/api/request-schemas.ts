@@ -199,7 +199,7 @@ function fieldError(name: string, p: Json, value: unknown, seen: unknown, err: E
     case 'enum':
       return bad(`Value should be one of: ${(p.enum as unknown[]).filter((v) => v !== null).join(', ')}`);
     case 'int':
-      // ajv takes JSON's 1e400 (Infinity) for an integer; Python's json has it a float, as parseBody had.
+      // ajv takes JSON's 1e400 (Infinity) for an integer; Python's json has it a float, so WSME answers a type error.
       if (keyword === 'type' || (typeof value === 'number' && !Number.isFinite(value))) return bad(`Wrong type. Expected '<class 'int'>', got '${pyType(value)}'`);
       if (Math.abs(seen as number) > INT_MAX) return bad('Value is out of range');
       return keyword === 'minimum' ? bad(`Value should be greater or equal to ${p.minimum}`) : bad(`Value should be lower or equal to ${p.maximum}`);

@@ -36,13 +36,12 @@ import { ClusterCreate } from '../../src/api/controllers/v1/clusters.ts';
 import { ContainerCreate } from '../../src/api/controllers/v1/containers.ts';
 import { registerV1 } from '../../src/api/controllers/v1/index.ts';
 import { ServiceCreate } from '../../src/api/controllers/v1/services.ts';
-import type { FieldType, Fields } from '../../src/api/validation.ts';
 import { databaseKinds, type DbKind } from '../helpers/databases.ts';
 import { SchemaDigest, describeDifference, sameFingerprint, type Row } from '../helpers/db-digest.ts';
 import { countByKind, labelledResources, resourceChanges } from '../helpers/docker-host.ts';
 import { errorDetail, errorFormProblems } from '../helpers/error-form.ts';
 import { Rng, seedFromEnv } from '../helpers/fuzz/rng.ts';
-import { fieldsOf } from '../helpers/fuzz/schema-fields.ts';
+import { fieldsOf, type FieldType, type Fields } from '../helpers/fuzz/schema-fields.ts';
 import {
   HOSTILE_NUMBERS, HOSTILE_STRINGS, LONG, Raw, WRONG_TYPES, deepArray, deepObject, hostileLabels, hostileLiteral, hostilePointer,
   hostileString, hostileValue, toJson,

@@ -1,9 +1,30 @@
 // The fuzzer's field table of a request body schema (src/api/request-schemas.ts): each field's
 // WSME kind and bounds, read back from the JSON Schema the API validates with.
 import type { TSchema } from 'typebox';
-import type { FieldType, Fields } from '../../../src/api/validation.ts';
 
 type Json = Record<string, unknown>;
+
+/** A field's WSME kind and bounds, as the fuzzer makes values for it. */
+export type FieldType =
+  | { kind: 'string'; min?: number; max?: number; pattern?: RegExp; patternText?: string }
+  | { kind: 'int'; min?: number; max?: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'uuid' }
+  | { kind: 'labels' }
+  | { kind: 'strdict' }
+  | { kind: 'strlist' }
+  | { kind: 'any' };
+
+export interface FieldSpec {
+  type: FieldType;
+  readonly?: boolean;
+  mandatory?: boolean;
+  /** What the API takes when the attribute is omitted (not when it is null). */
+  default?: unknown;
+}
+
+export type Fields = Record<string, FieldSpec>;
 const INT_MAX = 2 ** 31 - 1;
 
 function fieldType(p: Json): FieldType {
