@@ -15,6 +15,8 @@ const strings = () => Type.Array(Type.String());
 
 export const Link = Type.Object({ href: Type.String(), rel: Type.String() });
 const links = () => Type.Array(Link);
+/** The fields that end a project's resource view, in their order: owner, links and times. */
+export const ownedTail = () => ({ project_id: str(), user_id: str(), links: links(), created_at: str(), updated_at: str() });
 
 /** GET /v1/clusters items (views.ts clusterBrief), in Magnum's order. */
 export const ClusterBrief = Type.Object({
@@ -154,11 +156,7 @@ export const ClusterTemplate = Type.Object({
   master_lb_enabled: bool(),
   floating_ip_enabled: bool(),
   tags: str(),
-  project_id: str(),
-  user_id: str(),
-  links: links(),
-  created_at: str(),
-  updated_at: str(),
+  ...ownedTail(),
 }, { additionalProperties: false });
 export const ClusterTemplateList = page('clustertemplates', ClusterTemplate);
 /** A legacy baymodel (/v1/baymodels): a cluster template without project_id and user_id. */

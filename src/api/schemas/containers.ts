@@ -1,7 +1,7 @@
 // Route schemas of /v1/containers' answers (src/api/controllers/v1/containers.ts containerView),
 // in the views' field order; the requests' schemas are declared next to the routes.
 import { Type } from 'typebox';
-import { ErrorAnswer, Link, page } from '../schemas.ts';
+import { ErrorAnswer, ownedTail, page } from '../schemas.ts';
 
 const orNull = (kind: 'string' | 'number') => Type.Unsafe<unknown>({ type: [kind, 'null'] });
 const str = () => orNull('string');
@@ -10,7 +10,6 @@ const command = () => Type.Unsafe<unknown>({
   description: 'As given: a command line (split as a shell does) or a list of arguments',
 });
 const environment = () => Type.Object({}, { additionalProperties: Type.String() });
-const links = () => Type.Array(Link);
 /** Magnum 2015's statuses; Unknown when no engine answered (status_reason says why). */
 const status = () => Type.Union(['Error', 'Running', 'Stopped', 'Paused', 'Unknown'].map((s) => Type.Literal(s)));
 
@@ -31,11 +30,7 @@ export const Container = Type.Object({
   host: str(),
   bay_uuid: Type.String(),
   cluster_uuid: Type.String(),
-  project_id: str(),
-  user_id: str(),
-  links: links(),
-  created_at: str(),
-  updated_at: str(),
+  ...ownedTail(),
 }, { additionalProperties: false });
 
 /** GET /v1/containers items: some of a container's fields, in this order. */
