@@ -362,12 +362,16 @@ export function openstackEnv(c: OpenstackCredentials, extra: Record<string, stri
  * `json` undefined. `env` is either credentials or a full environment from openstackEnv().
  * MAGNUM_TEST_TRACE_CLI=1 logs each call's duration on stderr.
  */
-export function runOpenstack(args: string[], env: OpenstackCredentials | Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+export async function runOpenstack(args: string[], env: OpenstackCredentials | Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
   const full = 'authUrl' in env && typeof env.authUrl === 'string' ? openstackEnv(env as OpenstackCredentials) : (env as Record<string, string>);
-  if (!process.env.MAGNUM_TEST_TRACE_CLI) return runCommand('openstack', args, { env: full, timeoutMs: opts.timeoutMs ?? 60_000 });
-  const t0 = Date.now();
-  return runCommand('openstack', args, { env: full, timeoutMs: opts.timeoutMs ?? 60_000 }).then((r) => {
-    process.stderr.write(`[openstack] ${((Date.now() - t0) / 1000).toFixed(2)}s exit ${r.code} (${full.OS_USERNAME}) ${args.join(' ')}\n`);
-    return r;
-  });
+  for (let attempt = 0; ; attempt++) {
+    const t0 = Date.now();
+    const r = await runCommand('openstack', args, { env: full, timeoutMs: opts.timeoutMs ?? 60_000 });
+    if (process.env.MAGNUM_TEST_TRACE_CLI) process.stderr.write(`[openstack] ${((Date.now() - t0) / 1000).toFixed(2)}s exit ${r.code} (${full.OS_USERNAME}) ${args.join(' ')}\n`);
+    // The client's token request found its connection to Keystone closed without an answer (seen
+    // once in a full run, uwsgi logging nothing): nothing reached Magnum yet, so it is asked again.
+    if (r.code === 0 || attempt >= 2 || !KEYSTONE_DROPPED.test(r.stderr)) return r;
+    await new Promise((res) => setTimeout(res, 300));
+  }
 }
+const KEYSTONE_DROPPED = /Unable to establish connection to \S+\/v3\/auth\/tokens: \('Connection aborted\.', RemoteDisconnected/;
