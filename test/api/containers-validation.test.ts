@@ -32,13 +32,11 @@ for (const kind of databaseKinds()) {
     const admin = as('admin', { roles: ['admin'] });
 
     let checkAnswer: AnswerChecker;
-    let checked = 0;
 
     const send = async (method: Method, url: string, headers: Record<string, string>, payload?: unknown, raw?: string) => {
       const r = await s.app.inject({ method, url, headers, ...(raw !== undefined ? { payload: raw } : payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
       if (/^\/v1\/containers(\/|\?|$)/.test(url) && r.statusCode !== 405 && r.statusCode !== 415) {
         checkAnswer(method, url, r.statusCode, r.body ? r.json() : null);
-        checked++;
       }
       return r;
     };
@@ -84,7 +82,7 @@ for (const kind of databaseKinds()) {
     after(async () => {
       await s?.close();
       rmSync(imageDir, { recursive: true, force: true });
-      assert.ok(checked > 100, `${checked} answers checked against /v1/openapi.json`);
+      assert.ok(checkAnswer.count > 100, `${checkAnswer.count} answers checked against /v1/openapi.json`);
     });
 
     test('the /v1 document lists containers', async () => {

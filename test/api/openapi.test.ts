@@ -20,6 +20,7 @@ import type { NodeGroup as NodeGroupRecord } from '../../src/objects/models.ts';
 import type { Cluster as ClusterRecord } from '../../src/objects/models.ts';
 import type { Container as ContainerRecord } from '../../src/objects/models.ts';
 import { databaseKinds } from '../helpers/databases.ts';
+import { answerChecker } from '../helpers/openapi-answers.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
 
 const inert: ApiDeps = new Proxy(function inertDependency() {}, { get: (_t, k) => (k === Symbol.toPrimitive ? () => '' : inert), apply: () => inert }) as unknown as ApiDeps;
@@ -114,12 +115,8 @@ for (const kind of databaseKinds()) {
       const validate = ajv.compile(schema);
       assert.ok(validate(structuredClone(body)), `${method.toUpperCase()} ${path} request: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
     };
-    const check = (method: string, path: string, status: number, body: unknown) => {
-      const schema = doc.paths[path][method].responses[String(status)].content?.['application/json']?.schema;
-      assert.ok(schema, `${method} ${path} ${status} has a schema`);
-      const validate = ajv.compile(schema);
-      assert.ok(validate(body), `${method.toUpperCase()} ${path} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
-    };
+    /** An answer checked against the schema its route declares for its status (the path given as its template). */
+    const check = answerChecker(doc);
 
     /** A request sent, its status, its body (when it has one) and its answer checked against the document. */
     const sent = async (method: 'POST' | 'PATCH', url: string, path: string, status: number, headers: Record<string, string>, payload: unknown) => {

@@ -8,8 +8,8 @@ import type { ValidateFunction } from 'ajv';
 interface Operation { responses: Record<string, { content?: { 'application/json'?: { schema: object } } }> }
 export interface OpenApiDocument { paths: Record<string, Record<string, Operation>> }
 
-/** Checks one answer; `seen` holds each "METHOD /path/{template} status" checked so far. */
-export type AnswerChecker = ((method: string, url: string, status: number, body: unknown) => void) & { seen: Set<string> };
+/** Checks one answer; `seen` holds each "METHOD /path/{template} status" checked so far, `count` the answers. */
+export type AnswerChecker = ((method: string, url: string, status: number, body: unknown) => void) & { seen: Set<string>; count: number };
 
 /** The six routes of a workload collection, each with its success status. */
 export const workloadRoutes = (coll: 'services' | 'pods'): string[] => [
@@ -23,14 +23,14 @@ export function answerChecker(doc: OpenApiDocument): AnswerChecker {
     .map((p) => ({ path: p, re: new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`), params: (p.match(/\{/g) ?? []).length }))
     .sort((a, b) => a.params - b.params);
   const compiled = new Map<string, ValidateFunction>();
-  const seen = new Set<string>();
-  return Object.assign((method: string, url: string, status: number, body: unknown) => {
+  const checker: AnswerChecker = Object.assign((method: string, url: string, status: number, body: unknown) => {
+    checker.count++;
     const m = method.toLowerCase();
     const path = url.split('?')[0];
     const route = routes.find((r) => r.re.test(path) && doc.paths[r.path][m]);
     assert.ok(route, `${method} ${path} is a route of /v1/openapi.json`);
     const what = `${method} ${route.path} ${status}`;
-    seen.add(what);
+    checker.seen.add(what);
     const answer = doc.paths[route.path][m].responses[String(status)];
     assert.ok(answer, `${what}: the route declares this status (answer: ${JSON.stringify(body)})`);
     const schema = answer.content?.['application/json']?.schema;
@@ -45,7 +45,8 @@ export function answerChecker(doc: OpenApiDocument): AnswerChecker {
       compiled.set(what, validate);
     }
     assert.ok(validate(body), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
-  }, { seen });
+  }, { seen: new Set<string>(), count: 0 });
+  return checker;
 }
 
 /** The checker of a running API server's document. */
