@@ -70,12 +70,14 @@ export function Query(params: Record<string, TSchema>, opts: { singleValued?: bo
 
 export const NoQuery = Query({});
 
-/** A JSON Patch document (RFC 6902 add, replace, remove), as Magnum takes it (src/api/patch.ts checks it). */
-export const PatchDocument = Type.Array(Type.Object({
+/** A JSON Patch document (RFC 6902 add, replace, remove) with these paths and values (src/api/patch.ts checks it). */
+export const patchDocument = (path: TSchema, value: TSchema) => Type.Array(Type.Object({
   op: Type.Union([Type.Literal('add'), Type.Literal('replace'), Type.Literal('remove')]),
-  path: Type.String({ pattern: '^(/[\\w-]+)+$' }),
-  value: Type.Optional(Type.Unsafe<unknown>({ type: ['string', 'integer', 'boolean', 'null'] })),
+  path,
+  value: Type.Optional(value),
 }, { additionalProperties: false }));
+/** A JSON Patch document as Magnum takes it: a field's path, a scalar value. */
+export const PatchDocument = patchDocument(Type.String({ pattern: '^(/[\\w-]+)+$' }), Type.Unsafe<unknown>({ type: ['string', 'integer', 'boolean', 'null'] }));
 /** A path parameter: a resource's uuid or name (or id, where Magnum takes one). */
 export const Ident = Type.String({ description: 'uuid or name' });
 export const Params = (...names: string[]) => Type.Object(Object.fromEntries(names.map((n) => [n, Ident])));

@@ -6,15 +6,16 @@
 import { Type, type TSchema } from 'typebox';
 
 /** A JSON Schema `type` that also admits null (OpenAPI 3.1 / JSON Schema 2020-12). */
-const orNull = (kind: 'string' | 'integer' | 'boolean') => Type.Unsafe<unknown>({ type: [kind, 'null'] });
-const str = () => orNull('string');
-const int = () => orNull('integer');
+export const orNull = (kind: 'string' | 'integer' | 'number' | 'boolean') => Type.Unsafe<unknown>({ type: [kind, 'null'] });
+export const str = () => orNull('string');
+export const int = () => orNull('integer');
 const bool = () => orNull('boolean');
-const dict = () => Type.Object({}, { additionalProperties: Type.String() });
-const strings = () => Type.Array(Type.String());
+/** A string-to-string object (labels, environment). */
+export const dict = () => Type.Object({}, { additionalProperties: Type.String() });
+export const strings = () => Type.Array(Type.String());
 
 export const Link = Type.Object({ href: Type.String(), rel: Type.String() });
-const links = () => Type.Array(Link);
+export const links = () => Type.Array(Link);
 /** The fields that end a project's resource view, in their order: owner, links and times. */
 export const ownedTail = () => ({ project_id: str(), user_id: str(), links: links(), created_at: str(), updated_at: str() });
 
@@ -319,6 +320,8 @@ export const ErrorAnswer = Type.Object({
     links: Type.Array(Type.Unknown()),
   }, { additionalProperties: false })),
 }, { additionalProperties: false });
+/** Magnum's error answer under each status a route gives on its own. */
+export const refusals = (...statuses: number[]): Record<number, TSchema> => Object.fromEntries(statuses.map((s) => [s, ErrorAnswer]));
 
 /** A cluster's event timeline (GET /v1/clusters/{ident}/events), oldest first. */
 export const ClusterEventList = Type.Object({

@@ -5,13 +5,7 @@
 // normalised manifest, the owners and the times. A live field the COE did not report (the cluster
 // could not be read, the object is gone) is absent: those are optional here.
 import { Type, type TSchema } from 'typebox';
-import { ErrorAnswer, Link, NoContent, page } from './schemas.ts';
-
-const str = () => Type.Unsafe<unknown>({ type: ['string', 'null'] });
-const int = () => Type.Unsafe<unknown>({ type: ['integer', 'null'] });
-const dict = () => Type.Object({}, { additionalProperties: Type.String() });
-const strings = () => Type.Array(Type.String());
-const links = () => Type.Array(Link);
+import { dict, int, links, page, str, strings } from './schemas.ts';
 const closed = <T extends Record<string, TSchema>>(props: T, description?: string) =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 
@@ -147,7 +141,3 @@ export const ServiceList = page('services', ServiceBrief);
 export const ServiceDetailList = page('services', Service);
 export const PodList = page('pods', PodBrief);
 export const PodDetailList = page('pods', Pod);
-
-/** Magnum's error answer under each status a route gives. */
-export const refusals = (...statuses: number[]): Record<number, TSchema> => Object.fromEntries(statuses.map((s) => [s, ErrorAnswer]));
-export { NoContent };

@@ -1,15 +1,13 @@
 // Route schemas of /v1/containers' answers (src/api/controllers/v1/containers.ts containerView),
 // in the views' field order; the requests' schemas are declared next to the routes.
 import { Type } from 'typebox';
-import { ErrorAnswer, ownedTail, page } from '../schemas.ts';
+import { dict, orNull, ownedTail, page, str } from '../schemas.ts';
 
-const orNull = (kind: 'string' | 'number') => Type.Unsafe<unknown>({ type: [kind, 'null'] });
-const str = () => orNull('string');
 const command = () => Type.Unsafe<unknown>({
   anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }],
   description: 'As given: a command line (split as a shell does) or a list of arguments',
 });
-const environment = () => Type.Object({}, { additionalProperties: Type.String() });
+const environment = dict;
 /** Magnum 2015's statuses; Unknown when no engine answered (status_reason says why). */
 const status = () => Type.Union(['Error', 'Running', 'Stopped', 'Paused', 'Unknown'].map((s) => Type.Literal(s)));
 
@@ -52,5 +50,3 @@ export const ContainerExecution = Type.Object({
   stderr: Type.String(),
 }, { additionalProperties: false });
 
-/** Magnum's error answer for each status a container route gives on its own (not 401/403). */
-export const refusals = (...statuses: (400 | 404 | 409 | 503)[]) => Object.fromEntries(statuses.map((s) => [s, ErrorAnswer]));

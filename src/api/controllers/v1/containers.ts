@@ -17,8 +17,8 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { identLookup, isoTime, nextLink, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
 import { Body, NoQuery, Params, PatchDocument, Query, W, fieldValue, mandatory } from '../../request-schemas.ts';
-import { NoContent } from '../../schemas.ts';
-import { Container as ContainerSchema, ContainerDetailList, ContainerExecution, ContainerList, ContainerLogs, refusals } from '../../schemas/containers.ts';
+import { NoContent, refusals } from '../../schemas.ts';
+import { Container as ContainerSchema, ContainerDetailList, ContainerExecution, ContainerList, ContainerLogs } from '../../schemas/containers.ts';
 import { canonicalUuid } from '../../validation.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 

@@ -3,7 +3,7 @@ import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { PageQuery, pageParams } from '../../common.ts';
 import { COMMON_INTERNAL, parsePatchBody } from '../../patch.ts';
 import { Body, NoQuery, Params, PatchDocument, Query, W, fieldValue } from '../../request-schemas.ts';
-import { ErrorAnswer, Federation, page } from '../../schemas.ts';
+import { Federation, page, refusals } from '../../schemas.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
 // Federations are experimental in Magnum 15 and do nothing there (the conductor raises
@@ -25,8 +25,6 @@ export const FederationCreate = Body('federation', {
 const PatchQuery = Query({ rollback: W.bool() }, { singleValued: true });
 const tags = ['federations'];
 const ident = Params('ident');
-/** The answers of routes that can only refuse: nothing is ever stored. */
-const refused = (status: number) => ({ [status]: ErrorAnswer });
 
 export function registerFederations(router: Router, deps: ApiDeps): void {
   const { policy, storage } = deps;
@@ -44,7 +42,7 @@ export function registerFederations(router: Router, deps: ApiDeps): void {
     r.checkQuery();
     policy.enforce(r.ctx, 'federation:get');
     throw E.FederationNotFound(r.params.ident);
-  }, { summary: 'Show a federation (none exists)', tags, params: ident, querystring: NoQuery, response: refused(404) });
+  }, { summary: 'Show a federation (none exists)', tags, params: ident, querystring: NoQuery, response: refusals(404) });
   router.post('/v1/federations', async (r) => {
     r.checkQuery();
     const input = r.body();
@@ -54,17 +52,17 @@ export function registerFederations(router: Router, deps: ApiDeps): void {
     if (!input.properties) throw E.InvalidParameterValue('Please specify a `properties` dict for the federation.');
     if (!('dns-zone' in (input.properties as object))) throw E.InvalidParameterValue('No DNS zone specified. Please specify a `dns-zone`.');
     throw E.NotSupported('Creating a federation is not supported: no federation backend exists (Magnum 15 has none either).');
-  }, { summary: 'Create a federation (checked, then refused: no federation backend exists)', tags, querystring: NoQuery, body: FederationCreate, response: refused(400) });
+  }, { summary: 'Create a federation (checked, then refused: no federation backend exists)', tags, querystring: NoQuery, body: FederationCreate, response: refusals(400) });
   router.patch('/v1/federations/:ident', async (r) => {
     r.checkQuery();
     if (r.query.rollback !== undefined) fieldValue(PatchQuery, 'rollback', r.query.rollback);
     parsePatchBody(r.json(), { internal: COMMON_INTERNAL, nonRemovable: [] });
     policy.enforce(r.ctx, 'federation:update');
     throw E.FederationNotFound(r.params.ident);
-  }, { summary: 'Update a federation (none exists)', tags, params: ident, querystring: PatchQuery, body: PatchDocument, response: refused(404) });
+  }, { summary: 'Update a federation (none exists)', tags, params: ident, querystring: PatchQuery, body: PatchDocument, response: refusals(404) });
   router.delete('/v1/federations/:ident', async (r) => {
     r.checkQuery();
     policy.enforce(r.ctx, 'federation:delete');
     throw E.FederationNotFound(r.params.ident);
-  }, { summary: 'Delete a federation (none exists)', tags, params: ident, querystring: NoQuery, response: refused(404) });
+  }, { summary: 'Delete a federation (none exists)', tags, params: ident, querystring: NoQuery, response: refusals(404) });
 }

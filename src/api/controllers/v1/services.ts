@@ -24,10 +24,9 @@ import type { Cluster, Workload } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { generateName, identLookup, isoTime, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, describePatchFailure, patchFailure } from '../../patch.ts';
-import { Body, NoQuery, Params, Query, W } from '../../request-schemas.ts';
-import {
-  NoContent, Pod, PodDetailList, PodList, Service, ServiceDetailList, ServiceList, refusals,
-} from '../../workload-schemas.ts';
+import { Body, NoQuery, Params, Query, W, patchDocument } from '../../request-schemas.ts';
+import { NoContent, refusals } from '../../schemas.ts';
+import { Pod, PodDetailList, PodList, Service, ServiceDetailList, ServiceList } from '../../workload-schemas.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
 
 type Kind = Workload['kind'];
@@ -71,11 +70,7 @@ export const WorkloadListQuery = pageQuery(clusterQuery);
 /** One object's query: the cluster it is looked for in. */
 export const WorkloadQuery = Query(clusterQuery, { singleValued: true });
 /** JSON-Patch operations on a workload (parsePatch checks them); values may be any JSON: manifests are structured. */
-const WorkloadPatch = Type.Array(Type.Object({
-  op: Type.Union([Type.Literal('add'), Type.Literal('replace'), Type.Literal('remove')]),
-  path: Type.String({ pattern: '^(/[^/]+)+$', description: '/manifest/..., or /image and /replicas on a Swarm service' }),
-  value: Type.Optional(Type.Unknown()),
-}, { additionalProperties: false }));
+const WorkloadPatch = patchDocument(Type.String({ pattern: '^(/[^/]+)+$', description: '/manifest/..., or /image and /replicas on a Swarm service' }), Type.Unknown());
 const ident = Params('ident');
 
 /** Paths a PATCH may not touch (the resource's identity and what the COE reports). */
