@@ -46,6 +46,9 @@ export const W = {
   any: () => field('any', {}),
 };
 
+/** A field with its description in /v1/openapi.json (what the handler checks beyond the schema, say). */
+export const described = (description: string, s: TSchema = W.any()): TSchema => Type.Unsafe<unknown>({ ...s, description });
+
 /** A field that must be given, and not as null. */
 export function mandatory(s: TSchema): TSchema {
   const out: Json = { ...(s as Json) };

@@ -16,7 +16,7 @@ import type { Cluster, Container } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { identLookup, isoTime, nextLink, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, applyPatch, parsePatchBody } from '../../patch.ts';
-import { Body, NoQuery, Params, PatchDocument, Query, W, fieldValue, mandatory } from '../../request-schemas.ts';
+import { Body, NoQuery, Params, PatchDocument, Query, W, described, fieldValue, mandatory } from '../../request-schemas.ts';
 import { NoContent, refusals } from '../../schemas.ts';
 import { Container as ContainerSchema, ContainerDetailList, ContainerExecution, ContainerList, ContainerLogs } from '../../schemas/containers.ts';
 import { canonicalUuid } from '../../validation.ts';
@@ -24,8 +24,6 @@ import { adminWideScope, findCluster } from './lookup.ts';
 
 const s255 = () => W.str({ min: 1, max: 255 });
 export const EXEC_DEFAULT_TIMEOUT = 60;
-/** A field checked by the handler (src/objects/container.ts's rules), said in the document. */
-const described = (description: string, s = W.any()) => ({ ...s, description });
 const COMMAND = 'A command line (split as a shell does) or a non-empty list of arguments';
 
 /** A container as a create takes it: WSME's checks here, the values' own forms in the handler. */

@@ -13,7 +13,7 @@
 //   DELETE /v1/{services,pods}/{ident}[?cluster_ident=]                                      204
 import { randomUUID } from 'node:crypto';
 import type { Operation } from 'rfc6902';
-import { Type, type TSchema } from 'typebox';
+import { Type } from 'typebox';
 import { E } from '../../../common/errors.ts';
 import type { LiveReply } from '../../../conductor/api.ts';
 import {
@@ -24,7 +24,7 @@ import type { Cluster, Workload } from '../../../objects/models.ts';
 import type { ApiDeps, ApiRequest, Router } from '../../app.ts';
 import { generateName, identLookup, isoTime, pageParams, pageQuery, resourceLinks } from '../../common.ts';
 import { COMMON_INTERNAL, describePatchFailure, patchFailure } from '../../patch.ts';
-import { Body, NoQuery, Params, Query, W, patchDocument } from '../../request-schemas.ts';
+import { Body, NoQuery, Params, Query, W, described, patchDocument } from '../../request-schemas.ts';
 import { NoContent, refusals } from '../../schemas.ts';
 import { Pod, PodDetailList, PodList, Service, ServiceDetailList, ServiceList } from '../../workload-schemas.ts';
 import { adminWideScope, findCluster } from './lookup.ts';
@@ -39,7 +39,6 @@ const KINDS = {
   pod: { coll: 'pods', plural: 'pods', notFound: E.PodNotFound },
 } as const;
 
-const described = (s: TSchema, description: string): TSchema => Type.Unsafe<unknown>({ ...s, description });
 const s255 = () => W.str({ min: 1, max: 255 });
 
 /**
@@ -50,12 +49,12 @@ const s255 = () => W.str({ min: 1, max: 255 });
  */
 const WorkloadCreate = (argument: Kind) => Body(argument, {
   name: s255(),
-  cluster_uuid: described(s255(), 'The cluster (uuid or name); required unless bay_uuid is given'),
-  bay_uuid: described(s255(), 'The legacy name of cluster_uuid'),
-  manifest: described(W.any(), argument === 'pod'
+  cluster_uuid: described('The cluster (uuid or name); required unless bay_uuid is given', s255()),
+  bay_uuid: described('The legacy name of cluster_uuid', s255()),
+  manifest: described(argument === 'pod'
     ? 'Required: a Kubernetes Pod manifest, as a JSON object or as YAML or JSON text'
     : 'Required: a Compose-style service definition (swarm-mode clusters) or a Kubernetes Service manifest (kubernetes clusters), as a JSON object or as YAML or JSON text'),
-  manifest_url: described(W.any(), 'Not supported (refused unless null): send the manifest itself'),
+  manifest_url: described('Not supported (refused unless null): send the manifest itself'),
   ...Object.fromEntries([
     'uuid', 'coe', 'status', 'status_reason', 'image', 'images', 'replicas', 'running_replicas', 'ports', 'endpoints', 'update_status',
     'nodes', 'tasks', 'labels', 'selector', 'ip', 'host', 'desc', 'backend_id', 'project_id', 'user_id', 'links', 'created_at', 'updated_at',
