@@ -84,7 +84,6 @@ function memMb(pid: number): { rss: number; anon: number; file: number } {
   const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024);
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
 }
-const rssMb = (pid: number) => memMb(pid).rss;
 
 interface Figures {
   rps: number;
@@ -227,16 +226,16 @@ async function main() {
     console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
-    const mem = { api_noauth: rssMb(apiNoauth.pid!), api_keystone: rssMb(apiKs.pid!), conductor: rssMb(conductor.pid!), floor: rssMb(floor.pid!) };
-    console.log(`\nresident memory (MB): magnum-api ${mem.api_noauth} (noauth), ${mem.api_keystone} (keystone); magnum-conductor ${mem.conductor}; API + conductor ${mem.api_noauth + mem.conductor}; floor process ${mem.floor}`);
+    const [a, k, c, f] = [apiNoauth, apiKs, conductor, floor].map((p) => memMb(p.pid!));
     // RssFile is mostly the node binary's pages, which the two processes share: counted once, the
     // pair's resident memory is their anonymous memory plus the larger file-backed part.
-    const [a, c] = [memMb(apiNoauth.pid!), memMb(conductor.pid!)];
-    console.log(`of which anonymous: magnum-api ${a.anon}, magnum-conductor ${c.anon}; file-backed (shared node binary): ${a.file}, ${c.file}; the pair counted once ${a.anon + c.anon + Math.max(a.file, c.file)}`);
-    // V8 gives back heap it grew under load once the allocation rate drops (its memory reducer).
+    const once = (api: typeof a, cond: typeof c) => api.anon + cond.anon + Math.max(api.file, cond.file);
+    console.log(`\nresident memory (MB): magnum-api ${a.rss} (noauth), ${k.rss} (keystone); magnum-conductor ${c.rss}; API + conductor ${a.rss + c.rss}; floor process ${f.rss}`);
+    console.log(`of which anonymous: magnum-api ${a.anon}, magnum-conductor ${c.anon}; file-backed (shared node binary): ${a.file}, ${c.file}; the pair counted once ${once(a, c)}`);
+    // Whether V8 gives back heap it grew under load once the allocation rate drops (its memory reducer).
     await new Promise((r) => setTimeout(r, 10_000));
     const [a2, c2] = [memMb(apiNoauth.pid!), memMb(conductor.pid!)];
-    console.log(`10 s later: magnum-api ${a2.rss}, magnum-conductor ${c2.rss}, API + conductor ${a2.rss + c2.rss}; anonymous ${a2.anon}, ${c2.anon}; the pair counted once ${a2.anon + c2.anon + Math.max(a2.file, c2.file)}`);
+    console.log(`10 s later: magnum-api ${a2.rss}, magnum-conductor ${c2.rss}, API + conductor ${a2.rss + c2.rss}; anonymous ${a2.anon}, ${c2.anon}; the pair counted once ${once(a2, c2)}`);
     if (PROFILE) {
       // The profiles are written when the processes exit on their own (SIGTERM: a clean stop).
       await Promise.all([apiNoauth, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));
