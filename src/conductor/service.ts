@@ -7,7 +7,8 @@ import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcServer, RpcTransport } from '../rpc/transport.ts';
-import { RUN_OPERATION } from './api.ts';
+import { RUN_OPERATION, RUN_OPERATIONS } from './api.ts';
+import { Slots } from '../common/slots.ts';
 import { OperationRunner } from './operation-runner.ts';
 import { pkiFactory } from './pki.ts';
 import { ClientCredentialFiles } from './credential-files.ts';
@@ -36,6 +37,8 @@ export class ConductorService {
   #stopped = false;
   /** What the feature modules behind `methods` release at stop (listeners, timers). */
   readonly #onStop: (() => Promise<void>) | undefined;
+  /** The operations woken by messages run in these (the prefetch bounds messages, and a message may carry several). */
+  readonly #slots: Slots;
 
   constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods; onStop?: () => Promise<void> }) {
     this.#conf = opts.conf;
@@ -51,6 +54,7 @@ export class ConductorService {
     const deps = { conf: opts.conf, storage: opts.storage, credentialFiles, tasks, logger: opts.logger };
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
+    this.#slots = new Slots(opts.conf.conductor.max_concurrent_operations);
     this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => credentialFiles.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
     tasks.attach(this.runner);
     this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.runner.run(uuid) });
@@ -108,8 +112,16 @@ export class ConductorService {
     if (extra) return extra(args, context);
     switch (method) {
       case RUN_OPERATION:
-        await this.runner.run(String(args.operation));
+        await this.#slots.run(() => this.runner.run(String(args.operation)));
         return null;
+      case RUN_OPERATIONS: {
+        // A batch of new operations (the API's group commit of creates): each runs as soon as one
+        // of this conductor's max_concurrent_operations slots is free; the message is acknowledged
+        // when all have ended (a redelivery after a crash finds the finished ones done).
+        const ops = Array.isArray(args.operations) ? args.operations.map(String) : [];
+        await Promise.all(ops.map((uuid) => this.#slots.run(() => this.runner.run(uuid))));
+        return null;
+      }
       case 'get_ca_certificate':
       case 'sign_certificate': {
         const cluster = await this.#storage.getClusterByUuid(String(args.cluster));

@@ -88,6 +88,14 @@ export interface WorkloadStorage {
   count(): Promise<number>;
 }
 
+/** One cluster create as the API writes it: the cluster, its nodegroups, its operation and the operation's first event. */
+export interface ClusterCreate {
+  cluster: Partial<Cluster>;
+  nodegroups: Partial<NodeGroup>[];
+  op: NewOperation;
+  event?: Omit<ClusterEvent, 'id' | 'created_at'>;
+}
+
 export interface Storage {
   readonly workloads: WorkloadStorage;
 
@@ -144,6 +152,12 @@ export interface Storage {
   // Operations: every lifecycle change is a row, claimed under a lease (DESIGN-NOTES.md).
   /** The cluster, its nodegroups, its first operation and (given) that operation's first event, in one transaction. */
   createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation, event?: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<Cluster>;
+  /**
+   * Several creates committed together (group commit): every cluster, nodegroup, operation and
+   * event in one statement on PostgreSQL, one transaction elsewhere. All or nothing: a caller that
+   * must not share another's failure tries its own create alone (src/conductor/create-batch.ts).
+   */
+  createClustersWithOperations(creates: ClusterCreate[]): Promise<void>;
   /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */
   startOperation(start: OperationStart): Promise<boolean>;
   /**

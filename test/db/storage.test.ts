@@ -674,6 +674,46 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.deepEqual(await f.s.listNodeGroupsOf([c2]), []);
         });
 
+        test('createClustersWithOperations: several creates in one write, each with its events; one bad create leaves none of them', async () => {
+          const p = project();
+          const creates = [0, 1, 2].map((i) => {
+            const c = uid();
+            const op = newOp(c);
+            return { cluster: { uuid: c, name: `batch-${i}`, project_id: p, status: 'CREATE_IN_PROGRESS' as const, labels: { i: String(i) } }, nodegroups: defaultNodeGroups(c, p), op, event: { cluster_id: c, operation_id: op.uuid, step: 'cluster_create', outcome: 'info' as const, message: 'Create requested.' } };
+          });
+          await f.s.createClustersWithOperations(creates);
+          for (const [i, c] of creates.entries()) {
+            const got = await f.s.getClusterByUuid(c.cluster.uuid);
+            assert.deepEqual([got?.name, got?.labels, got?.status], [`batch-${i}`, { i: String(i) }, 'CREATE_IN_PROGRESS']);
+            assert.deepEqual((await f.s.listNodeGroupsOf([c.cluster.uuid])).map((n) => n.uuid).sort(), c.nodegroups.map((n) => n.uuid).sort());
+            assert.deepEqual((await f.s.listOperations(c.cluster.uuid)).map((o) => [o.uuid, o.state]), [[c.op.uuid, 'pending']]);
+            assert.deepEqual((await f.s.listEvents(c.cluster.uuid, { limit: 10 })).map((e) => [e.operation_id, e.message]), [[c.op.uuid, 'Create requested.']]);
+          }
+          assert.deepEqual(await f.s.clusterQuotaUsage(p), { hardLimit: null, count: 3 });
+          // The third create reuses the first's operation uuid: nothing of the batch is written.
+          const before = await f.s.tableCounts();
+          const again = [0, 1, 2].map(() => {
+            const c = uid();
+            return { cluster: { uuid: c, project_id: p, status: 'CREATE_IN_PROGRESS' as const }, nodegroups: defaultNodeGroups(c, p), op: newOp(c) };
+          });
+          again[2].op.uuid = again[0].op.uuid;
+          await assert.rejects(f.s.createClustersWithOperations(again), UniqueViolation);
+          assert.deepEqual(await f.s.tableCounts(), before);
+          for (const c of again) assert.equal(await f.s.getClusterByUuid(c.cluster.uuid), null);
+        });
+
+        test('clusterQuotaUsage: concurrent reads of several projects (read together) each get their own count and limit', async () => {
+          const ps = [project(), project(), project(), project()];
+          for (const [i, p] of ps.entries()) for (let k = 0; k < i; k++) await makeCluster(f.s, { project_id: p });
+          await f.s.createQuota({ project_id: ps[1], resource: 'Cluster', hard_limit: 7 });
+          await f.s.createQuota({ project_id: ps[2], resource: 'Cluster', hard_limit: 0 });
+          await f.s.createQuota({ project_id: ps[3], resource: 'Volume', hard_limit: 9 });
+          const asked = [...ps, ...ps, 'p-none'];
+          const got = await Promise.all(asked.map((p) => f.s.clusterQuotaUsage(p)));
+          const want = (p: string) => ({ [ps[0]]: { hardLimit: null, count: 0 }, [ps[1]]: { hardLimit: 7, count: 1 }, [ps[2]]: { hardLimit: 0, count: 2 }, [ps[3]]: { hardLimit: null, count: 3 } })[p] ?? { hardLimit: null, count: 0 };
+          assert.deepEqual(got, asked.map(want));
+        });
+
         /** A cluster whose create finished, with no active operation. */
         async function settled(values: Partial<Cluster> = {}) {
           const made = await makeCluster(f.s, values);

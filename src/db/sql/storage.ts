@@ -3,7 +3,7 @@ import type {
   Cluster, ClusterEvent, ClusterResource, ClusterTemplate, Container, ImageLoad, MagnumService, NodeGroup, Operation, Quota, X509KeyPair,
 } from '../../objects/models.ts';
 import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
-import type { ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
+import type { ClusterCreate, ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
 import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, isDeadlock, isUniqueViolation } from '../errors.ts';
 import type { PgChangeFeed } from './change-feed.ts';
 import { connect, type Connection } from './connection.ts';
@@ -13,6 +13,9 @@ import { projectOf } from '../../common/scope.ts';
 import { withinScope } from './scope.ts';
 import { COLUMNS, fromRow, toRow, type TableName } from './rows.ts';
 import { WorkloadStore } from './workloads.ts';
+import { BatchLoad } from '../../common/batch-load.ts';
+
+type QuotaUsage = { hardLimit: number | null; count: number };
 
 export { UniqueViolation };
 
@@ -330,7 +333,35 @@ export class SqlStorage implements Storage {
     return Number(r?.n ?? 0);
   }
 
-  async clusterQuotaUsage(projectId: string): Promise<{ hardLimit: number | null; count: number }> {
+  /** Concurrent callers' projects are read in one query (src/common/batch-load.ts): the API reads this for every create. */
+  clusterQuotaUsage(projectId: string): Promise<QuotaUsage> {
+    return this.#quotaUsage.load(projectId);
+  }
+
+  readonly #quotaUsage = new BatchLoad<string, QuotaUsage>(async (projects) => {
+    // MariaDB compares project ids by its collation (case-insensitively), which a batch could not
+    // match back to the ids asked for: there each project is read on its own.
+    if (projects.length === 1 || this.conn.dialect === 'mysql') {
+      return new Map(await Promise.all(projects.map(async (p) => [p, await this.#oneQuotaUsage(p)] as const)));
+    }
+    // The counts and the limits of all of them, in one statement.
+    const rows = await this.#db.selectFrom('cluster')
+      .select((eb) => ['project_id', sql<string>`'n'`.as('k'), eb.fn.countAll().as('v')])
+      .where('project_id', 'in', projects).groupBy('project_id')
+      .unionAll(this.#db.selectFrom('quotas').select(['project_id', sql<string>`'q'`.as('k'), 'hard_limit as v'])
+        .where('resource', '=', 'Cluster').where('project_id', 'in', projects))
+      .execute();
+    const out = new Map<string, QuotaUsage>(projects.map((p) => [p, { hardLimit: null, count: 0 }]));
+    for (const r of rows as { project_id: string; k: string; v: unknown }[]) {
+      const u = out.get(r.project_id);
+      if (!u) continue;
+      if (r.k === 'n') u.count = Number(r.v ?? 0);
+      else u.hardLimit = r.v === null || r.v === undefined ? null : Number(r.v);
+    }
+    return out;
+  });
+
+  async #oneQuotaUsage(projectId: string): Promise<QuotaUsage> {
     const [row] = await this.#runCompiled('clusterQuotaUsage', () => this.#db.selectNoFrom((eb) => [
       eb.selectFrom('quotas').select('hard_limit').where('project_id', '=', param('project')).where('resource', '=', 'Cluster').limit(1).as('hard_limit'),
       eb.selectFrom('cluster').select((e) => e.fn.countAll().as('n')).where('project_id', '=', param('project')).as('n'),
@@ -345,37 +376,45 @@ export class SqlStorage implements Storage {
     return { clusters: Number(c?.n ?? 0), nodes: Number(n?.n ?? 0) };
   }
 
-  /** The cluster, its nodegroups, its first operation and (given) that operation's first event, in one transaction. */
+  /** The cluster, its nodegroups, its first operation and (given) that operation's first event, in one write. */
   async createClusterWithOperation(cluster: Partial<Cluster>, nodegroups: Partial<NodeGroup>[], op: NewOperation, event?: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<Cluster> {
+    await this.createClustersWithOperations([{ cluster, nodegroups, op, event }]);
+    return (await this.getClusterByUuid(String(cluster.uuid)))!;
+  }
+
+  async createClustersWithOperations(creates: ClusterCreate[]): Promise<void> {
+    if (!creates.length) return;
     const now = new Date();
-    const opRow = { ...op, state: 'pending', attempts: 0 };
-    const ngRows = nodegroups.map((n) => this.#insertValues('nodegroup', n, now));
+    const rows = {
+      cluster: creates.map((c) => this.#insertValues('cluster', c.cluster, now)),
+      nodegroup: creates.flatMap((c) => c.nodegroups.map((n) => this.#insertValues('nodegroup', n, now))),
+      operation: creates.map((c) => this.#insertValues('operation', { ...c.op, state: 'pending', attempts: 0 }, now)),
+      cluster_event: creates.flatMap((c) => (c.event ? [toRow(this.conn, 'cluster_event', { ...c.event, created_at: now })] : [])),
+    };
     const columns = (v: Record<string, unknown>) => Object.keys(v).sort().join(',');
-    if (this.conn.dialect === 'postgres' && ngRows.every((v) => columns(v) === columns(ngRows[0]))) {
-      // PostgreSQL: every row in one statement (data-modifying WITH queries; the foreign keys are
-      // checked at its end), so the create is BEGIN, one statement and COMMIT: three round trips.
-      return this.#transaction(async (tx) => {
-        let q = tx.with('c', (db) => db.insertInto('cluster').values(this.#insertValues('cluster', cluster, now)).returningAll());
-        if (ngRows.length) q = q.with('n', (db) => db.insertInto('nodegroup').values(ngRows));
-        q = q.with('o', (db) => db.insertInto('operation').values(this.#insertValues('operation', opRow, now)));
-        if (event) q = q.with('e', (db) => db.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...event, created_at: now })));
-        try {
-          return fromRow<Cluster>('cluster', await q.selectFrom('c').selectAll().executeTakeFirstOrThrow() as Record<string, unknown>);
-        } catch (e) {
-          if (isUniqueViolation(e)) throw new UniqueViolation((e as Error).message);
-          throw e;
+    const uniform = Object.values(rows).every((list) => list.every((v) => columns(v) === columns(list[0])));
+    try {
+      if (this.conn.dialect === 'postgres' && uniform) {
+        // One statement, so one round trip and no BEGIN/COMMIT: a statement is atomic on its own,
+        // and the foreign keys between its data-modifying WITH parts are checked at its end.
+        let q = this.#db.with('o', (db) => db.insertInto('operation').values(rows.operation));
+        if (rows.nodegroup.length) q = q.with('n', (db) => db.insertInto('nodegroup').values(rows.nodegroup));
+        if (rows.cluster_event.length) q = q.with('e', (db) => db.insertInto('cluster_event').values(rows.cluster_event));
+        await q.insertInto('cluster').values(rows.cluster).execute();
+        return;
+      }
+      await this.#transaction(async (tx) => {
+        for (const table of ['cluster', 'nodegroup', 'operation', 'cluster_event'] as const) {
+          const list = rows[table];
+          if (!list.length) continue;
+          if (list.every((v) => columns(v) === columns(list[0]))) await tx.insertInto(table).values(list).execute();
+          else for (const v of list) await tx.insertInto(table).values(v).execute();
         }
       });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new UniqueViolation((e as Error).message);
+      throw e;
     }
-    return this.#transaction(async (tx) => {
-      const created = await this.#insert<Cluster>(tx, 'cluster', cluster);
-      // Nodegroups in one statement, the operation and its event without reading them back: the
-      // create is 4 statements and a commit whatever the number of nodegroups.
-      await this.#insertRows(tx, 'nodegroup', nodegroups);
-      await this.#insertRows(tx, 'operation', [opRow]);
-      if (event) await tx.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...event, created_at: new Date() })).execute();
-      return created;
-    });
   }
 
   /**

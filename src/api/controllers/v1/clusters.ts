@@ -11,7 +11,7 @@ import { clusterBrief, clusterFull } from '../../views.ts';
 import { Cluster as ClusterSchema, ClusterDetailList, ClusterEventList, ClusterList, ClusterUuid, NoContent } from '../../schemas.ts';
 import { validateInfra } from './cluster-templates.ts';
 import { requireProject } from '../../../common/scope.ts';
-import { adminWideScope, findCluster, findNodeGroup, findTemplate, oneCluster, projectScope } from './lookup.ts';
+import { adminWideScope, findCluster, findNodeGroup, findTemplate, findTemplateCached, oneCluster, projectScope } from './lookup.ts';
 import { ANY_CLUSTER_TAG, TEMPLATE_TAG, cachedReply, clusterTag } from '../../read-cache.ts';
 
 const s255 = () => W.str({ min: 1, max: 255 });
@@ -94,7 +94,7 @@ export async function createCluster(deps: ApiDeps, r: ApiRequest, input: Record<
   usage?.catch(() => undefined);
   let template: ClusterTemplate;
   try {
-    template = await findTemplate(storage, adminWideScope(r.ctx), String(input.cluster_template_id), { allowId: true });
+    template = await findTemplateCached(deps.cache, storage, adminWideScope(r.ctx), String(input.cluster_template_id), { allowId: true });
   } catch (e) {
     if ((e as { code?: string }).code === 'ClusterTemplateNotFound' && opts.templateNotFoundStatus === 400) {
       throw E.InvalidParameterValue(`ClusterTemplate ${input.cluster_template_id} could not be found.`);

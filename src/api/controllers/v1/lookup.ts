@@ -3,6 +3,7 @@ import { E } from '../../../common/errors.ts';
 import type { Scope, Storage } from '../../../db/api.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../../objects/models.ts';
 import { identLookup } from '../../common.ts';
+import { TEMPLATE_TAG, scopeKey, type ReadCache } from '../../read-cache.ts';
 
 export { adminWideScope, ownerScope, projectScope } from '../../../common/scope.ts';
 
@@ -12,6 +13,15 @@ export async function findTemplate(storage: Storage, scope: Scope, ident: string
   if (found.length === 0) throw E.ClusterTemplateNotFound(ident);
   if (found.length > 1) throw E.Conflict('Multiple ClusterTemplates exist with same name. Please use the ClusterTemplate uuid instead.');
   return found[0];
+}
+
+/** findTemplate through the read cache when there is one: a template found stays there until any
+ *  template changes (a miss, 404 or 409, is never kept). Cluster create looks its template up so. */
+export async function findTemplateCached(cache: ReadCache | undefined, storage: Storage, scope: Scope, ident: string, opts: { allowId?: boolean } = {}): Promise<ClusterTemplate> {
+  if (!cache) return findTemplate(storage, scope, ident, opts);
+  const key = JSON.stringify(['template-lookup', scopeKey(scope), ident, opts.allowId === true]);
+  const found = await cache.get<ClusterTemplate>(key, [TEMPLATE_TAG], async () => ({ json: '', target: await findTemplate(storage, scope, ident, opts) }));
+  return found.target!;
 }
 
 export async function findCluster(storage: Storage, scope: Scope, ident: string): Promise<Cluster> {

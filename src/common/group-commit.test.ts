@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BatchLoad } from './batch-load.ts';
+import { GroupCommit } from './group-commit.ts';
+import { Slots } from './slots.ts';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('GroupCommit: alone a caller is written at once; callers arriving meanwhile go out together next', async () => {
+  const writes: number[][] = [];
+  let release!: () => void;
+  const g = new GroupCommit<number>(async (items) => {
+    writes.push(items);
+    if (writes.length === 1) await new Promise<void>((r) => (release = r));
+  });
+  const first = g.submit(1);
+  await tick();
+  assert.deepEqual(writes, [[1]]);
+  const rest = [2, 3, 4].map((n) => g.submit(n));
+  await tick();
+  assert.deepEqual(writes, [[1]], 'the next batch waits for the write under way');
+  release();
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(writes, [[1], [2, 3, 4]]);
+});
+
+test('GroupCommit: a failed batch is retried one by one, so each caller gets its own outcome', async () => {
+  const writes: string[][] = [];
+  let release!: () => void;
+  const g = new GroupCommit<string>(async (items) => {
+    writes.push(items);
+    if (writes.length === 1) await new Promise<void>((r) => (release = r));
+    if (items.includes('bad')) throw new Error('bad row');
+  });
+  const first = g.submit('a');
+  await tick();
+  const batch = ['b', 'bad', 'c'].map((x) => g.submit(x).then(() => 'ok', (e: Error) => e.message));
+  release();
+  await first;
+  assert.deepEqual(await Promise.all(batch), ['ok', 'bad row', 'ok']);
+  assert.deepEqual(writes, [['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
+});
+
+test('GroupCommit: an error that fails every item alike fails the batch without retries; maxBatch bounds a batch', async () => {
+  const writes: number[][] = [];
+  let release!: () => void;
+  let down = false;
+  const g = new GroupCommit<number>(async (items) => {
+    writes.push(items);
+    const failing = down;
+    if (writes.length === 1) await new Promise<void>((r) => (release = r));
+    if (failing) throw Object.assign(new Error('database down'), { down: true });
+  }, { maxBatch: 2, alike: (e) => (e as { down?: boolean }).down === true });
+  const first = g.submit(0);
+  await tick();
+  down = true;
+  const rest = [1, 2, 3].map((n) => g.submit(n).then(() => 'ok', (e: Error) => e.message));
+  release();
+  await first;
+  assert.deepEqual(await Promise.all(rest), ['database down', 'database down', 'database down']);
+  assert.deepEqual(writes, [[0], [1, 2], [3]]);
+});
+
+test('BatchLoad: keys asked for during a read are read together next, repeats once; an error reaches that batch only', async () => {
+  const reads: string[][] = [];
+  let release!: () => void;
+  const l = new BatchLoad<string, number>(async (keys) => {
+    reads.push(keys);
+    if (reads.length === 1) await new Promise<void>((r) => (release = r));
+    if (keys.includes('boom')) throw new Error('read failed');
+    return new Map(keys.filter((k) => k !== 'missing').map((k) => [k, k.length]));
+  });
+  const first = l.load('a');
+  await tick();
+  const rest = ['bb', 'ccc', 'bb', 'missing'].map((k) => l.load(k).then((v) => v, (e: Error) => e.message));
+  await tick();
+  release();
+  assert.equal(await first, 1);
+  assert.deepEqual(await Promise.all(rest), [2, 3, 2, 'batched read returned nothing for missing']);
+  assert.deepEqual(reads, [['a'], ['bb', 'ccc', 'missing']]);
+  assert.equal(await l.load('boom').catch((e: Error) => e.message), 'read failed');
+  assert.equal(await l.load('dd'), 2, 'a failed read leaves the loader working');
+});
+
+test('Slots: at most the limit run at once, the others in arrival order', async () => {
+  const slots = new Slots(2);
+  let running = 0;
+  let most = 0;
+  const order: number[] = [];
+  await Promise.all([0, 1, 2, 3, 4, 5].map((i) => slots.run(async () => {
+    running++;
+    most = Math.max(most, running);
+    order.push(i);
+    await tick();
+    running--;
+  })));
+  assert.equal(most, 2);
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
+  await assert.rejects(slots.run(async () => { throw new Error('x'); }), /x/);
+  assert.equal(await slots.run(async () => 'free again'), 'free again');
+});

@@ -1,0 +1,64 @@
+// Group commit: concurrent callers' writes go out together. While one batch is being written, the
+// callers that arrive queue up; when it is done, all of them go out as the next batch. Alone, a
+// caller is written at once (no timer, no added wait); under load, N callers cost one round trip
+// instead of N. A batch that fails is retried one caller at a time, so a caller gets the outcome
+// of its own write only (one bad item never fails the others); an error that would fail every
+// item alike (a database outage, as `alike` tells) fails the whole batch without retries.
+
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class GroupCommit<T> {
+  readonly #write: (items: T[]) => Promise<void>;
+  readonly #maxBatch: number;
+  readonly #alike: (err: unknown) => boolean;
+  #queue: Pending<T>[] = [];
+  #writing = false;
+
+  /** `write` stores every item given, all or nothing; at most `maxBatch` items at once. */
+  constructor(write: (items: T[]) => Promise<void>, opts: { maxBatch?: number; alike?: (err: unknown) => boolean } = {}) {
+    this.#write = write;
+    this.#maxBatch = Math.max(1, opts.maxBatch ?? 64);
+    this.#alike = opts.alike ?? (() => false);
+  }
+
+  /** Resolves once `item` is written (with others, or alone after its batch failed). */
+  submit(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (!this.#writing) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        try {
+          await this.#write(batch.map((p) => p.item));
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          if (batch.length === 1 || this.#alike(err)) {
+            for (const p of batch) p.reject(err);
+            continue;
+          }
+          // One at a time, so that each caller gets the outcome of its own write.
+          for (const p of batch) {
+            try {
+              await this.#write([p.item]);
+              p.resolve();
+            } catch (e) {
+              p.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/** At most `limit` holders at once; the others wait in arrival order. */
+export class Slots {
+  readonly #limit: number;
+  #held = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit);
+  }
+
+  /** Runs `fn` once a slot is free, and frees the slot when it settles. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#held >= this.#limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#held++;
+    try {
+      return await fn();
+    } finally {
+      // The slot passes straight to the next waiter (the count stays), else it is given back.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#held--;
+    }
+  }
+}
