@@ -67,11 +67,16 @@ export class ConductorAPI {
     return new Date(Date.now() + m * 60_000);
   }
 
-  async #wake(ctx: RequestContext, operation: string): Promise<void> {
+  /** Wakes a conductor for saved operations, in one message: `run_operation` for one (with its
+   *  request's context), `run_operations` for several (a batch of creates). */
+  async #wake(woken: { ctx: RequestContext; operation: string }[]): Promise<void> {
+    const req = woken.length === 1
+      ? { method: RUN_OPERATION, context: contextToWire(woken[0].ctx), args: { operation: woken[0].operation } }
+      : { method: RUN_OPERATIONS, context: { request_ids: woken.map((w) => w.ctx.requestId) }, args: { operations: woken.map((w) => w.operation) } };
     try {
-      await this.#transport.cast(this.#topic, { method: RUN_OPERATION, context: contextToWire(ctx), args: { operation } }, { timeoutMs: WAKE_TIMEOUT_MS });
+      await this.#transport.cast(this.#topic, req, { timeoutMs: WAKE_TIMEOUT_MS });
     } catch {
-      // The operation is already saved; a conductor's sweep takes it over when the bus is back.
+      // The operations are already saved; a conductor's sweep takes them over when the bus is back.
     }
   }
 
@@ -96,18 +101,8 @@ export class ConductorAPI {
    * under load a create costs a share of one statement and one publish instead of its own. */
   readonly #creates = new GroupCommit<{ ctx: RequestContext; create: ClusterCreate }>(async (batch) => {
     await this.#storage.createClustersWithOperations(batch.map((b) => b.create));
-    if (batch.length === 1) await this.#wake(batch[0].ctx, batch[0].create.op.uuid);
-    else await this.#wakeMany(batch.map((b) => b.create.op.uuid), batch.map((b) => b.ctx.requestId));
+    await this.#wake(batch.map((b) => ({ ctx: b.ctx, operation: b.create.op.uuid })));
   }, { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable });
-
-  /** One message for several new operations (RUN_OPERATIONS); a lost one costs time only, as for #wake. */
-  async #wakeMany(operations: string[], requestIds: string[]): Promise<void> {
-    try {
-      await this.#transport.cast(this.#topic, { method: RUN_OPERATIONS, context: { request_ids: requestIds }, args: { operations } }, { timeoutMs: WAKE_TIMEOUT_MS });
-    } catch {
-      // Saved already; a conductor's sweep takes them over when the bus is back.
-    }
-  }
 
   async #start(ctx: RequestContext, cluster: Cluster, verb: string, start: Omit<OperationStart, 'clusterUuid'>): Promise<void> {
     const ok = await this.#storage.startOperation({ ...start, clusterUuid: cluster.uuid });
@@ -118,7 +113,7 @@ export class ConductorAPI {
       throw E.NotSupported(`${verb} a cluster when status is "${now.status}" is not supported.`);
     }
     await this.#requested({ cluster_id: cluster.uuid, operation_id: start.operation.uuid, step: start.operation.kind, outcome: 'info', message: `${start.operation.kind.replace('_', ' ')} requested.` });
-    await this.#wake(ctx, start.operation.uuid);
+    await this.#wake([{ ctx, operation: start.operation.uuid }]);
   }
 
   /** PATCH /clusters: node_count of the default worker group. */
@@ -173,7 +168,7 @@ export class ConductorAPI {
       if (!forced) return;
     }
     await this.#requested({ cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_delete', outcome: 'info', message: 'Delete requested.' });
-    await this.#wake(ctx, op.uuid);
+    await this.#wake([{ ctx, operation: op.uuid }]);
   }
 
   async nodegroupCreate(ctx: RequestContext, cluster: Cluster, ng: Partial<NodeGroup> & { uuid: string }): Promise<void> {

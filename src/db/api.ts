@@ -155,7 +155,7 @@ export interface Storage {
   /**
    * Several creates committed together (group commit): every cluster, nodegroup, operation and
    * event in one statement on PostgreSQL, one transaction elsewhere. All or nothing: a caller that
-   * must not share another's failure tries its own create alone (src/conductor/create-batch.ts).
+   * must not share another's failure tries its own create alone (src/common/group-commit.ts).
    */
   createClustersWithOperations(creates: ClusterCreate[]): Promise<void>;
   /** Move the cluster to a new status and insert the operation, all or nothing; false when the cluster's state does not allow it. */

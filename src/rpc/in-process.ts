@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { E, fromWire, MagnumError, toWire } from '../common/errors.ts';
+import { Slots } from '../common/slots.ts';
 import type { RpcLogger } from './amqp.ts';
 import type { RpcHandler, RpcRequest, RpcServer, RpcServerOptions, RpcTransport } from './transport.ts';
 
@@ -9,9 +10,7 @@ interface Server {
   /** Handlers running or waiting for a free slot (stop() waits for all of them). */
   running: Set<Promise<unknown>>;
   /** At most this many handlers at once (the AMQP prefetch); the others wait in order. */
-  concurrency: number;
-  active: number;
-  waiting: (() => void)[];
+  slots: Slots;
 }
 
 const requestId = (req: RpcRequest) => (typeof req.context.request_id === 'string' ? req.context.request_id : undefined);
@@ -65,7 +64,7 @@ export class InProcessTransport implements RpcTransport {
     // Over AMQP a handler runs in the conductor's own context, never in the caller's: so here too.
     // A handler run in the API request's async context would inherit its database scope, and an
     // operation woken by a cast would have its statements refused once the request has answered.
-    const entry: Server = { handler: AsyncResource.bind(handler), running: new Set(), concurrency: Math.max(1, Math.floor(opts.concurrency) || 1), active: 0, waiting: [] };
+    const entry: Server = { handler: AsyncResource.bind(handler), running: new Set(), slots: new Slots(Math.floor(opts.concurrency) || 1) };
     const list = this.#servers.get(opts.topic) ?? [];
     list.push(entry);
     this.#servers.set(opts.topic, list);
@@ -92,9 +91,7 @@ export class InProcessTransport implements RpcTransport {
 
   /** Runs the handler when the server has a free slot; logs what fails (with the request id). */
   #dispatch(topic: string, server: Server, req: RpcRequest, cast = false): Promise<unknown> {
-    const p = (async () => {
-      if (server.active >= server.concurrency) await new Promise<void>((r) => server.waiting.push(r));
-      server.active++;
+    const p = server.slots.run(async () => {
       try {
         return await server.handler(req);
       } catch (err) {
@@ -106,11 +103,8 @@ export class InProcessTransport implements RpcTransport {
             cast ? 'RPC cast failed; what it started is left to the sweep' : 'RPC handler failed');
         }
         throw err;
-      } finally {
-        server.active--;
-        server.waiting.shift()?.();
       }
-    })();
+    });
     server.running.add(p);
     void p.finally(() => server.running.delete(p)).catch(() => undefined);
     return p;
