@@ -43,10 +43,10 @@ export function boot(name: string, argv: string[], defaults?: Record<string, Rec
 }
 
 /** The SQL storage with the [database] bounds (pool_timeout, statement_timeout, connection_recycle_time). */
-export function storageFromConfig(conf: Config, opts: { logger?: Logger; statementTimeout?: number } = {}): SqlStorage {
+export function storageFromConfig(conf: Config, opts: { logger?: Logger; statementTimeout?: number; poolSize?: number } = {}): SqlStorage {
   const d = conf.database;
   return new SqlStorage(connect(d.connection, {
-    poolSize: d.max_pool_size,
+    poolSize: opts.poolSize ?? d.max_pool_size,
     poolTimeout: d.pool_timeout,
     statementTimeout: opts.statementTimeout ?? d.statement_timeout,
     recycleTime: d.connection_recycle_time,

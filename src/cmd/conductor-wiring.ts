@@ -10,14 +10,19 @@ import type { SqlStorage } from '../db/sql/storage.ts';
 import { DriverRegistry } from '../drivers/registry.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
+import { storageFromConfig } from './common.ts';
 
 export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
   const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf, new DockerProvider(opts.conf));
   const workloads = new WorkloadService(drivers);
   let images: ImageService | undefined;
+  // Lease renewals and heartbeats get a connection of their own (PostgreSQL, MariaDB), so that a
+  // busy conductor's queue of statements never delays them past a lease. SQLite has one anyway.
+  const leases = opts.storage.conn.dialect === 'sqlite' ? undefined : storageFromConfig(opts.conf, { logger: opts.logger, poolSize: 1 });
   return new ConductorService({
     ...opts,
     drivers,
+    leases,
     methods: (d) => {
       const methods = workloads.methods(d);
       images = new ImageService(d, { nodeImages: (cluster) => workloads.nodeImages(cluster) });
@@ -26,6 +31,7 @@ export function buildConductor(opts: { conf: Config; storage: SqlStorage; transp
     onStop: async () => {
       await images?.stop();
       await workloads.stop();
+      await leases?.close();
     },
   });
 }

@@ -99,3 +99,17 @@ test('Slots: at most the limit run at once, the others in arrival order', async 
   await assert.rejects(slots.run(async () => { throw new Error('x'); }), /x/);
   assert.equal(await slots.run(async () => 'free again'), 'free again');
 });
+
+test('Slots.tryRun: runs only in a free slot, never queues', async () => {
+  const slots = new Slots(1);
+  let release!: () => void;
+  const held = slots.run(() => new Promise<void>((r) => (release = r)));
+  let ran = false;
+  assert.equal(slots.tryRun(async () => void (ran = true)), false, 'no free slot');
+  release();
+  await held;
+  assert.equal(ran, false, 'a refused tryRun does not run later');
+  assert.equal(slots.tryRun(async () => void (ran = true)), true);
+  await tick();
+  assert.equal(ran, true);
+});

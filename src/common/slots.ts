@@ -8,6 +8,13 @@ export class Slots {
     this.#limit = Math.max(1, limit);
   }
 
+  /** Runs `fn` now if a slot is free (its promise, never rejecting: `fn` must not reject), else false. */
+  tryRun(fn: () => Promise<unknown>): boolean {
+    if (this.#held >= this.#limit) return false;
+    void this.run(fn);
+    return true;
+  }
+
   /** Runs `fn` once a slot is free, and frees the slot when it settles. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#held >= this.#limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));

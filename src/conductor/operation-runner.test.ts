@@ -105,6 +105,71 @@ describe('operation runner: database outages', () => {
   });
 });
 
+describe('operation runner: leases', () => {
+  // Lease 1 s (renewed every 333 ms); each fake step takes 300 ms, a create about 2 s.
+  const short = loadConfig({
+    env: {},
+    overrides: { drivers: { test_drivers: 'fake' }, fake_driver: { step_delay_ms: '300' }, conductor: { operation_lease: '1' } },
+  });
+  let dir: string;
+  let s: SqlStorage;
+  let template: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'magnum-runner-leases-'));
+    s = SqlStorage.open(`sqlite:///${join(dir, 'm.sqlite')}`);
+    await s.migrate();
+    template = randomUUID();
+    await s.createClusterTemplate({ uuid: template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
+  });
+  after(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function newCreate(): Promise<string> {
+    const cluster = randomUUID();
+    const op = randomUUID();
+    await s.createClusterWithOperation(
+      { uuid: cluster, name: `c-${cluster.slice(0, 8)}`, status: 'CREATE_IN_PROGRESS', project_id: 'p', cluster_template_id: template, labels: {} },
+      [{ uuid: randomUUID(), name: 'default-worker', cluster_id: cluster, project_id: 'p', role: 'worker', node_count: 1, min_node_count: 0, is_default: true, status: 'CREATE_IN_PROGRESS' }],
+      { uuid: op, cluster_id: cluster, nodegroup_id: null, kind: 'cluster_create', params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null },
+    );
+    return op;
+  }
+
+  test('the leases of all running operations are renewed by one statement per interval, not one per operation', async () => {
+    const rounds: number[] = [];
+    const leases = { renewLeases: (owner: string, uuids: readonly string[], until: Date) => (rounds.push(uuids.length), s.renewLeases(owner, uuids, until)) };
+    const runner = new OperationRunner({ storage: s, leases, drivers: DriverRegistry.fromConfig(short, new DockerProvider(short)), conf: short, owner: 'lease:1' });
+    const ops = await Promise.all(Array.from({ length: 8 }, () => newCreate()));
+    const started = Date.now();
+    await Promise.all(ops.map((op) => runner.run(op)));
+    const took = Date.now() - started;
+    for (const op of ops) assert.equal((await s.getOperation(op))?.state, 'complete');
+    // Every round renews all eight (they run side by side); about took/333 rounds in all.
+    assert.ok(took > 1_000, `the creates took ${took} ms, longer than a lease`);
+    assert.ok(rounds.length >= 2 && rounds.length <= Math.ceil(took / 333) + 1, `${rounds.length} rounds in ${took} ms`);
+    assert.equal(rounds[0], 8, `the first round renewed ${rounds[0]}`);
+  });
+
+  test('an operation another owner took over is stopped at the next renewal, its steps not saved', async () => {
+    const runner = new OperationRunner({ storage: s, drivers: DriverRegistry.fromConfig(short, new DockerProvider(short)), conf: short, owner: 'lease:2' });
+    const op = await newCreate();
+    const run = runner.run(op);
+    await new Promise((r) => setTimeout(r, 400));
+    await s.conn.db.updateTable('operation').set({ owner: 'thief' }).where('uuid', '=', op).execute();
+    const stepThen = (await s.getOperation(op))?.step;
+    const started = Date.now();
+    await run;
+    assert.ok(Date.now() - started < 1_000, `stopped ${Date.now() - started} ms after the take-over`);
+    const after = (await s.getOperation(op))!;
+    assert.equal(after.owner, 'thief', 'the loser did not release the new owner\'s hold');
+    assert.equal(after.state, 'running');
+    assert.equal(after.step, stepThen, 'no step saved after the take-over');
+  });
+});
+
 describe('operation runner: task operations (containers, services)', () => {
   let dir: string;
   let s: SqlStorage;

@@ -62,12 +62,19 @@ export class OperationRunner {
   readonly #pki: PkiFactory;
   readonly #onComplete: (clusterUuid: string) => void;
   readonly #tasks: TaskHandlers;
+  /** Where leases are renewed: a connection of their own, so a renewal never queues behind work. */
+  readonly #leases: Pick<Storage, 'renewLeases'>;
+  /** The operations this runner holds, each with what aborts it when its lease is lost. */
+  readonly #held = new Map<string, AbortController>();
+  #renewTimer: NodeJS.Timeout | undefined;
+  #renewing = false;
 
-  constructor(opts: { storage: Storage; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory; onComplete?: (clusterUuid: string) => void; tasks?: TaskHandlers }) {
+  constructor(opts: { storage: Storage; leases?: Pick<Storage, 'renewLeases'>; drivers: DriverRegistry; conf: Config; owner: string; logger?: Logger; pki?: PkiFactory; onComplete?: (clusterUuid: string) => void; tasks?: TaskHandlers }) {
     this.#tasks = opts.tasks ?? new Map();
     this.#pki = opts.pki ?? (() => null);
     this.#onComplete = opts.onComplete ?? (() => undefined);
     this.#storage = opts.storage;
+    this.#leases = opts.leases ?? opts.storage;
     this.#drivers = opts.drivers;
     this.#owner = opts.owner;
     this.#leaseMs = opts.conf.conductor.operation_lease * 1000;
@@ -76,10 +83,6 @@ export class OperationRunner {
 
   get owner() {
     return this.#owner;
-  }
-
-  get active(): number {
-    return this.#running.size;
   }
 
   /**
@@ -132,20 +135,14 @@ export class OperationRunner {
     const abort = new AbortController();
     const signal = abort.signal;
     let deadlineTimer: NodeJS.Timeout | undefined;
-    let renew: NodeJS.Timeout | undefined;
     let op: Operation | null | undefined;
     let currentStep = 'start';
     let ngs: NodeGroup[] = [];
     let liveCluster: Cluster | undefined;
     // The steps' state as it is now (what a failing step set before it threw included), for undo.
     let liveState: Record<string, unknown> | undefined;
+    this.#hold(uuid, abort);
     try {
-      renew = setInterval(() => {
-        this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)).then(
-          (ok) => { if (!ok) abort.abort(new LeaseLost()); },
-          () => undefined, // the database unavailable: the next renewal tries again
-        );
-      }, Math.max(200, Math.floor(this.#leaseMs / 3)));
       op = await this.#persist(signal, uuid, () => this.#storage.getOperation(uuid));
       if (!op) return;
       const theOp = op;
@@ -224,8 +221,8 @@ export class OperationRunner {
               // The step's own bookkeeping (its ledger) met a database outage: wait for the database
               // under our lease, then run the step again (steps are idempotent).
               this.#log?.warn({ operation: uuid, step: step.name, reason: unavailableReason(err) }, 'database unavailable during a step; running it again once it is back');
-              const held = await this.#persist(signal, uuid, () => this.#storage.renewLease(uuid, this.#owner, new Date(Date.now() + this.#leaseMs)));
-              if (!held) throw new LeaseLost();
+              const held = await this.#persist(signal, uuid, () => this.#leases.renewLeases(this.#owner, [uuid], new Date(Date.now() + this.#leaseMs)));
+              if (!held.length) throw new LeaseLost();
               continue;
             }
             if (!force || signal.aborted) throw err;
@@ -290,7 +287,47 @@ export class OperationRunner {
       }
     } finally {
       clearTimeout(deadlineTimer);
-      clearInterval(renew);
+      this.#letGo(uuid, abort);
+    }
+  }
+
+  /**
+   * Leases are renewed together: one statement per lease/3 for all the operations this runner
+   * holds (not one per operation), on the lease connection. An operation the statement no longer
+   * finds ours (taken over, ended by a delete) is aborted.
+   */
+  #hold(uuid: string, abort: AbortController): void {
+    this.#held.set(uuid, abort);
+    this.#renewTimer ??= setInterval(() => void this.#renewAll(), this.#renewEvery);
+  }
+
+  #letGo(uuid: string, abort: AbortController): void {
+    if (this.#held.get(uuid) === abort) this.#held.delete(uuid);
+    if (!this.#held.size && this.#renewTimer) {
+      clearInterval(this.#renewTimer);
+      this.#renewTimer = undefined;
+    }
+  }
+
+  get #renewEvery(): number {
+    return Math.max(200, Math.floor(this.#leaseMs / 3));
+  }
+
+  async #renewAll(): Promise<void> {
+    if (this.#renewing || !this.#held.size) return; // the last round has not answered yet
+    this.#renewing = true;
+    const held = [...this.#held];
+    const started = Date.now();
+    try {
+      const kept = new Set(await this.#leases.renewLeases(this.#owner, held.map(([uuid]) => uuid), new Date(started + this.#leaseMs)));
+      for (const [uuid, abort] of held) if (!kept.has(uuid)) abort.abort(new LeaseLost());
+    } catch (err) {
+      // The database unavailable: the next round tries again (the lease may run out meanwhile).
+      this.#log?.warn({ operations: held.length, reason: unavailableReason(err) }, 'could not renew the leases of running operations');
+    } finally {
+      this.#renewing = false;
+      const took = Date.now() - started;
+      if (took > this.#renewEvery) this.#log?.warn({ operations: held.length, ms: took }, 'renewing leases took longer than the renewal interval');
     }
   }
 

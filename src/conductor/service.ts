@@ -40,9 +40,13 @@ export class ConductorService {
   /** The operations woken by messages run in these (the prefetch bounds messages, and a message may carry several). */
   readonly #slots: Slots;
 
-  constructor(opts: { conf: Config; storage: Storage; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods; onStop?: () => Promise<void> }) {
+  /** Lease renewals and the heartbeat: on a connection of their own where the process has one. */
+  readonly #leases: Pick<Storage, 'renewLeases' | 'reportServiceUp'>;
+
+  constructor(opts: { conf: Config; storage: Storage; leases?: Pick<Storage, 'renewLeases' | 'reportServiceUp'>; transport: RpcTransport; drivers: DriverRegistry; logger?: Logger; methods?: (deps: MethodDeps) => RpcMethods; onStop?: () => Promise<void> }) {
     this.#conf = opts.conf;
     this.#storage = opts.storage;
+    this.#leases = opts.leases ?? opts.storage;
     this.#transport = opts.transport;
     this.#drivers = opts.drivers;
     this.#log = opts.logger;
@@ -55,9 +59,9 @@ export class ConductorService {
     this.#methods = { ...(opts.methods?.(deps) ?? {}) };
     this.#onStop = opts.onStop;
     this.#slots = new Slots(opts.conf.conductor.max_concurrent_operations);
-    this.runner = new OperationRunner({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => credentialFiles.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
+    this.runner = new OperationRunner({ storage: opts.storage, leases: this.#leases, drivers: opts.drivers, conf: opts.conf, owner, logger: opts.logger, pki: pkiFactory(opts.storage, this.#certs, { forgetCredentials: (uuid) => credentialFiles.forget(uuid) }), onComplete: (uuid) => void this.pollHealth([uuid]).catch(() => undefined), tasks: tasks.handlers });
     tasks.attach(this.runner);
-    this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.runner.run(uuid) });
+    this.#health = new HealthMonitor({ storage: opts.storage, drivers: opts.drivers, conf: opts.conf, logger: opts.logger, runOperation: (uuid) => void this.#slots.run(() => this.runner.run(uuid)) });
   }
 
   async start(): Promise<void> {
@@ -104,7 +108,7 @@ export class ConductorService {
   }
 
   async #heartbeat(): Promise<void> {
-    await this.#storage.reportServiceUp(this.#conf.DEFAULT.host!, BINARY);
+    await this.#leases.reportServiceUp(this.#conf.DEFAULT.host!, BINARY);
   }
 
   async #handle(method: string, args: Record<string, unknown>, context: Record<string, unknown>): Promise<unknown> {
@@ -150,7 +154,9 @@ export class ConductorService {
         const overdue = op.deadline_at.getTime() <= now;
         if (overdue && !leaseLive) await this.runner.expire(op);
         else if (overdue && now - op.deadline_at.getTime() > 2 * this.#conf.conductor.operation_lease * 1000) await this.runner.expire(op);
-        else if (!leaseLive && this.runner.active < this.#conf.conductor.max_concurrent_operations) void this.runner.run(op.uuid);
+        // Taken over in a free slot only: the slots bound what this conductor runs at once,
+        // whether a message or the sweep brought it.
+        else if (!leaseLive) this.#slots.tryRun(() => this.runner.run(op.uuid));
       }
     } finally {
       this.#sweeping = false;

@@ -171,7 +171,8 @@ export interface Storage {
   listOperations(clusterUuid: string): Promise<Operation[]>;
   /** Take an operation nobody holds (or whose holder's lease ran out). True if this owner got it. */
   claimOperation(uuid: string, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
-  renewLease(uuid: string, owner: string, leaseUntil: Date): Promise<boolean>;
+  /** Renews every given operation `owner` holds running, in one statement; answers those it still holds. */
+  renewLeases(owner: string, uuids: readonly string[], leaseUntil: Date): Promise<string[]>;
   saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean>;
   /** A step's outcome: the step, the params and its cluster and nodegroup changes, in one transaction; false (nothing written) unless `owner` holds it. */
   saveStepOutcome(outcome: StepOutcome): Promise<boolean>;

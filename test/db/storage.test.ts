@@ -870,7 +870,7 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.equal(await f.s.claimOperation(op.uuid, 'b', lease2, later), true, '1 ms after it expired');
           assertFields((await f.s.getOperation(op.uuid)) as never, { owner: 'b', attempts: 2, state: 'running', lease_expires_at: lease2 }, 'reclaimed');
           // The old owner lost every write.
-          assert.equal(await f.s.renewLease(op.uuid, 'a', new Date(lease2.getTime() + 1)), false);
+          assert.deepEqual(await f.s.renewLeases('a', [op.uuid], new Date(lease2.getTime() + 1)), []);
           assert.equal(await f.s.saveOperationStep(op.uuid, 'a', 'x'), false);
           assert.equal(await f.s.finishOperation({ uuid: op.uuid, owner: 'a', state: 'complete' }), false);
           assert.equal(await f.s.finishOperation({ uuid: op.uuid, owner: 'b', state: 'complete' }), true);
@@ -891,15 +891,34 @@ describe('SqlStorage', { concurrency: true }, () => {
           assert.equal((await f.s.getOperation(op.uuid))?.attempts, 2);
         });
 
-        test('renewLease and saveOperationStep: only for the owner of a running operation', async () => {
+        test('renewLeases: one statement renews the given running operations of one owner and names them', async () => {
+          const now = new Date();
+          const soon = new Date(now.getTime() + 1000);
+          const ops = [];
+          for (let i = 0; i < 5; i++) ops.push((await makeCluster(f.s)).op);
+          const [mine1, mine2, theirs, pending, ended] = ops;
+          for (const o of [mine1, mine2, ended]) assert.equal(await f.s.claimOperation(o.uuid, 'a', soon, now), true);
+          assert.equal(await f.s.claimOperation(theirs.uuid, 'b', soon, now), true);
+          assert.equal(await f.s.finishOperation({ uuid: ended.uuid, owner: 'a', state: 'complete', error: null }), true);
+          const theirsBefore = (await f.s.getOperation(theirs.uuid))?.lease_expires_at?.getTime();
+          const renewed = new Date('2040-01-01T00:00:00.123Z');
+          const held = await f.s.renewLeases('a', ops.map((o) => o.uuid), renewed);
+          assert.deepEqual(held.sort(), [mine1.uuid, mine2.uuid].sort());
+          for (const o of [mine1, mine2]) assert.equal((await f.s.getOperation(o.uuid))?.lease_expires_at?.toISOString(), renewed.toISOString());
+          assert.equal((await f.s.getOperation(theirs.uuid))?.lease_expires_at?.getTime(), theirsBefore, 'another owner\'s lease is untouched');
+          assert.equal((await f.s.getOperation(pending.uuid))?.lease_expires_at, null);
+          assert.deepEqual(await f.s.renewLeases('a', [], renewed), []);
+        });
+
+        test('renewLeases and saveOperationStep: only for the owner of a running operation', async () => {
           const { op } = await makeCluster(f.s, {}, { op: { params: { keep: 'me' } } });
-          assert.equal(await f.s.renewLease(op.uuid, 'a', new Date()), false, 'pending: nobody owns it');
+          assert.deepEqual(await f.s.renewLeases('a', [op.uuid], new Date()), [], 'pending: nobody owns it');
           assert.equal(await f.s.saveOperationStep(op.uuid, 'a', 's'), false, 'pending: nobody owns it');
           const now = new Date();
           assert.equal(await f.s.claimOperation(op.uuid, 'a', new Date(now.getTime() + 1000), now), true);
           const renewed = new Date('2040-01-01T00:00:00.123Z');
-          assert.equal(await f.s.renewLease(op.uuid, 'b', new Date(renewed.getTime() + 5)), false);
-          assert.equal(await f.s.renewLease(op.uuid, 'a', renewed), true);
+          assert.deepEqual(await f.s.renewLeases('b', [op.uuid], new Date(renewed.getTime() + 5)), []);
+          assert.deepEqual(await f.s.renewLeases('a', [op.uuid], renewed), [op.uuid]);
           assert.equal((await f.s.getOperation(op.uuid))?.lease_expires_at?.toISOString(), renewed.toISOString());
           assert.equal(await f.s.saveOperationStep(op.uuid, 'b', 'wrong', { evil: true }), false);
           assert.equal(await f.s.saveOperationStep(op.uuid, 'a', 'stack_created'), true);

@@ -661,12 +661,23 @@ export class SqlStorage implements Storage {
     return Number(res.numUpdatedRows) === 1;
   }
 
-  async renewLease(uuid: string, owner: string, leaseUntil: Date): Promise<boolean> {
-    const res = await this.#db.updateTable('operation')
-      .set({ lease_expires_at: this.conn.time(leaseUntil) })
-      .where('uuid', '=', uuid).where('owner', '=', owner).where('state', '=', 'running')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+  async renewLeases(owner: string, uuids: readonly string[], leaseUntil: Date): Promise<string[]> {
+    const held: string[] = [];
+    for (let i = 0; i < uuids.length; i += 500) {
+      const some = uuids.slice(i, i + 500) as string[];
+      const q = this.#db.updateTable('operation').set({ lease_expires_at: this.conn.time(leaseUntil) })
+        .where('owner', '=', owner).where('state', '=', 'running').where('uuid', 'in', some);
+      if (this.conn.dialect !== 'mysql') {
+        for (const r of await q.returning('uuid').execute()) held.push(r.uuid as string);
+        continue;
+      }
+      // MariaDB has no UPDATE ... RETURNING: read back which are still ours (nobody takes over a
+      // lease that was just renewed, so the read cannot miss one the update renewed).
+      await q.execute();
+      const rows = await this.#db.selectFrom('operation').select('uuid').where('owner', '=', owner).where('state', '=', 'running').where('uuid', 'in', some).execute();
+      for (const r of rows) held.push(r.uuid as string);
+    }
+    return held;
   }
 
   saveOperationStep(uuid: string, owner: string, step: string, params?: Record<string, unknown>): Promise<boolean> {
