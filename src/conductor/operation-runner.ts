@@ -177,12 +177,23 @@ export class OperationRunner {
       const done = op.step ? steps.findIndex((s) => s.name === theOp.step) + 1 : 0;
       const state = { ...((op.params.state as Record<string, unknown> | undefined) ?? {}) };
       liveState = state;
-      const event = (step: string, outcome: EventOutcome, message: string | null) => this.#persist(signal, uuid, () => this.#event(theOp, step, outcome, message));
+      // A step's "succeeded" line is written with the next line (the next step's "started", or
+      // before the operation ends): one statement per step boundary instead of two.
+      let succeeded: string | null = null;
+      const event = (step: string, outcome: EventOutcome, message: string | null) => {
+        const lines = [...(succeeded ? [{ step: succeeded, outcome: 'succeeded' as const, message: null }] : []), { step, outcome, message }];
+        succeeded = null;
+        return this.#persist(signal, uuid, () => this.#events(theOp, lines));
+      };
       if (resumed) await event(currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
       const force = op.kind === 'cluster_delete' && op.params.force === true;
       const forceErrors: string[] = [];
       for (const step of steps.slice(done)) {
-        if (signal.aborted) throw signal.reason;
+        if (signal.aborted) {
+          // The last step did succeed (it is saved): its line is still true, whoever goes on.
+          if (succeeded) await this.#events(theOp, [{ step: succeeded, outcome: 'succeeded', message: null }]).catch(() => undefined);
+          throw signal.reason;
+        }
         currentStep = step.name;
         await event(step.name, 'started', null);
         const clusterChanges: Partial<Cluster> = {};
@@ -237,8 +248,9 @@ export class OperationRunner {
         if (!(await this.#persist(signal, uuid, () => this.#storage.saveStepOutcome(outcome)))) throw new LeaseLost();
         if (Object.keys(clusterChanges).length) liveCluster = (await this.#persist(signal, uuid, () => this.#storage.getClusterByUuid(cluster.uuid))) ?? liveCluster;
         if (Object.keys(ngChanges).length) ngs = await this.#persist(signal, uuid, () => this.#storage.listNodeGroupsOf([cluster.uuid]));
-        await event(step.name, 'succeeded', null);
+        succeeded = step.name;
       }
+      if (succeeded) await this.#persist(signal, uuid, () => this.#events(theOp, [{ step: succeeded!, outcome: 'succeeded', message: null }]));
       if (op.kind === 'cluster_delete') {
         const left = await this.#persist(signal, uuid, () => ledger.list());
         const what = left.map((r) => `${r.kind} ${r.name}`).join(', ');
@@ -369,7 +381,11 @@ export class OperationRunner {
   }
 
   #event(op: Operation, step: string, outcome: EventOutcome, message: string | null) {
-    return this.#storage.appendEvent({ cluster_id: op.cluster_id, operation_id: op.uuid, step, outcome, message });
+    return this.#events(op, [{ step, outcome, message }]);
+  }
+
+  #events(op: Operation, lines: { step: string; outcome: EventOutcome; message: string | null }[]) {
+    return this.#storage.appendEvents(lines.map((l) => ({ cluster_id: op.cluster_id, operation_id: op.uuid, ...l })));
   }
 
   /**

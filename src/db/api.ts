@@ -212,6 +212,8 @@ export interface Storage {
 
   // The cluster's timeline.
   appendEvent(ev: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<void>;
+  /** Several events in one statement, in the given order (ascending ids). */
+  appendEvents(evs: Omit<ClusterEvent, 'id' | 'created_at'>[]): Promise<void>;
   listEvents(clusterUuid: string, opts: { limit: number; afterId?: number }): Promise<ClusterEvent[]>;
 
   // Quotas.

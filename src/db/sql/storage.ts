@@ -690,15 +690,20 @@ export class SqlStorage implements Storage {
    * never leaves a saved step without what it changed (an api_address, node addresses).
    */
   async saveStepOutcome(o: StepOutcome): Promise<boolean> {
+    const set = toRow(this.conn, 'operation', { step: o.step, ...(o.params !== undefined ? { params: o.params } : {}), updated_at: new Date() });
+    const saveStep = async (db: Kysely<any>) => {
+      const res = await db.updateTable('operation').set(set).where('uuid', '=', o.uuid).where('owner', '=', o.owner).where('state', '=', 'running').executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    };
+    const changes = Object.keys(o.cluster?.changes ?? {}).length + Object.keys(o.nodegroups ?? {}).length;
+    // A step that changed nothing else: one statement (its owner check makes it safe beside a
+    // delete that supersedes the operation under the cluster's lock: one of the two writes first).
+    if (!changes) return saveStep(this.#db);
     return this.#transaction(async (tx) => {
-      const target = await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', o.uuid).executeTakeFirst();
-      if (!target) return false;
-      await this.#lockCluster(tx, target.cluster_id as string);
-      const res = await tx.updateTable('operation')
-        .set(toRow(this.conn, 'operation', { step: o.step, ...(o.params !== undefined ? { params: o.params } : {}), updated_at: new Date() }))
-        .where('uuid', '=', o.uuid).where('owner', '=', o.owner).where('state', '=', 'running')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
+      const clusterId = o.cluster?.uuid ?? (await tx.selectFrom('operation').select('cluster_id').where('uuid', '=', o.uuid).executeTakeFirst())?.cluster_id as string | undefined;
+      if (!clusterId) return false;
+      await this.#lockCluster(tx, clusterId);
+      if (!(await saveStep(tx))) return false;
       await this.#applyChanges(tx, o.cluster, o.nodegroups);
       return true;
     });
@@ -917,7 +922,13 @@ export class SqlStorage implements Storage {
   // ---- events ----------------------------------------------------------------------------------
 
   async appendEvent(ev: Omit<ClusterEvent, 'id' | 'created_at'>): Promise<void> {
-    await this.#db.insertInto('cluster_event').values(toRow(this.conn, 'cluster_event', { ...ev, created_at: new Date() })).execute();
+    await this.appendEvents([ev]);
+  }
+
+  async appendEvents(evs: Omit<ClusterEvent, 'id' | 'created_at'>[]): Promise<void> {
+    if (!evs.length) return;
+    const now = new Date();
+    await this.#db.insertInto('cluster_event').values(evs.map((ev) => toRow(this.conn, 'cluster_event', { ...ev, created_at: now }))).execute();
   }
 
   async listEvents(clusterUuid: string, opts: { limit: number; afterId?: number }): Promise<ClusterEvent[]> {
