@@ -6,7 +6,7 @@
 //                                 [--only SUBSTRING] [--profile DIR] [--built DIR]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
-// a V8 CPU profile (node --cpu-prof) of the noauth API process and of the conductor into DIR
+// a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
 // (of the --built tree when given, else of the sources through tsx).
 // --built DIR runs the processes from a compiled tree (tsc -p tsconfig.build.json --outDir DIR,
 // with DIR/node_modules linked to ours) instead of dist/ (npm run bench builds dist/ for bin/),
@@ -174,7 +174,7 @@ async function main() {
       : start(`${ROOT}/bin/magnum-${name}`, args, BUILT ? { MAGNUM_DIST: BUILT } : {}));
     const conductor = magnum('conductor', ['--config-file', conf(0, 'noauth')], 'conductor');
     const apiNoauth = magnum('api', ['--config-file', conf(noauthPort, 'noauth')], 'api-noauth');
-    const apiKs = magnum('api', ['--config-file', conf(ksPort, 'keystone')]);
+    const apiKs = magnum('api', ['--config-file', conf(ksPort, 'keystone')], 'api-keystone');
     await Promise.all([waitHttp(`http://127.0.0.1:${noauthPort}/`), waitHttp(`http://127.0.0.1:${ksPort}/`)]);
 
     const noauth = { 'x-project-id': project, 'x-user-id': 'bench', 'x-roles': 'member', 'openstack-api-version': 'container-infra latest' };
@@ -238,8 +238,8 @@ async function main() {
     console.log(`10 s later: magnum-api ${a2.rss}, magnum-conductor ${c2.rss}, API + conductor ${a2.rss + c2.rss}; anonymous ${a2.anon}, ${c2.anon}; the pair counted once ${once(a2, c2)}`);
     if (PROFILE) {
       // The profiles are written when the processes exit on their own (SIGTERM: a clean stop).
-      await Promise.all([apiNoauth, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));
-      console.log(`CPU profiles in ${PROFILE}/api-noauth and ${PROFILE}/conductor`);
+      await Promise.all([apiNoauth, apiKs, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));
+      console.log(`CPU profiles in ${PROFILE}/api-noauth, ${PROFILE}/api-keystone and ${PROFILE}/conductor`);
     }
   } finally {
     for (const c of children) c.kill('SIGKILL');
