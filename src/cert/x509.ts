@@ -5,8 +5,7 @@
 // Client input (a CSR) only ever fails with E.InvalidCsr or E.CertificateValidationError.
 // Certificate PEMs are returned without a trailing newline (as the API serves them); private keys
 // are unencrypted PKCS#8 PEM.
-import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it loaded first
-import * as x509 from '@peculiar/x509';
+import type * as X509Library from '@peculiar/x509';
 import {
   createHash,
   createPrivateKey,
@@ -21,7 +20,21 @@ import {
 import { isIP } from 'node:net';
 import { E, isMagnumError, pyRepr } from '../common/errors.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+/**
+ * @peculiar/x509 parses and checks clients' CSRs (and makes the CLI's). It is loaded on first use
+ * only: the certificates this CA makes itself are written below without it, so a conductor that
+ * never signs a CSR never loads it (about 3 MB of heap and its ASN.1 modules).
+ */
+let csrLibrary: Promise<typeof X509Library> | undefined;
+export function loadCsrLibrary(): Promise<typeof X509Library> {
+  csrLibrary ??= (async () => {
+    await import('reflect-metadata'); // @peculiar/x509 (tsyringe) needs it loaded first
+    const lib = await import('@peculiar/x509');
+    lib.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return lib;
+  })();
+  return csrLibrary;
+}
 
 export interface KeyPairPem {
   /** PEM, no trailing newline. */
@@ -113,7 +126,11 @@ const EXTENSION_NAMES: Record<string, string> = {
   '1.3.6.1.4.1.11129.2.4.3': 'precertPoison',
 };
 
-const KU = x509.KeyUsageFlags;
+/** Key usage bits as a mask: bit i is RFC 5280's KeyUsage bit i (@peculiar/x509's KeyUsageFlags). */
+const KU = {
+  digitalSignature: 1, nonRepudiation: 2, keyEncipherment: 4, dataEncipherment: 8, keyAgreement: 16,
+  keyCertSign: 32, cRLSign: 64, encipherOnly: 128, decipherOnly: 256,
+} as const;
 const CA_KEY_USAGES = KU.keyCertSign | KU.cRLSign;
 
 /** Key usage names: Magnum's ('Digital Signature', 'Non Repudiation', …) and the RFC 5280 / OpenSSL ones. */
@@ -515,7 +532,7 @@ interface ParsedCsr {
   subject: Bytes;
   spki: Bytes;
   keyType: string | undefined;
-  extensions: readonly x509.Extension[];
+  extensions: readonly X509Library.Extension[];
 }
 
 const SIGNATURE_HASHES: Record<string, string | null> = {
@@ -535,7 +552,7 @@ const SIGNATURE_HASHES: Record<string, string | null> = {
 const RSASSA_PSS = '1.2.840.113549.1.1.10';
 
 /** Parse and verify a PEM CSR; throws anything on a bad one (the caller maps it to InvalidCsr). */
-async function parseCsr(csr: string): Promise<ParsedCsr> {
+async function parseCsr(x509: typeof X509Library, csr: string): Promise<ParsedCsr> {
   const der = pemBlock(csr, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
   if (!der) throw new DerError('no PEM certificate request');
   // Strict structure: CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature } and nothing after it.
@@ -588,11 +605,11 @@ async function parseCsr(csr: string): Promise<ParsedCsr> {
 }
 
 /** Magnum's validator.filter_extensions (§6.2), over the CSR's requested extensions. */
-function filterExtensions(exts: readonly x509.Extension[], policy: SignPolicy): x509.Extension[] {
+function filterExtensions(x509: typeof X509Library, exts: readonly X509Library.Extension[], policy: SignPolicy): X509Library.Extension[] {
   const allowedNames = new Set(policy.allowedExtensions);
   let allowedKu = keyUsageMask(policy.allowedKeyUsage);
   if (!policy.allowCa) allowedKu &= ~CA_KEY_USAGES;
-  const out: x509.Extension[] = [];
+  const out: X509Library.Extension[] = [];
   for (const ext of exts) {
     const name = EXTENSION_NAMES[ext.type];
     if (!name || !allowedNames.has(name)) {
@@ -627,13 +644,14 @@ function csrText(csr: unknown): string {
  */
 export async function signCsr(ca: KeyPairPem, csr: unknown, policy: SignPolicy): Promise<string> {
   const issuer = loadCa(ca); // our own data: its failures are not the client's
+  const x509 = await loadCsrLibrary();
   const allowedKu = keyUsageMask(policy.allowedKeyUsage) & (policy.allowCa ? ~0 : ~CA_KEY_USAGES);
   let parsed: ParsedCsr;
-  let extensions: x509.Extension[];
+  let extensions: X509Library.Extension[];
   try {
     if (typeof csr !== 'string' || csr.length === 0) throw new DerError('not a string');
-    parsed = await parseCsr(csr);
-    extensions = filterExtensions(parsed.extensions, policy);
+    parsed = await parseCsr(x509, csr);
+    extensions = filterExtensions(x509, parsed.extensions, policy);
   } catch (e) {
     if (isMagnumError(e)) throw e;
     throw E.InvalidCsr(csrText(csr));

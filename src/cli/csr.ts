@@ -2,6 +2,7 @@
 // key as a traditional (PKCS#1) PEM, the CSR signed with SHA-256 for CN=admin, O=system:masters
 // (Kubernetes maps that group to cluster-admin). @peculiar/x509 is loaded only here: it is heavy.
 import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { loadCsrLibrary } from '../cert/x509.ts';
 
 export interface CsrAndKey {
   csr: string;
@@ -9,9 +10,7 @@ export interface CsrAndKey {
 }
 
 export async function generateCsrAndKey(subject = 'CN=admin, O=system:masters'): Promise<CsrAndKey> {
-  await import('reflect-metadata'); // @peculiar/x509 needs it loaded first
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  const x509 = await loadCsrLibrary();
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const keys = {
