@@ -40,25 +40,34 @@ function faulty(s: SqlStorage) {
   return { storage, state };
 }
 
+/** A SQLite storage with one swarm-mode template, made before and removed after the enclosing describe. */
+function storageWithTemplate(prefix: string): { s: SqlStorage; template: string } {
+  const f = { dir: '', s: undefined as unknown as SqlStorage, template: randomUUID() };
+  before(async () => {
+    f.dir = mkdtempSync(join(tmpdir(), prefix));
+    f.s = SqlStorage.open(`sqlite:///${join(f.dir, 'm.sqlite')}`);
+    await f.s.migrate();
+    await f.s.createClusterTemplate({ uuid: f.template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
+  });
+  after(async () => {
+    await f.s?.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  });
+  return f;
+}
+
 describe('operation runner: database outages', () => {
-  let dir: string;
   let s: SqlStorage;
   let template: string;
   const unhandled: unknown[] = [];
   const onUnhandled = (r: unknown) => void unhandled.push(r);
-
-  before(async () => {
+  const fixture = storageWithTemplate('magnum-runner-');
+  before(() => {
     process.on('unhandledRejection', onUnhandled);
-    dir = mkdtempSync(join(tmpdir(), 'magnum-runner-'));
-    s = SqlStorage.open(`sqlite:///${join(dir, 'm.sqlite')}`);
-    await s.migrate();
-    template = randomUUID();
-    await s.createClusterTemplate({ uuid: template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
+    ({ s, template } = fixture);
   });
-  after(async () => {
+  after(() => {
     process.off('unhandledRejection', onUnhandled);
-    await s?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function newCreate(): Promise<{ cluster: string; op: string }> {
@@ -111,20 +120,11 @@ describe('operation runner: leases', () => {
     env: {},
     overrides: { drivers: { test_drivers: 'fake' }, fake_driver: { step_delay_ms: '300' }, conductor: { operation_lease: '1' } },
   });
-  let dir: string;
   let s: SqlStorage;
   let template: string;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'magnum-runner-leases-'));
-    s = SqlStorage.open(`sqlite:///${join(dir, 'm.sqlite')}`);
-    await s.migrate();
-    template = randomUUID();
-    await s.createClusterTemplate({ uuid: template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
-  });
-  after(async () => {
-    await s?.close();
-    rmSync(dir, { recursive: true, force: true });
+  const fixture = storageWithTemplate('magnum-runner-leases-');
+  before(() => {
+    ({ s, template } = fixture);
   });
 
   async function newCreate(): Promise<string> {
@@ -171,20 +171,11 @@ describe('operation runner: leases', () => {
 });
 
 describe('operation runner: task operations (containers, services)', () => {
-  let dir: string;
   let s: SqlStorage;
   let template: string;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'magnum-runner-tasks-'));
-    s = SqlStorage.open(`sqlite:///${join(dir, 'm.sqlite')}`);
-    await s.migrate();
-    template = randomUUID();
-    await s.createClusterTemplate({ uuid: template, name: 't', coe: 'swarm-mode', image_id: 'fake-image', cluster_distro: 'fake-os', server_type: 'vm' });
-  });
-  after(async () => {
-    await s?.close();
-    rmSync(dir, { recursive: true, force: true });
+  const fixture = storageWithTemplate('magnum-runner-tasks-');
+  before(() => {
+    ({ s, template } = fixture);
   });
 
   async function runningCluster(): Promise<string> {
