@@ -55,7 +55,7 @@ describe('image loads: recorded, leased, swept', () => {
     const tar = Buffer.alloc(1024);
     tar.write('ustar', 257, 'latin1');
     writeFileSync(join(images, 'busybox.tar'), tar);
-    storage = SqlStorage.open(`sqlite://${join(dir, 'db.sqlite')}`);
+    storage = SqlStorage.open(`sqlite:///${join(dir, 'db.sqlite')}`);
     await storage.migrate();
     const template = await storage.createClusterTemplate({ uuid: randomUUID(), name: 't', coe: 'swarm-mode', image_id: 'x', project_id: 'p1' });
     await storage.createClusterWithOperation(
