@@ -21,6 +21,7 @@ import { completion, failure, type Finish } from './outcome.ts';
 export type PkiFactory = (cluster: Cluster, template: ClusterTemplate) => ClusterPki | null;
 
 type EventOutcome = 'started' | 'succeeded' | 'failed' | 'info';
+type EventLine = { step: string; outcome: EventOutcome; message: string | null };
 
 /**
  * The steps of one kind of task operation (containers, services: see TaskKind), given by the
@@ -180,9 +181,13 @@ export class OperationRunner {
       // A step's "succeeded" line is written with the next line (the next step's "started", or
       // before the operation ends): one statement per step boundary instead of two.
       let succeeded: string | null = null;
-      const event = (step: string, outcome: EventOutcome, message: string | null) => {
-        const lines = [...(succeeded ? [{ step: succeeded, outcome: 'succeeded' as const, message: null }] : []), { step, outcome, message }];
+      const pendingLine = (): EventLine[] => {
+        const line = succeeded ? [{ step: succeeded, outcome: 'succeeded' as const, message: null }] : [];
         succeeded = null;
+        return line;
+      };
+      const event = (step: string, outcome: EventOutcome, message: string | null) => {
+        const lines = [...pendingLine(), { step, outcome, message }];
         return this.#persist(signal, uuid, () => this.#events(theOp, lines));
       };
       if (resumed) await event(currentStep, 'info', `Resumed by ${this.#owner} (attempt ${op.attempts}).`);
@@ -191,7 +196,7 @@ export class OperationRunner {
       for (const step of steps.slice(done)) {
         if (signal.aborted) {
           // The last step did succeed (it is saved): its line is still true, whoever goes on.
-          if (succeeded) await this.#events(theOp, [{ step: succeeded, outcome: 'succeeded', message: null }]).catch(() => undefined);
+          await this.#events(theOp, pendingLine()).catch(() => undefined);
           throw signal.reason;
         }
         currentStep = step.name;
@@ -250,7 +255,8 @@ export class OperationRunner {
         if (Object.keys(ngChanges).length) ngs = await this.#persist(signal, uuid, () => this.#storage.listNodeGroupsOf([cluster.uuid]));
         succeeded = step.name;
       }
-      if (succeeded) await this.#persist(signal, uuid, () => this.#events(theOp, [{ step: succeeded!, outcome: 'succeeded', message: null }]));
+      const last = pendingLine();
+      await this.#persist(signal, uuid, () => this.#events(theOp, last));
       if (op.kind === 'cluster_delete') {
         const left = await this.#persist(signal, uuid, () => ledger.list());
         const what = left.map((r) => `${r.kind} ${r.name}`).join(', ');
@@ -384,7 +390,7 @@ export class OperationRunner {
     return this.#events(op, [{ step, outcome, message }]);
   }
 
-  #events(op: Operation, lines: { step: string; outcome: EventOutcome; message: string | null }[]) {
+  #events(op: Operation, lines: EventLine[]) {
     return this.#storage.appendEvents(lines.map((l) => ({ cluster_id: op.cluster_id, operation_id: op.uuid, ...l })));
   }
 
