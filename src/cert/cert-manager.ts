@@ -10,8 +10,7 @@
 //
 // ClusterCertificates makes what §6.1 lists per cluster (three CAs and the conductor's client
 // certificate), signs CSRs with the CA a ca_cert_type selects, and issues node server certificates.
-import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPair, randomBytes, randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MagnumError } from '../common/errors.ts';
@@ -19,7 +18,7 @@ import type { Config } from '../conf/index.ts';
 import type { Storage } from '../db/api.ts';
 import type { CertificateSpec, TlsMaterial } from '../drivers/driver.ts';
 import type { Cluster } from '../objects/models.ts';
-import { generateCa, issueCertificate, keyUsageMask, signCsr, type KeyPairPem } from './x509.ts';
+import { generateCa, generateRsaPem, issueCertificate, keyUsageMask, signCsr, type KeyPairPem } from './x509.ts';
 
 export type KeyPairStore = Pick<Storage, 'createX509KeyPair' | 'getX509KeyPair' | 'deleteX509KeyPair'>;
 
@@ -365,11 +364,7 @@ export class ClusterCertificates {
    * whose certificate column holds the public key PEM (no certificate exists for it).
    */
   async createServiceAccountKey(cluster: ClusterIdentity, ref: string): Promise<void> {
-    const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', {
-      modulusLength: this.settings.keySize,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const { publicKey, privateKey } = await generateRsaPem(this.settings.keySize);
     await this.manager.storeKeyPair({ certificate: publicKey, privateKey, projectId: cluster.project_id, userId: cluster.user_id, name: 'service-account', ref });
   }
 

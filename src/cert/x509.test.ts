@@ -15,6 +15,9 @@ import {
   issueCertificate,
   KEY_POOL_SIZE,
   prepareKeys,
+  busyKeyThreads,
+  generateRsaPem,
+  KEY_THREADS,
   readyKeys,
   signCsr,
   verifyChain,
@@ -133,6 +136,29 @@ describe('keys made ahead of time', () => {
     assert.equal(keys.size, KEY_POOL_SIZE + 4, 'every key is a different key');
     for (const c of certs) assert.equal(verifyChain(c.certificate, ca.certificate).ok, true);
     assert.ok(readyKeys(size) <= KEY_POOL_SIZE);
+  });
+});
+
+describe('key threads', () => {
+  it(`makes at most KEY_THREADS (${KEY_THREADS}) keys at once, the rest in turn, and so uses no more cores than that`, async () => {
+    const size = 2048 + 64; // a size no other test uses: no pool of it exists yet
+    const jobs = 3 * KEY_THREADS + 3;
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, busyKeyThreads())), 2);
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    const made = await Promise.all([
+      ...Array.from({ length: jobs - 1 }, () => generateCa('threads-ca', { keySize: size, validityDays: 1 }).then((c) => c.privateKey)),
+      generateRsaPem(size).then((k) => k.privateKey),
+    ]);
+    const wall = performance.now() - t0;
+    clearInterval(watch);
+    const used = process.cpuUsage(cpu);
+    assert.equal(new Set(made).size, jobs, 'every key is a different key');
+    assert.ok(peak >= 1 && peak <= KEY_THREADS, `at most ${KEY_THREADS} at once (seen ${peak})`);
+    // Other load on the host can only lower this ratio; 4 unbounded pool threads raise it to the core count.
+    const cores = (used.user + used.system) / 1000 / wall;
+    assert.ok(cores < KEY_THREADS + 0.6, `${cores.toFixed(2)} cores busy on average while making ${jobs} keys`);
   });
 });
 

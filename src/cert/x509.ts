@@ -10,6 +10,7 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  generateKeyPair,
   KeyObject,
   randomUUID,
   sign as nodeSign,
@@ -18,7 +19,10 @@ import {
   X509Certificate as NodeX509Certificate,
 } from 'node:crypto';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
 import { E, isMagnumError, pyRepr } from '../common/errors.ts';
+import { Slots } from '../common/slots.ts';
 
 /**
  * @peculiar/x509 parses and checks clients' CSRs (and makes the CLI's). It is loaded on first use
@@ -363,6 +367,17 @@ const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 type RsaKey = { keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes };
 
 /**
+ * Threads that may make RSA keys at once in this process: one fewer than the machine's cores
+ * (at least one). Key generation runs off the event loop on libuv's pool (4 threads by default),
+ * so without a bound a burst of cluster creates has the pool make 4 keys at once: it takes every
+ * core of a shared host from the API beside it, and holds up the pool's other work (file writes,
+ * DNS lookups) for as long. Waiting keys are made in arrival order; the pool below only uses a
+ * thread nobody waits for.
+ */
+export const KEY_THREADS = Math.max(1, availableParallelism() - 1);
+const keyThreads = new Slots(KEY_THREADS);
+
+/**
  * Keys made ahead of time. RSA key generation is most of the time a cluster's certificates take
  * (7 keys for a swarm-mode cluster of three nodes, 50-500 ms each here), so once a process has
  * made a key of some size it keeps up to KEY_POOL_SIZE more of that size ready, made one at a
@@ -374,7 +389,7 @@ type RsaKey = { keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes };
 export const KEY_POOL_SIZE = 8;
 const keyPools = new Map<number, { ready: RsaKey[]; filling: boolean }>();
 
-async function newRsa(keySize: number): Promise<RsaKey> {
+async function makeRsa(keySize: number): Promise<RsaKey> {
   const keys = (await webcrypto.subtle.generateKey(
     { ...RSA_SIGN, modulusLength: keySize, publicExponent: new Uint8Array([1, 0, 1]) },
     true,
@@ -389,16 +404,18 @@ function refillKeys(keySize: number): void {
   const pool = keyPools.get(keySize)!;
   if (pool.filling || pool.ready.length >= KEY_POOL_SIZE) return;
   pool.filling = true;
-  void newRsa(keySize).then(
+  // Only on a free key thread: a key someone waits for is never queued behind the pool's.
+  const started = keyThreads.tryRun(() => makeRsa(keySize).then(
     (k) => {
       pool.filling = false;
       pool.ready.push(k);
-      refillKeys(keySize);
+      setImmediate(() => refillKeys(keySize)); // after this slot is given back
     },
     () => {
       pool.filling = false; // taken on demand next time, which reports the error
     },
-  );
+  ));
+  if (!started) pool.filling = false; // tried again at the next key handed out
 }
 
 /** A new RSA key pair: one made ahead of time when the pool has one, else made now. */
@@ -406,14 +423,38 @@ async function generateRsa(keySize: number): Promise<RsaKey> {
   let pool = keyPools.get(keySize);
   if (!pool) keyPools.set(keySize, (pool = { ready: [], filling: false }));
   const ready = pool.ready.shift();
-  refillKeys(keySize);
-  return ready ?? newRsa(keySize);
+  if (ready) {
+    refillKeys(keySize);
+    return ready;
+  }
+  try {
+    return await keyThreads.run(() => makeRsa(keySize));
+  } finally {
+    refillKeys(keySize);
+  }
+}
+
+/**
+ * An RSA key pair as PEM (PKCS#8 private, SPKI public) made on one of this process's key threads
+ * (the Kubernetes service-account key; not pooled).
+ */
+export function generateRsaPem(keySize: number): Promise<{ publicKey: string; privateKey: string }> {
+  return keyThreads.run(() => promisify(generateKeyPair)('rsa', {
+    modulusLength: keySize,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }));
 }
 
 /** Starts filling the pool of keys of this size (e.g. at a conductor's start). */
 export function prepareKeys(keySize: number): void {
   if (!keyPools.has(keySize)) keyPools.set(keySize, { ready: [], filling: false });
   refillKeys(keySize);
+}
+
+/** Key threads at work now (tests). */
+export function busyKeyThreads(): number {
+  return keyThreads.held;
 }
 
 /** How many keys of this size are ready now (tests). */

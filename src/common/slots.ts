@@ -8,6 +8,11 @@ export class Slots {
     this.#limit = Math.max(1, limit);
   }
 
+  /** Slots held now. */
+  get held(): number {
+    return this.#held;
+  }
+
   /** Runs `fn` now if a slot is free (its promise, never rejecting: `fn` must not reject), else false. */
   tryRun(fn: () => Promise<unknown>): boolean {
     if (this.#held >= this.#limit) return false;
