@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import {
   prepareKeys,
   busyKeyThreads,
   generateRsaPem,
-  KEY_THREADS,
+  keyThreadLimit,
+  setKeyThreads,
   readyKeys,
   signCsr,
   verifyChain,
@@ -140,7 +141,9 @@ describe('keys made ahead of time', () => {
 });
 
 describe('key threads', () => {
-  it(`makes at most KEY_THREADS (${KEY_THREADS}) keys at once, the rest in turn, and so uses no more cores than that`, async () => {
+  it('makes at most keyThreadLimit() keys at once (one fewer than the cores by default), the rest in turn, and so uses no more cores than that', async () => {
+    const KEY_THREADS = keyThreadLimit();
+    assert.equal(KEY_THREADS, Math.max(1, availableParallelism() - 1));
     const size = 2048 + 64; // a size no other test uses: no pool of it exists yet
     const jobs = 3 * KEY_THREADS + 3;
     let peak = 0;
@@ -159,6 +162,23 @@ describe('key threads', () => {
     // Other load on the host can only lower this ratio; 4 unbounded pool threads raise it to the core count.
     const cores = (used.user + used.system) / 1000 / wall;
     assert.ok(cores < KEY_THREADS + 0.6, `${cores.toFixed(2)} cores busy on average while making ${jobs} keys`);
+  });
+
+  it('[x509] key_generation_threads sets the bound; 0 is the default', async () => {
+    const dflt = keyThreadLimit();
+    try {
+      setKeyThreads(2);
+      assert.equal(keyThreadLimit(), 2);
+      let peak = 0;
+      const watch = setInterval(() => (peak = Math.max(peak, busyKeyThreads())), 1);
+      await Promise.all(Array.from({ length: 6 }, () => generateRsaPem(1024 + 128)));
+      clearInterval(watch);
+      assert.equal(peak, 2, 'two at once');
+      setKeyThreads(0);
+      assert.equal(keyThreadLimit(), dflt);
+    } finally {
+      setKeyThreads(0);
+    }
   });
 });
 

@@ -367,15 +367,24 @@ const RSA_SIGN = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 type RsaKey = { keys: CryptoKeyPair; privateKeyPem: string; spki: Bytes };
 
 /**
- * Threads that may make RSA keys at once in this process: one fewer than the machine's cores
- * (at least one). Key generation runs off the event loop on libuv's pool (4 threads by default),
- * so without a bound a burst of cluster creates has the pool make 4 keys at once: it takes every
- * core of a shared host from the API beside it, and holds up the pool's other work (file writes,
- * DNS lookups) for as long. Waiting keys are made in arrival order; the pool below only uses a
- * thread nobody waits for.
+ * Threads that may make RSA keys at once in this process ([x509] key_generation_threads; 0, the
+ * default: one fewer than the machine's cores, at least one). Key generation runs off the event
+ * loop on libuv's pool (4 threads by default), so without a bound a burst of cluster creates has
+ * the pool make 4 keys at once: it takes every core of a shared host from the API beside the
+ * conductor, and holds up the pool's other work (file writes, DNS lookups) for as long. Waiting
+ * keys are made in arrival order; the pool below only uses a thread nobody waits for.
  */
-export const KEY_THREADS = Math.max(1, availableParallelism() - 1);
-const keyThreads = new Slots(KEY_THREADS);
+const keyThreads = new Slots(Math.max(1, availableParallelism() - 1));
+
+/** Sets how many keys this process makes at once (0: one fewer than the cores, at least 1). */
+export function setKeyThreads(threads: number): void {
+  keyThreads.limit = threads > 0 ? threads : Math.max(1, availableParallelism() - 1);
+}
+
+/** How many keys this process makes at once now. */
+export function keyThreadLimit(): number {
+  return keyThreads.limit;
+}
 
 /**
  * Keys made ahead of time. RSA key generation is most of the time a cluster's certificates take

@@ -1,5 +1,6 @@
 // The conductor process's composition: the lifecycle service plus the containers, images and
 // services RPC methods.
+import { setKeyThreads } from '../cert/x509.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../conf/index.ts';
 import { containerMethods } from '../conductor/containers.ts';
@@ -13,6 +14,7 @@ import type { RpcTransport } from '../rpc/transport.ts';
 import { storageFromConfig } from './common.ts';
 
 export function buildConductor(opts: { conf: Config; storage: SqlStorage; transport: RpcTransport; logger: Logger; drivers?: DriverRegistry }) {
+  setKeyThreads(opts.conf.x509.key_generation_threads);
   const drivers = opts.drivers ?? DriverRegistry.fromConfig(opts.conf, new DockerProvider(opts.conf));
   const workloads = new WorkloadService(drivers);
   let images: ImageService | undefined;

@@ -113,3 +113,36 @@ test('Slots.tryRun: runs only in a free slot, never queues', async () => {
   await tick();
   assert.equal(ran, true);
 });
+
+test('Slots: a raised limit lets waiters in at once; a lowered one waits for holders above it to finish', async () => {
+  const slots = new Slots(1);
+  const release: (() => void)[] = [];
+  let running = 0;
+  const job = () => slots.run(() => new Promise<void>((r) => {
+    running++;
+    release.push(() => {
+      running--;
+      r();
+    });
+  }));
+  const jobs = [job(), job(), job(), job()];
+  await tick();
+  assert.equal(running, 1);
+  slots.limit = 3;
+  await tick();
+  assert.equal(running, 3, 'two waiters let in by the new limit');
+  assert.equal(slots.held, 3);
+  slots.limit = 1;
+  release.shift()!();
+  await tick();
+  assert.equal(running, 2, 'a finished holder above the new limit hands on no slot');
+  release.shift()!();
+  await tick();
+  assert.equal(running, 1);
+  release.shift()!();
+  await tick();
+  assert.equal(running, 1, 'at the limit, the slot passes to the last waiter');
+  release.shift()!();
+  await Promise.all(jobs);
+  assert.equal(slots.held, 0);
+});

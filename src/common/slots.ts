@@ -1,11 +1,24 @@
 /** At most `limit` holders at once; the others wait in arrival order. */
 export class Slots {
-  readonly #limit: number;
+  #limit: number;
   #held = 0;
   readonly #waiting: (() => void)[] = [];
 
   constructor(limit: number) {
     this.#limit = Math.max(1, limit);
+  }
+
+  /** Changes the limit: more slots let waiters in at once; with fewer, holders above it finish first. */
+  set limit(limit: number) {
+    this.#limit = Math.max(1, limit);
+    while (this.#held < this.#limit && this.#waiting.length) {
+      this.#held++;
+      this.#waiting.shift()!();
+    }
+  }
+
+  get limit(): number {
+    return this.#limit;
   }
 
   /** Slots held now. */
@@ -27,8 +40,9 @@ export class Slots {
     try {
       return await fn();
     } finally {
-      // The slot passes straight to the next waiter (the count stays), else it is given back.
-      const next = this.#waiting.shift();
+      // The slot passes straight to the next waiter (the count stays), else it is given back
+      // (also when the limit was lowered below the slots held).
+      const next = this.#held <= this.#limit ? this.#waiting.shift() : undefined;
       if (next) next();
       else this.#held--;
     }

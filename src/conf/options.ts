@@ -130,6 +130,7 @@ export const SCHEMA = {
   x509: {
     term_of_validity: int(1825, 'Days a generated certificate is valid.', { min: 1 }),
     rsa_key_size: int(2048, 'RSA key size of generated keys.', { min: 1024 }),
+    key_generation_threads: int(0, 'RSA keys a conductor makes at once, each on a thread of its own (libuv\'s pool, 4 threads unless UV_THREADPOOL_SIZE says otherwise). 0: one fewer than the host\'s cores, at least 1, so that a conductor never takes every core from an API beside it. Raise it on a host that runs only conductors.', { min: 0 }),
     allow_ca: bool(false, 'Allow signing CSRs that ask for CA usage.'),
     allowed_extensions: list(['keyUsage', 'extendedKeyUsage', 'subjectAltName', 'basicConstraints', 'subjectKeyIdentifier'], 'CSR extensions copied into signed certificates.'),
     allowed_key_usage: list(['Digital Signature', 'Key Encipherment', 'Non Repudiation'], 'Key usages allowed in signed certificates.'),
