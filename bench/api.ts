@@ -3,7 +3,7 @@
 // and the resident memory of the API and conductor processes. A bench reports; it never fails CI.
 //
 //   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
-//                                 [--only SUBSTRING] [--profile DIR] [--built DIR]
+//                                 [--only SUBSTRING] [--profile DIR] [--built DIR] [--pin]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
@@ -14,11 +14,11 @@
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
 // to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SqlStorage } from '../src/db/sql/storage.ts';
@@ -42,6 +42,22 @@ const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
 const children: ChildProcess[] = [];
 
+// --pin: the load generator (autocannon, in this process) on the last CPU, the servers on the
+// others. Without it the scheduler places them, and a run's figures move by up to 1.7x on 2 CPUs
+// (with the API alone on a CPU and the database server beside the client, or not); pinned, the
+// figures repeat within a few percent, but the API shares its CPU with the database server (which
+// is the machine's and is not pinned), so they are the low ones. For comparing two trees.
+const CPUS = availableParallelism();
+const PIN = process.argv.includes('--pin') && CPUS >= 2;
+const SERVER_CPUS = `0-${CPUS - 2}`;
+const CLIENT_CPU = String(CPUS - 1);
+function pin(pid: number, cpus: string): void {
+  if (!PIN) return;
+  // -a: every thread of the process, the ones it starts later inherit it.
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`taskset -p -c ${cpus} ${pid} failed (${r.error?.message ?? `status ${r.status}`}); run without --pin`);
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -61,6 +77,7 @@ function start(cmd: string, args: string[], env: Record<string, string> = {}): C
   child.stderr!.on('data', (d: Buffer) => chunks.push(d));
   child.on('exit', () => writeFileSync(log, Buffer.concat(chunks)));
   children.push(child);
+  if (child.pid) pin(child.pid, SERVER_CPUS);
   return child;
 }
 
@@ -90,11 +107,49 @@ interface Figures {
   p50: number;
   p99: number;
   non2xx: number;
+  /** CPU time per answered request, in microseconds: of the server process, and of every database server process. */
+  cpuUs: number;
+  dbUs: number;
 }
 
-async function load(url: string, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
+const TICK_US = 1e6 / 100; // USER_HZ: /proc's CPU times are in hundredths of a second
+
+/** User + system CPU time of a process (all its threads), in clock ticks. */
+function cpuTicks(pid: number): number {
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** The pids of the database server's processes (PostgreSQL's backends, MariaDB's server). */
+function dbPids(): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return /^(postgres|mariadbd|mysqld)$/.test(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Load on `url` for DURATION s; `pid` is the server's process. CPU per request hardly moves with
+ * what else runs on the machine, unlike requests/s: it is the figure to compare two trees with.
+ */
+async function load(url: string, pid: number, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
+  const dbs = dbPids();
+  const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuTicks(p), 0);
+  const [cpu0, db0] = [cpuTicks(pid), sum(dbs)];
   const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, method: opts.method ?? 'GET', headers: opts.headers, body: opts.body });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+  const n = Math.max(1, r.requests.total);
+  return {
+    rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx,
+    cpuUs: ((cpuTicks(pid) - cpu0) * TICK_US) / n, dbUs: ((sum(dbs) - db0) * TICK_US) / n,
+  };
 }
 
 async function keystoneToken(): Promise<{ token: string; projectId: string }> {
@@ -134,6 +189,7 @@ async function seed(storage: SqlStorage, project: string): Promise<{ template: s
 async function main() {
   const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const loadBefore = loadavg();
+  pin(process.pid, CLIENT_CPU);
   const db = await createTempDatabase(DB);
   const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
@@ -213,17 +269,17 @@ async function main() {
         await autocannon({ url: base(floorPort) + e.path, connections: CONNECTIONS, duration: 2 });
         for (const [port, headers] of [[noauthPort, noauth], [ksPort, ks]] as const) await autocannon({ url: base(port) + e.path, connections: CONNECTIONS, duration: 2, headers });
       }
-      const f = await load(base(floorPort) + e.path, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
+      const f = await load(base(floorPort) + e.path, floor.pid!, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
       for (const [mode, port, headers] of [['noauth', noauthPort, noauth], ['keystone', ksPort, ks]] as const) {
         const h = { ...headers, 'content-type': 'application/json' };
-        const m = await load(base(port) + e.path, isPost ? { ...post, headers: h } : { headers: h });
-        rows.push([e.name, mode, fmt(m.rps), fmt(f.rps), `${((m.rps / f.rps) * 100).toFixed(1)}%`, fmt(m.p50), fmt(f.p50), `${(m.p50 / Math.max(f.p50, 1)).toFixed(2)}x`, fmt(m.p99), fmt(f.p99), String(m.non2xx)]);
+        const m = await load(base(port) + e.path, (port === ksPort ? apiKs : apiNoauth).pid!, isPost ? { ...post, headers: h } : { headers: h });
+        rows.push([e.name, mode, fmt(m.rps), fmt(f.rps), `${((m.rps / f.rps) * 100).toFixed(1)}%`, fmt(m.p50), fmt(f.p50), `${(m.p50 / Math.max(f.p50, 1)).toFixed(2)}x`, fmt(m.p99), fmt(f.p99), String(m.non2xx), fmt(m.cpuUs), fmt(f.cpuUs), fmt(m.dbUs)]);
       }
     }
-    const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx'];
+    const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx', 'CPU us/req', 'floor CPU', 'db CPU us/req'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after`);
+    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
     const [a, k, c, f] = [apiNoauth, apiKs, conductor, floor].map((p) => memMb(p.pid!));
