@@ -41,6 +41,17 @@ const PROFILE = strArg('profile', '');
 const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
 const children: ChildProcess[] = [];
+/** What main() made outside this process (the database, the vhost), undone last-made first. */
+const undo: (() => Promise<unknown>)[] = [];
+let cleaned = false;
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  for (const c of children) c.kill('SIGKILL');
+  for (const f of undo.reverse()) await f().catch(() => undefined);
+}
+// Stopped by a signal (^C), the servers, database and vhost go too.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 
 // --pin: the load generator (autocannon, in this process) on the last CPU, the servers on the
 // others. Without it the scheduler places them, and a run's figures move by up to 1.7x on 2 CPUs
@@ -191,9 +202,11 @@ async function main() {
   const loadBefore = loadavg();
   pin(process.pid, CLIENT_CPU);
   const db = await createTempDatabase(DB);
+  undo.push(() => db.drop());
   const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
   await rabbit(['add_vhost', vhost]);
+  undo.push(() => rabbit(['delete_vhost', vhost]));
   await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
   try {
     const storage = SqlStorage.open(db.url);
@@ -298,9 +311,7 @@ async function main() {
       console.log(`CPU profiles in ${PROFILE}/api-noauth, ${PROFILE}/api-keystone and ${PROFILE}/conductor`);
     }
   } finally {
-    for (const c of children) c.kill('SIGKILL');
-    await rabbit(['delete_vhost', vhost]).catch(() => undefined);
-    await db.drop();
+    await cleanup();
   }
 }
 

@@ -10,8 +10,18 @@ name="$1"; shift
 # 42-75% without, same runs); test/acceptance/multi-process.test.ts (200 creates, 2 conductors,
 # 3-second leases) passed 3 of 3 with it. (--heap-growing-percent=50 with a 2 MB semi-space made
 # the conductor miss 3-second lease renewals in that test: 2 failures in 4 runs; not used.)
+# The conductor alone: a young generation of 3 x 1 MB and V8's optimize-for-size mode (smaller
+# heap growth steps and code). bench/api.ts, two alternating pairs of full runs: the conductor
+# 79-81 MB after the run and 80-81 MB 10 s later (while it works off the queued creates), against
+# 89 and 102-103 MB with the API's flags; POST 620-735 req/s against 636-689. multi-process.test.ts
+# passed 7 of 7 with it (2 beside two busy loops); its 200 creates took 7.39-7.51 s against
+# 7.13-7.31 s with the API's flags (two alternating pairs): about 3% more conductor CPU. The API keeps 4 MB:
+# 2 MB cost its cached GETs (14-17% of the floor against 17-25%).
 v8=()
-case "$name" in api|conductor|all-in-one) v8=(--max-semi-space-size=4) ;; esac
+case "$name" in
+  api|all-in-one) v8=(--max-semi-space-size=4) ;;
+  conductor) v8=(--max-semi-space-size=1 --optimize-for-size) ;;
+esac
 # MAGNUM_DIST=DIR runs another compiled tree (bench/api.ts and bench/scale.ts --built DIR).
 if [ -n "${MAGNUM_DIST:-}" ]; then
   exec node "${v8[@]}" --enable-source-maps "$MAGNUM_DIST/src/cmd/$name.js" "$@"
