@@ -128,8 +128,9 @@ const TICK_US = 1e6 / 100; // USER_HZ: /proc's CPU times are in hundredths of a 
 /** User + system CPU time of a process (all its threads), in clock ticks. */
 function cpuTicks(pid: number): number {
   try {
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(f[11]) + Number(f[12]);
   } catch {
     return 0; // gone
@@ -148,8 +149,10 @@ function dbPids(): number[] {
 }
 
 /**
- * Load on `url` for DURATION s; `pid` is the server's process. CPU per request hardly moves with
- * what else runs on the machine, unlike requests/s: it is the figure to compare two trees with.
+ * Load on `url` for DURATION s; `pid` is the server's process. CPU per request moves less than
+ * requests/s from run to run, but it still moves with where the scheduler puts the server beside
+ * the database and the client (on 2 CPUs, 44-48 against 66-77 us for one cached GET): compare
+ * trees with --pin, or in process with bench/api-cpu.ts.
  */
 async function load(url: string, pid: number, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
   const dbs = dbPids();
@@ -283,9 +286,9 @@ async function main() {
         for (const [port, headers] of [[noauthPort, noauth], [ksPort, ks]] as const) await autocannon({ url: base(port) + e.path, connections: CONNECTIONS, duration: 2, headers });
       }
       const f = await load(base(floorPort) + e.path, floor.pid!, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
-      for (const [mode, port, headers] of [['noauth', noauthPort, noauth], ['keystone', ksPort, ks]] as const) {
+      for (const [mode, port, headers, api] of [['noauth', noauthPort, noauth, apiNoauth], ['keystone', ksPort, ks, apiKs]] as const) {
         const h = { ...headers, 'content-type': 'application/json' };
-        const m = await load(base(port) + e.path, (port === ksPort ? apiKs : apiNoauth).pid!, isPost ? { ...post, headers: h } : { headers: h });
+        const m = await load(base(port) + e.path, api.pid!, isPost ? { ...post, headers: h } : { headers: h });
         rows.push([e.name, mode, fmt(m.rps), fmt(f.rps), `${((m.rps / f.rps) * 100).toFixed(1)}%`, fmt(m.p50), fmt(f.p50), `${(m.p50 / Math.max(f.p50, 1)).toFixed(2)}x`, fmt(m.p99), fmt(f.p99), String(m.non2xx), fmt(m.cpuUs), fmt(f.cpuUs), fmt(m.dbUs)]);
       }
     }

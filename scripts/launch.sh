@@ -15,8 +15,8 @@ name="$1"; shift
 # 79-81 MB after the run and 80-81 MB 10 s later (while it works off the queued creates), against
 # 89 and 102-103 MB with the API's flags; POST 620-735 req/s against 636-689. multi-process.test.ts
 # passed 7 of 7 with it (2 beside two busy loops); its 200 creates took 7.39-7.51 s against
-# 7.13-7.31 s with the API's flags (two alternating pairs): about 3% more conductor CPU. The API keeps 4 MB:
-# 2 MB cost its cached GETs (14-17% of the floor against 17-25%).
+# 7.13-7.31 s with the API's flags (two alternating pairs): about 3% more conductor CPU. The API
+# keeps 4 MB: 2 MB cost its cached GETs (14-17% of the floor against 17-25%).
 v8=()
 case "$name" in
   api|all-in-one) v8=(--max-semi-space-size=4) ;;
