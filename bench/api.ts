@@ -8,15 +8,16 @@
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
 // (of the --built tree when given, else of the sources through tsx).
-// --built DIR runs the processes from a compiled tree (tsc -p tsconfig.build.json --outDir DIR,
-// with DIR/node_modules linked to ours) instead of dist/ (npm run bench builds dist/ for bin/),
-// still through bin/ (MAGNUM_DIST=DIR), so with the launcher's V8 flags.
+// --built DIR runs the processes from another built tree (the dist/ of `npm run build` in another
+// checkout, whose node_modules its bundles find by walking up; or tsc's output of a tree from
+// before the bundles, with DIR/node_modules linked to ours) instead of dist/ (npm run bench
+// builds dist/ for bin/), still through bin/ (MAGNUM_DIST=DIR), so with the launcher's V8 flags.
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
 // to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,7 +241,8 @@ async function main() {
     const floorPort = await freePort();
     // Profiled processes run their source through tsx, or the --built tree's JavaScript
     // (--cpu-prof is not allowed in NODE_OPTIONS, so not through bin/).
-    const entry = (name: string) => (BUILT ? ['--enable-source-maps', `${BUILT}/src/cmd/${name}.js`] : ['--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`]);
+    const builtEntry = (name: string) => (existsSync(`${BUILT}/bundle/${name}.mjs`) ? [`${BUILT}/bundle/${name}.mjs`] : [`${BUILT}/src/cmd/${name}.js`]);
+    const entry = (name: string) => (BUILT ? ['--enable-source-maps', ...builtEntry(name)] : ['--import', 'tsx', `${ROOT}/src/cmd/${name}.ts`]);
     const magnum = (name: string, args: string[], profileAs?: string) => (PROFILE && profileAs
       ? start(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${join(PROFILE, profileAs)}`, ...entry(name), ...args])
       : start(`${ROOT}/bin/magnum-${name}`, args, BUILT ? { MAGNUM_DIST: BUILT } : {}));

@@ -8,8 +8,8 @@
 //
 //   node --import tsx bench/scale.ts [--db postgres|sqlite|mysql] [--duration 5] [--built DIR]
 //
-// --built DIR runs the API and the conductor from a compiled tree (tsc -p tsconfig.build.json
-// --outDir DIR, DIR/node_modules linked to ours) instead of bin/ (npm run bench:scale builds dist/).
+// --built DIR runs the API and the conductor from another built tree (see bench/api.ts) instead
+// of dist/ (npm run bench:scale builds dist/ for bin/).
 // Rows are written directly (multi-row INSERTs), not through the API: 100 projects, each cluster
 // with a master and a worker nodegroup, CREATE_COMPLETE, health unknown, the fake driver's
 // template. Needs the database and RabbitMQ of scripts/setup-services.sh (var/services.env); the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs src/cmd/<name>.ts: the compiled dist/ copy when it is up to date with src/ (npm run build),
-# otherwise straight from the TypeScript source through tsx.
+# Runs src/cmd/<name>.ts: its bundle dist/bundle/<name>.mjs when that is up to date with src/
+# (npm run build, scripts/bundle.mjs), otherwise straight from the TypeScript source through tsx.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 name="$1"; shift
 # V8's heap sizing for the long-running services: a young generation of at most 3 x 4 MB
@@ -22,12 +22,14 @@ case "$name" in
   api|all-in-one) v8=(--max-semi-space-size=4) ;;
   conductor) v8=(--max-semi-space-size=1 --optimize-for-size) ;;
 esac
-# MAGNUM_DIST=DIR runs another compiled tree (bench/api.ts and bench/scale.ts --built DIR).
+# MAGNUM_DIST=DIR runs another built tree (bench/api.ts and bench/scale.ts --built DIR): its
+# bundle, or for a tree built before the bundles (tsc's output) its dist/src/cmd/<name>.js.
 if [ -n "${MAGNUM_DIST:-}" ]; then
+  if [ -f "$MAGNUM_DIST/bundle/$name.mjs" ]; then exec node "${v8[@]}" "$MAGNUM_DIST/bundle/$name.mjs" "$@"; fi
   exec node "${v8[@]}" --enable-source-maps "$MAGNUM_DIST/src/cmd/$name.js" "$@"
 fi
 stamp="$here/dist/.stamp"
-if [ -f "$stamp" ] && [ -z "$(find "$here/src" -name '*.ts' -newer "$stamp" -print -quit)" ]; then
-  exec node "${v8[@]}" --enable-source-maps "$here/dist/src/cmd/$name.js" "$@"
+if [ -f "$stamp" ] && [ -f "$here/dist/bundle/$name.mjs" ] && [ -z "$(find "$here/src" -name '*.ts' -newer "$stamp" -print -quit)" ]; then
+  exec node "${v8[@]}" "$here/dist/bundle/$name.mjs" "$@"
 fi
 exec node "${v8[@]}" --import "$here/node_modules/tsx/dist/esm/index.mjs" "$here/src/cmd/$name.ts" "$@"

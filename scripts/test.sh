@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh clone: installs the npm dependencies, installs and starts
 # PostgreSQL, MariaDB, RabbitMQ, Keystone, Docker, the real OpenStack clients and Chromium (the
 # dashboard's browser tests), skipping what is already there, builds the node images once (the
-# Kubernetes one takes about 20 min on a fresh machine), type-checks, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
+# Kubernetes one takes about 20 min on a fresh machine), type-checks and bundles, then runs every test file (src/**/*.test.ts and test/**/*.test.ts) with
 # node's test runner. Usage: scripts/test.sh [test files...]
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,8 +29,10 @@ bin/magnum-node-image workload >/dev/null
 # builds; afterwards cached outside the repository (~/.cache/magnum-ts) and reported at once.
 bin/magnum-node-image build --coe kubernetes >/dev/null
 
-echo "[test] type-checking"
-npx tsc -p tsconfig.json
+# Type-checks and bundles (npm run build): the processes tests start through bin/ then run the
+# bundles of dist/bundle, as a built installation does (scripts/launch.sh).
+echo "[test] type-checking and bundling (npm run build)"
+npm run build --silent
 echo "[test] import boundaries (eslint.config.js)"
 npx eslint src
 
