@@ -304,12 +304,12 @@ async function main() {
     // RssFile is mostly the node binary's pages, which the two processes share: counted once, the
     // pair's resident memory is their anonymous memory plus the larger file-backed part.
     const once = (api: typeof a, cond: typeof c) => api.anon + cond.anon + Math.max(api.file, cond.file);
-    console.log(`\nresident memory (MB): magnum-api ${a.rss} (noauth), ${k.rss} (keystone); magnum-conductor ${c.rss}; API + conductor ${a.rss + c.rss}; floor process ${f.rss}`);
-    console.log(`of which anonymous: magnum-api ${a.anon}, magnum-conductor ${c.anon}; file-backed (shared node binary): ${a.file}, ${c.file}; the pair counted once ${once(a, c)}`);
+    console.log(`\nresident memory (MB): magnum-api ${a.rss} (noauth), ${k.rss} (keystone); magnum-conductor ${c.rss}; API + conductor ${a.rss + c.rss} (noauth API), ${k.rss + c.rss} (Keystone API); floor process ${f.rss}`);
+    console.log(`of which anonymous: magnum-api ${a.anon} (noauth), ${k.anon} (keystone), magnum-conductor ${c.anon}; file-backed (shared node binary): ${a.file}, ${k.file}, ${c.file}; the pair counted once ${once(a, c)} (noauth), ${once(k, c)} (Keystone)`);
     // Whether V8 gives back heap it grew under load once the allocation rate drops (its memory reducer).
     await new Promise((r) => setTimeout(r, 10_000));
-    const [a2, c2] = [memMb(apiNoauth.pid!), memMb(conductor.pid!)];
-    console.log(`10 s later: magnum-api ${a2.rss}, magnum-conductor ${c2.rss}, API + conductor ${a2.rss + c2.rss}; anonymous ${a2.anon}, ${c2.anon}; the pair counted once ${once(a2, c2)}`);
+    const [a2, k2, c2] = [memMb(apiNoauth.pid!), memMb(apiKs.pid!), memMb(conductor.pid!)];
+    console.log(`10 s later: magnum-api ${a2.rss} (noauth), ${k2.rss} (keystone), magnum-conductor ${c2.rss}; API + conductor ${a2.rss + c2.rss} (noauth API), ${k2.rss + c2.rss} (Keystone API); the pair counted once ${once(a2, c2)}, ${once(k2, c2)}`);
     if (PROFILE) {
       // The profiles are written when the processes exit on their own (SIGTERM: a clean stop).
       await Promise.all([apiNoauth, apiKs, conductor].map((c) => new Promise((res) => { c.once('exit', res); c.kill('SIGTERM'); })));
