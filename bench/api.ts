@@ -17,7 +17,7 @@
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,14 +80,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A server process; its output is kept in memory and its tail printed if it fails on its own. */
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-'));
-  const log = join(dir, 'out.log');
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => chunks.push(d));
   child.stderr!.on('data', (d: Buffer) => chunks.push(d));
-  child.on('exit', () => writeFileSync(log, Buffer.concat(chunks)));
+  child.on('exit', (code) => {
+    if (code) process.stderr.write(`${cmd} exited ${code}:\n${Buffer.concat(chunks).toString().slice(-3000)}\n`);
+  });
   children.push(child);
   if (child.pid) pin(child.pid, SERVER_CPUS);
   return child;
@@ -224,6 +225,7 @@ async function main() {
 
     const amqp = `${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`;
     const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-conf-'));
+    undo.push(async () => rmSync(dir, { recursive: true, force: true }));
     const conf = (port: number, auth: string) => {
       const f = join(dir, `${auth}.conf`);
       writeFileSync(f, [

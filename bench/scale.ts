@@ -16,7 +16,7 @@
 // API runs with noauth (identity headers), so Keystone is not used.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,18 @@ const freePort = () => new Promise<number>((resolve) => {
     s.close(() => resolve(port));
   });
 });
+
+/** What main() made outside this process (the database, the vhost, a directory), undone last-made first. */
+const undo: (() => Promise<unknown>)[] = [];
+let cleaned = false;
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  for (const c of children) c.kill('SIGKILL');
+  for (const f of undo.reverse()) await f().catch(() => undefined);
+}
+// Stopped by a signal (^C), the servers, database and vhost go too.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 
 /** bin/magnum-<name>, or the compiled tree's (--built). */
 // --built runs through bin/ too (MAGNUM_DIST), so the processes get the launcher's V8 flags.
@@ -125,12 +137,14 @@ async function load(url: string, headers: Record<string, string>): Promise<Load>
 async function main() {
   const loadBefore = loadavg();
   const db = await createTempDatabase(DB);
+  undo.push(() => db.drop());
   const vhost = `magnum-scale-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
-  await rabbit(['add_vhost', vhost]);
-  await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
   const lines: string[] = [];
   try {
+    await rabbit(['add_vhost', vhost]);
+    undo.push(() => rabbit(['delete_vhost', vhost]));
+    await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
     const storage = SqlStorage.open(db.url);
     await storage.migrate();
     const template = (await storage.createClusterTemplate({
@@ -138,6 +152,7 @@ async function main() {
       network_driver: 'docker', labels: { a: 'b' }, project_id: 'scale-project-0', user_id: 'scale', public: true,
     })).uuid;
     const dir = mkdtempSync(join(tmpdir(), 'magnum-scale-'));
+    undo.push(async () => rmSync(dir, { recursive: true, force: true }));
     const port = await freePort();
     const conf = join(dir, 'magnum.conf');
     writeFileSync(conf, [
@@ -204,9 +219,7 @@ async function main() {
     console.log(`bench/scale: ${DB}, noauth, ${CONNECTIONS} connections, ${DURATION} s per run; load average ${loadBefore} before, ${loadavg()} after`);
     for (const l of lines) console.log(l);
   } finally {
-    for (const c of children) c.kill('SIGKILL');
-    await rabbit(['delete_vhost', vhost]).catch(() => undefined);
-    await db.drop();
+    await cleanup();
   }
 }
 
