@@ -22,6 +22,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { Teardown } from './teardown.ts';
 import { SqlStorage } from '../src/db/sql/storage.ts';
 import { createTempDatabase } from '../test/helpers/databases.ts';
 import { ROOT, need } from '../test/helpers/env.ts';
@@ -41,18 +42,9 @@ const ONLY = strArg('only', '');
 const PROFILE = strArg('profile', '');
 const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
-const children: ChildProcess[] = [];
-/** What main() made outside this process (the database, the vhost), undone last-made first. */
-const undo: (() => Promise<unknown>)[] = [];
-let cleaned = false;
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) c.kill('SIGKILL');
-  for (const f of undo.reverse()) await f().catch(() => undefined);
-}
-// Stopped by a signal (^C), the servers, database and vhost go too.
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+// The servers, database, vhost and directories it made go when it ends or is stopped (^C).
+const teardown = new Teardown();
+const children = teardown.children;
 
 // --pin: the load generator (autocannon, in this process) on the last CPU, the servers on the
 // others. Without it the scheduler places them, and a run's figures move by up to 1.7x on 2 CPUs
@@ -207,11 +199,11 @@ async function main() {
   const loadBefore = loadavg();
   pin(process.pid, CLIENT_CPU);
   const db = await createTempDatabase(DB);
-  undo.push(() => db.drop());
+  teardown.push(() => db.drop());
   const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
   await rabbit(['add_vhost', vhost]);
-  undo.push(() => rabbit(['delete_vhost', vhost]));
+  teardown.push(() => rabbit(['delete_vhost', vhost]));
   await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
   try {
     const storage = SqlStorage.open(db.url);
@@ -225,7 +217,7 @@ async function main() {
 
     const amqp = `${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`;
     const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-conf-'));
-    undo.push(async () => rmSync(dir, { recursive: true, force: true }));
+    teardown.push(async () => rmSync(dir, { recursive: true, force: true }));
     const conf = (port: number, auth: string) => {
       const f = join(dir, `${auth}.conf`);
       writeFileSync(f, [
@@ -318,7 +310,7 @@ async function main() {
       console.log(`CPU profiles in ${PROFILE}/api-noauth, ${PROFILE}/api-keystone and ${PROFILE}/conductor`);
     }
   } finally {
-    await cleanup();
+    await teardown.run();
   }
 }
 

@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { Teardown } from './teardown.ts';
 import { SqlStorage } from '../src/db/sql/storage.ts';
 import { toRow } from '../src/db/sql/rows.ts';
 import { createTempDatabase, type DbKind } from '../test/helpers/databases.ts';
@@ -36,7 +37,9 @@ const BUILT = arg('built', '');
 const PROJECTS = 100;
 const SIZES = [1_000, 10_000];
 const CONNECTIONS = 4;
-const children: ChildProcess[] = [];
+// The servers, database, vhost and directory it made go when it ends or is stopped (^C).
+const teardown = new Teardown();
+const children = teardown.children;
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = createServer();
@@ -46,17 +49,6 @@ const freePort = () => new Promise<number>((resolve) => {
   });
 });
 
-/** What main() made outside this process (the database, the vhost, a directory), undone last-made first. */
-const undo: (() => Promise<unknown>)[] = [];
-let cleaned = false;
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) c.kill('SIGKILL');
-  for (const f of undo.reverse()) await f().catch(() => undefined);
-}
-// Stopped by a signal (^C), the servers, database and vhost go too.
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 
 /** bin/magnum-<name>, or the compiled tree's (--built). */
 // --built runs through bin/ too (MAGNUM_DIST), so the processes get the launcher's V8 flags.
@@ -137,13 +129,13 @@ async function load(url: string, headers: Record<string, string>): Promise<Load>
 async function main() {
   const loadBefore = loadavg();
   const db = await createTempDatabase(DB);
-  undo.push(() => db.drop());
+  teardown.push(() => db.drop());
   const vhost = `magnum-scale-${randomUUID().slice(0, 8)}`;
   const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
   const lines: string[] = [];
   try {
     await rabbit(['add_vhost', vhost]);
-    undo.push(() => rabbit(['delete_vhost', vhost]));
+    teardown.push(() => rabbit(['delete_vhost', vhost]));
     await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
     const storage = SqlStorage.open(db.url);
     await storage.migrate();
@@ -152,7 +144,7 @@ async function main() {
       network_driver: 'docker', labels: { a: 'b' }, project_id: 'scale-project-0', user_id: 'scale', public: true,
     })).uuid;
     const dir = mkdtempSync(join(tmpdir(), 'magnum-scale-'));
-    undo.push(async () => rmSync(dir, { recursive: true, force: true }));
+    teardown.push(async () => rmSync(dir, { recursive: true, force: true }));
     const port = await freePort();
     const conf = join(dir, 'magnum.conf');
     writeFileSync(conf, [
@@ -219,7 +211,7 @@ async function main() {
     console.log(`bench/scale: ${DB}, noauth, ${CONNECTIONS} connections, ${DURATION} s per run; load average ${loadBefore} before, ${loadavg()} after`);
     for (const l of lines) console.log(l);
   } finally {
-    await cleanup();
+    await teardown.run();
   }
 }
 
