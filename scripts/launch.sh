@@ -29,7 +29,10 @@ if [ -n "${MAGNUM_DIST:-}" ]; then
   exec node "${v8[@]}" --enable-source-maps "$MAGNUM_DIST/src/cmd/$name.js" "$@"
 fi
 stamp="$here/dist/.stamp"
-if [ -f "$stamp" ] && [ -f "$here/dist/bundle/$name.mjs" ] && [ -z "$(find "$here/src" -name '*.ts' -newer "$stamp" -print -quit)" ]; then
+# The bundles hold the libraries' code too: a package-lock.json newer than them (an npm install
+# since) means they are stale like a newer source file does.
+if [ -f "$stamp" ] && [ -f "$here/dist/bundle/$name.mjs" ] && [ ! "$here/package-lock.json" -nt "$stamp" ] \
+  && [ -z "$(find "$here/src" -name '*.ts' -newer "$stamp" -print -quit)" ]; then
   exec node "${v8[@]}" "$here/dist/bundle/$name.mjs" "$@"
 fi
 exec node "${v8[@]}" --import "$here/node_modules/tsx/dist/esm/index.mjs" "$here/src/cmd/$name.ts" "$@"
