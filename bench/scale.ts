@@ -49,7 +49,6 @@ const freePort = () => new Promise<number>((resolve) => {
   });
 });
 
-
 /** bin/magnum-<name>, or the compiled tree's (--built). */
 // --built runs through bin/ too (MAGNUM_DIST), so the processes get the launcher's V8 flags.
 const magnum = (name: string, args: string[]) => start(`${ROOT}/bin/magnum-${name}`, args, BUILT ? { MAGNUM_DIST: BUILT } : {});

@@ -1,20 +1,20 @@
 // `npm run build`: each command of src/cmd (what bin/ runs) bundled with esbuild into
 // dist/bundle/<name>.mjs, code they share in dist/bundle/chunks/. scripts/launch.sh runs these
-// while they are newer than every source file.
+// while they are newer than every source file and than package-lock.json.
 //
 // Why bundle: Node keeps every loaded module's source text, its compiled code and its module
 // record. The API loads about 1,100 modules (typebox 373, kysely 263, ajv 86, yaml 73) and the
 // conductor about 500; bundled, the libraries' code that is never imported is left out (tree
 // shaking) and what remains is one module per chunk. Measured at start (PostgreSQL + RabbitMQ,
-// `bench/api.ts`'s V8 flags): the API 92 MB resident instead of 103-105 (V8 heap in use 26 MB
-// instead of 36), the conductor 67 instead of 72.
+// the launcher's V8 flags): the API 88-92 MB resident instead of 103-105 (V8 heap in use 21-25 MB
+// instead of 36), the conductor 66 instead of 72.
 //
 // What stays out (imported from node_modules at run time, as before):
 // - native addons and what is loaded by a name chosen at run time: better-sqlite3, pg, mysql2
-//   (src/db/sql picks its driver with createRequire);
+//   (src/db/sql picks its driver with createRequire; pg's optional pg-native is pg's own affair);
 // - what is imported only on first use and is big: @kubernetes/client-node (the Kubernetes
-//   driver), @peculiar/x509 and reflect-metadata (certificates), undici (Keystone), esbuild (the
-//   dashboard's build);
+//   driver), @peculiar/x509 and reflect-metadata (clients' CSRs), undici (the coe CLI's HTTP),
+//   esbuild (the dashboard's build);
 // - pino, which starts its transports from files by path.
 // Every other dependency (fastify and its plugins, ajv, typebox, kysely, yaml, rabbitmq-client,
 // commander, ini, rfc6902, ...) is bundled.
@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = ['api', 'conductor', 'all-in-one', 'db-manage', 'config-sample', 'coe'];
 const EXTERNAL = [
-  'better-sqlite3', 'pg', 'mysql2', 'pg-native',
+  'better-sqlite3', 'pg', 'mysql2',
   '@kubernetes/client-node', '@peculiar/x509', 'reflect-metadata', 'undici', 'esbuild',
   'pino',
 ];
@@ -39,7 +39,7 @@ const EXTERNAL = [
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
 for (const name of EXTERNAL) {
-  if (name !== 'pg-native' && !deps.includes(name)) throw new Error(`scripts/bundle.mjs: ${name} is no longer a dependency; update EXTERNAL`);
+  if (!deps.includes(name)) throw new Error(`scripts/bundle.mjs: ${name} is no longer a dependency; update EXTERNAL`);
 }
 
 await build({
