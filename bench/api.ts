@@ -4,6 +4,7 @@
 //
 //   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
 //                                 [--only SUBSTRING] [--profile DIR] [--built DIR] [--pin]
+//                                 [--calibrate]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
@@ -12,6 +13,10 @@
 // checkout, whose node_modules its bundles find by walking up; or tsc's output of a tree from
 // before the bundles, with DIR/node_modules linked to ours) instead of dist/ (npm run bench
 // builds dist/ for bin/), still through bin/ (MAGNUM_DIST=DIR), so with the launcher's V8 flags.
+// --calibrate also loads the floor made to spend 5, 10, 20 and 30 us of CPU (a busy loop) before
+// each template-list answer, and prints what share of the plain floor's requests/s each keeps: the
+// work a handler may add on this machine for a given ratio (every request's answer wakes the load
+// generator, and the slower the server, the more often it sleeps, so each us costs more than one).
 // The conductor makes a cluster's certificates for each POST: the bench sets [x509] rsa_key_size
 // to 1024 (the smallest allowed) so that POST measures the API and the queue, not RSA key
 // generation (4 keys per cluster; 2048-bit keys take about 50-100 ms of CPU each).
@@ -40,6 +45,7 @@ const strArg = (name: string, dflt: string) => {
 const DB = strArg('db', 'postgres') as 'postgres' | 'sqlite' | 'mysql';
 const ONLY = strArg('only', '');
 const PROFILE = strArg('profile', '');
+const CALIBRATE = process.argv.includes('--calibrate');
 const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
 // The servers, database, vhost and directories it made go when it ends or is stopped (^C).
@@ -266,13 +272,32 @@ async function main() {
       const bodies = JSON.parse(readFileSync('${join(dir, 'bodies.json')}', 'utf8'));
       const app = Fastify();
       app.get('/*', async (req, reply) => reply.type('application/json').send(bodies[req.url]));
+      // --calibrate: /busy/<us>/<path> answers <path> after <us> microseconds of CPU work.
+      app.get('/busy/:us/*', async (req, reply) => {
+        const until = process.hrtime.bigint() + BigInt(req.params.us) * 1000n;
+        while (process.hrtime.bigint() < until);
+        return reply.type('application/json').send(bodies['/' + req.params['*']]);
+      });
       app.post('/v1/clusters', async (req, reply) => reply.code(202).type('application/json').send(bodies['/v1/clusters']));
       await app.listen({ host: '127.0.0.1', port: ${floorPort} });`);
     const floor = start('node', [floorSrc]);
     await waitHttp(`${base(floorPort)}/v1/clustertemplates`);
 
-    const rows: string[][] = [];
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 1) : '-');
+    const calibration: string[] = [];
+    // Before the endpoints: after POST the conductor is still working off the queued creates.
+    if (CALIBRATE) {
+      const path = endpoints[0].path;
+      await autocannon({ url: base(floorPort) + path, connections: CONNECTIONS, duration: 2 });
+      const plain = await load(base(floorPort) + path, floor.pid!);
+      for (const us of [5, 10, 20, 30]) {
+        const url = `${base(floorPort)}/busy/${us}${path}`;
+        await autocannon({ url, connections: CONNECTIONS, duration: 2 });
+        const b = await load(url, floor.pid!);
+        calibration.push(`floor + ${String(us).padStart(2)} us of work per request: ${fmt(b.rps)} req/s, ${((b.rps / plain.rps) * 100).toFixed(1)}% of the floor's ${fmt(plain.rps)}, CPU ${fmt(b.cpuUs)} us/req (the floor's ${fmt(plain.cpuUs)})`);
+      }
+    }
+    const rows: string[][] = [];
     const post = { method: 'POST' as const, body: JSON.stringify({ cluster_template_id: 'bench', node_count: 1 }) };
     for (const e of [...endpoints, { name: 'POST /v1/clusters', path: '/v1/clusters' }].filter((x) => x.name.includes(ONLY))) {
       const isPost = e.path === '/v1/clusters';
@@ -294,6 +319,7 @@ async function main() {
     console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
+    if (calibration.length) console.log(`\ncalibration (${endpoints[0].name}'s answer):\n${calibration.join('\n')}`);
     const [a, k, c, f] = [apiNoauth, apiKs, conductor, floor].map((p) => memMb(p.pid!));
     // RssFile is mostly the node binary's pages, which the two processes share: counted once, the
     // pair's resident memory is their anonymous memory plus the larger file-backed part.

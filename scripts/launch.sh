@@ -17,6 +17,12 @@ name="$1"; shift
 # passed 7 of 7 with it (2 beside two busy loops); its 200 creates took 7.39-7.51 s against
 # 7.13-7.31 s with the API's flags (two alternating pairs): about 3% more conductor CPU. The API
 # keeps 4 MB: 2 MB cost its cached GETs (14-17% of the floor against 17-25%).
+# --heap-growing-percent=50 on the API (a full collection once the old generation has grown by
+# half instead of by up to 4x): after a run of cached GETs alone the API kept 76 MB instead of up
+# to 143 (the old generation fills with requests promoted while they waited, until V8's memory
+# reducer collects about 40 s after the load stops), but after a full bench/api.ts run the pair
+# read 176-180 MB against 176-177 without, and the 1,000-cluster detail page took 2,235-2,289 us
+# of API CPU per request against 1,755-1,890 (two alternating pairs of runs): not used.
 v8=()
 case "$name" in
   api|all-in-one) v8=(--max-semi-space-size=4) ;;

@@ -103,6 +103,32 @@ describe('noauth', () => {
     assert.equal((await a.authenticate({ 'x-roles': 'cloud_admin' }, 'r')).isAdmin, true);
   });
 
+  it('the same identity headers again: the same identity, with this request\'s id and token', async () => {
+    const a = createAuthenticator(conf);
+    const headers = { 'x-user-id': 'u1', 'x-project-id': 'p1', 'x-roles': 'member' };
+    const one = await a.authenticate({ ...headers, 'x-auth-token': 't1' }, 'req-a');
+    const two = await a.authenticate({ ...headers, 'x-auth-token': 't2' }, 'req-b');
+    assert.deepEqual({ ...one, requestId: '', authToken: '' }, { ...two, requestId: '', authToken: '' });
+    assert.deepEqual([one.requestId, one.authToken, two.requestId, two.authToken], ['req-a', 't1', 'req-b', 't2']);
+    // A header sent empty is not the header left out (both read as absent, but they are two keys).
+    const empty = await a.authenticate({ ...headers, 'x-user-name': '' }, 'r');
+    assert.equal(empty.userName, null);
+    assert.equal(empty.userId, 'u1');
+    // Other values: another identity, not the remembered one.
+    assert.equal((await a.authenticate({ ...headers, 'x-roles': 'admin' }, 'r')).isAdmin, true);
+    assert.equal((await a.authenticate(headers, 'r')).isAdmin, false);
+  });
+
+  it('bad identity values are refused every time, also once valid identities are remembered', async () => {
+    const a = createAuthenticator(conf);
+    // The remembered identities are keyed by the values joined with NUL.
+    assert.equal((await a.authenticate({ 'x-user-id': 'a', 'x-user-name': 'b' }, 'r')).userId, 'a');
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(a.authenticate({ 'x-user-id': 'a\u0000=b' }, 'r'), /must not contain control characters/);
+      await assert.rejects(a.authenticate({ 'x-user-id': 'x'.repeat(256) }, 'r'), /maximum character requirement of 255/);
+    }
+  });
+
   it('WWW-Authenticate names the configured Keystone', () => {
     assert.equal(wwwAuthenticateHeader(config({ keystone_authtoken: { www_authenticate_uri: 'http://ks.example:5000/v3' } })),
       'Keystone uri="http://ks.example:5000/v3"');

@@ -92,9 +92,19 @@ function checkIdentityHeader(name: string, value: string | undefined): void {
   if (/[\u0000-\u001f\u007f]/.test(value)) throw E.InvalidInput(canonical(), value.replace(/[\u0000-\u001f\u007f]/g, '?'), 'Value must not contain control characters');
 }
 
+/** Distinct identities (sets of identity headers) whose checked identity a NoAuth keeps. */
+const NOAUTH_MEMO_SIZE = 1000;
+
 class NoAuth implements Authenticator {
   readonly #defaults: Identity & { isAdmin: boolean };
   readonly #isAdmin: AdminCheck;
+  /**
+   * The identity made from a set of identity header values, checked and frozen, with its is_admin:
+   * callers send the same headers request after request, and this spares the checks, the role
+   * parsing and the policy's admin check each time. Keyed by the values joined with NUL, which
+   * no accepted value holds; oldest first out.
+   */
+  readonly #memo = new Map<string, Identity & { isAdmin: boolean }>();
 
   constructor(conf: Config, isAdmin: AdminCheck) {
     const n = conf.noauth;
@@ -114,9 +124,31 @@ class NoAuth implements Authenticator {
   async authenticate(raw: Headers, requestId: string): Promise<RequestContext> {
     const headers = lowerCased(raw);
     const authToken = header(headers, 'x-auth-token') || null;
-    if (!IDENTITY_HEADERS.some((h) => headers[h] !== undefined)) {
-      return makeContext({ ...this.#defaults, requestId, authToken });
+    let key = '';
+    let any = false;
+    let keyable = true;
+    for (const h of IDENTITY_HEADERS) {
+      const v = header(headers, h);
+      if (v !== undefined) {
+        any = true;
+        // A NUL in a value could make two different sets of values one key (it is refused below).
+        if (v.includes('\u0000')) keyable = false;
+      }
+      // undefined and '' differ (a header sent empty is checked and read as absent): mark which.
+      key += v === undefined ? '\u0000-' : `\u0000=${v}`;
     }
+    if (!any) return makeContext({ ...this.#defaults, requestId, authToken });
+    let who = keyable ? this.#memo.get(key) : undefined;
+    if (!who) {
+      who = this.#identity(headers);
+      if (this.#memo.size >= NOAUTH_MEMO_SIZE) this.#memo.delete(this.#memo.keys().next().value!);
+      this.#memo.set(key, who);
+    }
+    return makeContext({ ...who, requestId, authToken });
+  }
+
+  /** The identity the headers name (400 for a value too long or with control characters). */
+  #identity(headers: Headers): Identity & { isAdmin: boolean } {
     const get = (...names: string[]): string | null => {
       for (const n of names) {
         const v = header(headers, n);
@@ -135,10 +167,12 @@ class NoAuth implements Authenticator {
       domainName: get('x-user-domain-name'),
       roles: Object.freeze(parseRoles(header(headers, 'x-roles'))),
     };
-    return makeContext({ ...who, requestId, authToken, isAdmin: this.#isAdmin(who) });
+    return Object.freeze({ ...who, isAdmin: this.#isAdmin(who) });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#memo.clear();
+  }
 }
 
 interface CacheEntry {
