@@ -206,11 +206,7 @@ async function main() {
   pin(process.pid, CLIENT_CPU);
   const db = await createTempDatabase(DB);
   teardown.push(() => db.drop());
-  const vhost = `magnum-bench-${randomUUID().slice(0, 8)}`;
-  const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
-  await rabbit(['add_vhost', vhost]);
-  teardown.push(() => rabbit(['delete_vhost', vhost]));
-  await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
+  const amqp = await teardown.vhost('magnum-bench', need('MAGNUM_TEST_AMQP_URL'));
   try {
     const storage = SqlStorage.open(db.url);
     await storage.migrate();
@@ -221,7 +217,6 @@ async function main() {
     for (const p of [project, adminProject]) await storage.createQuota({ project_id: p, resource: 'Cluster', hard_limit: 1_000_000 });
     await storage.close();
 
-    const amqp = `${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`;
     const dir = mkdtempSync(join(tmpdir(), 'magnum-bench-conf-'));
     teardown.push(async () => rmSync(dir, { recursive: true, force: true }));
     const conf = (port: number, auth: string) => {

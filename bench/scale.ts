@@ -129,13 +129,9 @@ async function main() {
   const loadBefore = loadavg();
   const db = await createTempDatabase(DB);
   teardown.push(() => db.drop());
-  const vhost = `magnum-scale-${randomUUID().slice(0, 8)}`;
-  const rabbit = (a: string[]) => new Promise<void>((res, rej) => spawn('rabbitmqctl', a, { stdio: 'ignore' }).on('exit', (c) => (c === 0 ? res() : rej(new Error(`rabbitmqctl ${a.join(' ')} failed`)))));
   const lines: string[] = [];
   try {
-    await rabbit(['add_vhost', vhost]);
-    teardown.push(() => rabbit(['delete_vhost', vhost]));
-    await rabbit(['set_permissions', '-p', vhost, 'magnum', '.*', '.*', '.*']);
+    const amqp = await teardown.vhost('magnum-scale', need('MAGNUM_TEST_AMQP_URL'));
     const storage = SqlStorage.open(db.url);
     await storage.migrate();
     const template = (await storage.createClusterTemplate({
@@ -147,7 +143,7 @@ async function main() {
     const port = await freePort();
     const conf = join(dir, 'magnum.conf');
     writeFileSync(conf, [
-      '[DEFAULT]', `transport_url = ${need('MAGNUM_TEST_AMQP_URL')}/${encodeURIComponent(vhost)}`, 'auth_strategy = noauth', 'host = scale',
+      '[DEFAULT]', `transport_url = ${amqp}`, 'auth_strategy = noauth', 'host = scale',
       '[api]', `port = ${port}`, '[database]', `connection = ${db.url}`,
       '[drivers]', 'test_drivers = fake', '[certificates]', `encryption_key_file = ${join(dir, 'cert.key')}`,
       '[oslo_policy]', 'policy_file = /nonexistent/policy.yaml',

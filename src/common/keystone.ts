@@ -138,6 +138,8 @@ interface ServiceToken {
 export class KeystoneClient implements KeystoneApi {
   readonly authUrl: string;
   readonly #opts: Required<KeystoneClientOptions>;
+  /** Every request goes to authUrl, so one protocol (and one kind of pool) serves them all. */
+  readonly #https: boolean;
   #agent: HttpAgent | null = null;
   #serviceToken: ServiceToken | null = null;
   #serviceLogin: Promise<ServiceToken> | null = null;
@@ -145,11 +147,19 @@ export class KeystoneClient implements KeystoneApi {
   constructor(opts: KeystoneClientOptions) {
     this.#opts = { timeoutMs: 10_000, maxRetries: 3, ...opts };
     this.authUrl = normaliseV3(opts.authUrl);
+    let protocol: string;
+    try {
+      protocol = new URL(this.authUrl).protocol;
+    } catch {
+      throw new Error(`[keystone_authtoken] auth_url is not a URL: ${JSON.stringify(opts.authUrl)}`);
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`[keystone_authtoken] auth_url must be http:// or https://: ${JSON.stringify(opts.authUrl)}`);
+    this.#https = protocol === 'https:';
   }
 
   /** The connection pool (made on the first request): at most 32 connections, idle ones closed after 30 s. */
-  #pool(https: boolean): HttpAgent {
-    return (this.#agent ??= new (https ? HttpsAgent : HttpAgent)({ keepAlive: true, maxSockets: 32, timeout: 30_000 }));
+  #pool(): HttpAgent {
+    return (this.#agent ??= new (this.#https ? HttpsAgent : HttpAgent)({ keepAlive: true, maxSockets: 32, timeout: 30_000 }));
   }
 
   static fromConfig(conf: Config): KeystoneClient {
@@ -272,11 +282,10 @@ export class KeystoneClient implements KeystoneApi {
    * was made fails with CONNECT_TIMEOUT (the request was not sent: it is retried).
    */
   #exchange(method: Method, url: URL, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
-    const https = url.protocol === 'https:';
     const t = this.#opts.timeoutMs;
     return new Promise((resolve, reject) => {
       let connected = false;
-      const req = (https ? httpsRequest : httpRequest)(url, { method, headers, agent: this.#pool(https) }, (res) => {
+      const req = (this.#https ? httpsRequest : httpRequest)(url, { method, headers, agent: this.#pool() }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

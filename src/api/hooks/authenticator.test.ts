@@ -137,6 +137,13 @@ describe('noauth', () => {
   it('keystone mode without a service password is a start-up error', () => {
     assert.throws(() => createAuthenticator(config()), /\[keystone_authtoken\] password must be set/);
   });
+
+  it('keystone mode with an auth_url that is not an http(s) URL is a start-up error', () => {
+    const keystone = (authUrl: string) => config({ keystone_authtoken: { auth_url: authUrl, password: 'x' } });
+    assert.throws(() => createAuthenticator(keystone('not a url')), /\[keystone_authtoken\] auth_url is not a URL: "not a url"/);
+    assert.throws(() => createAuthenticator(keystone('ftp://ks.example/v3')), /auth_url must be http:\/\/ or https:\/\//);
+    assert.doesNotThrow(() => createAuthenticator(keystone('https://ks.example:5000')));
+  });
 });
 
 // ---- real Keystone ---------------------------------------------------------------------------
