@@ -112,8 +112,9 @@ declare module 'fastify' {
 function normalisePath(url: string): string {
   const q = url.indexOf('?');
   let path = q === -1 ? url : url.slice(0, q);
-  if (path.length > 1) path = path.replace(/\/+$/, '');
-  return path.replace(/\.json$/, '') || '/';
+  if (path.length > 1 && path.endsWith('/')) path = path.replace(/\/+$/, '');
+  if (path.endsWith('.json')) path = path.slice(0, -5);
+  return path || '/';
 }
 
 export function buildApp(deps: ApiDeps): FastifyInstance {

@@ -6,15 +6,20 @@
 export const MAX_JSON_COLUMN_BYTES = 65_535;
 
 export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+/** The form clients send nearly always (and the one stored): checked first, without rewriting the value. */
+const CANONICAL_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const isCanonical = (v: string) => v.length === 36 && CANONICAL_RE.test(v);
 
 /** oslo_utils.uuidutils.is_uuid_like: canonical, 32-hex, {braced} and urn:uuid: forms. */
 export function isUuidLike(v: unknown): v is string {
   if (typeof v !== 'string') return false;
+  if (isCanonical(v)) return true;
   const s = v.replace(/^urn:uuid:/i, '').replace(/^\{(.*)\}$/, '$1');
   return UUID_RE.test(s);
 }
 
 export function canonicalUuid(v: string): string {
+  if (isCanonical(v)) return v;
   const hex = v.replace(/^urn:uuid:/i, '').replace(/[{}-]/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

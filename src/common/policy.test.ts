@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../conf/index.ts';
-import { makeContext, type RequestContext } from './context.ts';
+import { contextOf, makeContext, type Identity, type RequestContext } from './context.ts';
 import { isMagnumError } from './errors.ts';
 import { compileCheckString, DEFAULT_RULES, Policy } from './policy.ts';
 
@@ -237,6 +237,27 @@ describe('default rules (Magnum 15)', () => {
       assert.equal(e.message, "Policy doesn't allow quota:create to be performed.");
       return true;
     });
+  });
+
+  it('contexts of one remembered identity are judged by their own fields, as any context is', () => {
+    const who: Identity = Object.freeze({ userId: 'u1', userName: 'alice', projectId: 'p1', projectName: 'one', domainId: 'default', domainName: 'Default', roles: Object.freeze(['member']), isAdmin: false });
+    const a = contextOf(who, 'req-a', 'tok');
+    const b = contextOf(who, 'req-b', 'tok');
+    // The identity rides along unseen: not in JSON (an RPC message), keys, spreads or deep equality.
+    assert.deepEqual(a, makeContext({ ...who, requestId: 'req-a', authToken: 'tok' }));
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(a))).sort(), Object.keys(a).sort());
+    for (const ctx of [a, b]) {
+      assert.equal(policy.check(ctx, 'certificate:rotate_ca', cluster), true);
+      assert.equal(policy.check(ctx, 'certificate:rotate_ca', { ...cluster, project_id: 'p2' }), false);
+      assert.equal(policy.check(ctx, 'quota:create'), false);
+    }
+    // A context made from a's fields with another project is that project's, not the identity's.
+    const moved = makeContext({ ...a, projectId: 'p2' });
+    assert.equal(policy.check(moved, 'certificate:rotate_ca', cluster), false);
+    assert.equal(policy.check(moved, 'certificate:rotate_ca', { ...cluster, project_id: 'p2' }), true);
+    const promoted = makeContext({ ...a, roles: ['admin'], isAdmin: true });
+    assert.equal(policy.check(promoted, 'quota:create'), true);
+    assert.equal(policy.check(a, 'quota:create'), false);
   });
 
   it('isAdmin() is context_is_admin against an empty target', () => {

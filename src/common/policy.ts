@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../conf/index.ts';
-import type { RequestContext } from './context.ts';
+import { IDENTITY, type RequestContext } from './context.ts';
 import { E } from './errors.ts';
 
 /** What a check sees of the caller (oslo.context's policy values, as Magnum's to_dict() gives). */
@@ -383,7 +383,8 @@ export class Policy {
   readonly #trusteeDomainId: string | null;
   #rules: RuleTable;
   #warnings: string[] = [];
-  readonly #creds = new WeakMap<RequestContext, Credentials>();
+  /** Credentials by identity (src/common/context.ts: IDENTITY), else by context. */
+  readonly #creds = new WeakMap<object, Credentials>();
 
   private constructor(policyFile: string | null, trusteeDomainId: string | null) {
     this.#policyFile = policyFile;
@@ -476,10 +477,12 @@ export class Policy {
   }
 
   #credentials(ctx: RequestContext): Credentials {
-    let c = this.#creds.get(ctx);
+    // A context made for a remembered identity has that identity's fields: its credentials too.
+    const key = (ctx as { [IDENTITY]?: object })[IDENTITY] ?? ctx;
+    let c = this.#creds.get(key);
     if (!c) {
       c = credentialsOf(ctx);
-      this.#creds.set(ctx, c);
+      this.#creds.set(key, c);
     }
     return c;
   }

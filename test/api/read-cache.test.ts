@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
 import { InProcessTransport } from '../../src/rpc/in-process.ts';
 import { buildApi, readCacheOf } from '../../src/cmd/wiring.ts';
+import { cacheKey } from '../../src/api/read-cache.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
 
 const P = 'cache-project';
@@ -157,4 +158,15 @@ test('read cache: every change is in the next answer of another API process (pos
     const member2 = as(P, { user: 'someone-else' });
     assert.equal((await getB(`/v1/clusters/${uuid}`, member2)).uuid, uuid);
   });
+});
+
+test('read cache: different key parts always make different keys', () => {
+  const parts: unknown[][] = [
+    ['cluster', 'p:a', 'x'], ['cluster', 'p:a\u0000sx'], ['cluster', 'p:a\u0000', 'sx'], ['cluster', 'p:a', { name: 'x' }],
+    ['cluster', 'p:a', '{"name":"x"}'], ['cluster', 'p:a', 'x\u0000'], ['cluster', 'p:a', 'jx'], ['cluster', 'p:ax'], ['clusterp:a', 'x'],
+    ['cluster', 'p:a', 'x', ''], ['cluster', 'p:a', 'x', null], ['cluster', 'p:a', 'x', 'null'],
+  ];
+  const keys = parts.map(cacheKey);
+  assert.equal(new Set(keys).size, parts.length, keys.map((k) => JSON.stringify(k)).join('\n'));
+  assert.equal(cacheKey(['cluster', 'p:a', 'x']), cacheKey(['cluster', 'p:a', 'x']));
 });

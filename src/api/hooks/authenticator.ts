@@ -10,7 +10,7 @@
 // Pure logic: the Fastify hook calls authenticate() and renders the errors it throws.
 
 import type { Config } from '../../conf/index.ts';
-import { makeContext, type RequestContext } from '../../common/context.ts';
+import { contextOf, type RequestContext } from '../../common/context.ts';
 import { E } from '../../common/errors.ts';
 import { KeystoneClient, KeystoneTokenInvalid, KeystoneUnreachable, type KeystoneApi } from '../../common/keystone.ts';
 import type { Policy } from '../../common/policy.ts';
@@ -118,7 +118,7 @@ class NoAuth implements Authenticator {
       domainName: null,
       roles: Object.freeze([...n.default_roles]),
     };
-    this.#defaults = { ...who, isAdmin: isAdmin(who) };
+    this.#defaults = Object.freeze({ ...who, isAdmin: isAdmin(who) });
   }
 
   async authenticate(raw: Headers, requestId: string): Promise<RequestContext> {
@@ -134,14 +134,14 @@ class NoAuth implements Authenticator {
       // undefined and '' differ (a header sent empty is checked and read as absent): mark which.
       key += v === undefined ? '\u0000-' : `\u0000=${v}`;
     }
-    if (!any) return makeContext({ ...this.#defaults, requestId, authToken });
+    if (!any) return contextOf(this.#defaults, requestId, authToken);
     let who = this.#memo.get(key);
     if (!who) {
       who = this.#identity(headers);
       if (this.#memo.size >= NOAUTH_MEMO_SIZE) this.#memo.delete(this.#memo.keys().next().value!);
       this.#memo.set(key, who);
     }
-    return makeContext({ ...who, requestId, authToken });
+    return contextOf(who, requestId, authToken);
   }
 
   /** The identity the headers name (400 for a value too long or with control characters). */
@@ -206,7 +206,7 @@ class KeystoneAuth implements Authenticator {
     // token or a disabled user is refused at once); a cached refusal stays a refusal.
     const entry = hit && (!hit.who || !this.#recheck) ? hit : await this.#validate(token);
     if (!entry.who) throw E.Unauthorized();
-    return makeContext({ ...entry.who, requestId, authToken: token });
+    return contextOf(entry.who, requestId, token);
   }
 
   async close(): Promise<void> {

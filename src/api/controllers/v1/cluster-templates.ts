@@ -12,7 +12,7 @@ import { templateView } from '../../views.ts';
 import { Baymodel, BaymodelList, ClusterTemplate as TemplateSchema, ClusterTemplateList, NoContent, type RouteSchema } from '../../schemas.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findTemplate, projectScope } from './lookup.ts';
-import { TEMPLATE_TAG, cachedReply } from '../../read-cache.ts';
+import { TEMPLATE_TAG, cachedReply, pageKey, scopeKey } from '../../read-cache.ts';
 
 const s255 = () => W.str({ min: 1, max: 255 });
 const READONLY = ['project_id', 'user_id', 'links', 'created_at', 'updated_at'];
@@ -133,7 +133,7 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     const p = pageParams(r.query, 'cluster_template', conf.api.max_limit);
     const scope = scopeOf(r);
     // The page's JSON from the read cache while no template changed (src/api/read-cache.ts).
-    return cachedReply(deps.cache, [coll, detail, scope, p, r.host], [TEMPLATE_TAG], async () => {
+    return cachedReply(deps.cache, [detail ? `${coll}/detail` : coll, scopeKey(scope), pageKey(p), r.host], [TEMPLATE_TAG], async () => {
       const marker = p.marker ? (await storage.findClusterTemplates(scope, { uuid: p.marker }))[0] : undefined;
       if (p.marker && !marker) throw E.ClusterTemplateNotFound(p.marker);
       const page = { ...p, marker };

@@ -12,7 +12,7 @@ import { Cluster as ClusterSchema, ClusterDetailList, ClusterEventList, ClusterL
 import { validateInfra } from './cluster-templates.ts';
 import { requireProject } from '../../../common/scope.ts';
 import { adminWideScope, findCluster, findNodeGroup, findTemplate, findTemplateCached, oneCluster, projectScope } from './lookup.ts';
-import { ANY_CLUSTER_TAG, TEMPLATE_TAG, cachedReply, clusterTag } from '../../read-cache.ts';
+import { ANY_CLUSTER_TAG, TEMPLATE_TAG, cachedReply, clusterTag, pageKey, scopeKey } from '../../read-cache.ts';
 
 const s255 = () => W.str({ min: 1, max: 255 });
 const readonly = (...names: string[]) => Object.fromEntries(names.map((n) => [n, W.readonly()]));
@@ -171,7 +171,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     const p = pageParams(r.query, 'cluster', conf.api.max_limit);
     const scope = adminWideScope(r.ctx);
     // The page's JSON from the read cache while no cluster or template changed (src/api/read-cache.ts).
-    return cachedReply(deps.cache, ['clusters', detail, scope, p, r.host], [TEMPLATE_TAG, ANY_CLUSTER_TAG], async () => {
+    return cachedReply(deps.cache, [detail ? 'clusters/detail' : 'clusters', scopeKey(scope), pageKey(p), r.host], [TEMPLATE_TAG, ANY_CLUSTER_TAG], async () => {
       const marker = p.marker ? (await storage.findClusters(scope, { uuid: p.marker }))[0] : undefined;
       if (p.marker && !marker) throw E.ClusterNotFound(p.marker);
       const page = { ...p, marker };
@@ -202,7 +202,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
     // which a change to any of them drops in every API process (src/api/read-cache.ts).
     const scope = adminWideScope(r.ctx);
     const by = identLookup(r.params.ident);
-    return cachedReply(deps.cache, ['cluster', scope, by, r.host], [TEMPLATE_TAG, by.uuid ? clusterTag(by.uuid) : ANY_CLUSTER_TAG], async () => {
+    return cachedReply(deps.cache, ['cluster', scopeKey(scope), by.uuid ?? by, r.host], [TEMPLATE_TAG, by.uuid ? clusterTag(by.uuid) : ANY_CLUSTER_TAG], async () => {
       const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(scope, by), r.params.ident);
       return { target: c, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
     }, (c) => policy.enforce(r.ctx, 'cluster:get', c));
