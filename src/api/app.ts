@@ -109,6 +109,26 @@ declare module 'fastify' {
   }
 }
 
+const MIN_VERSION_HEADER = `container-infra ${MIN_VERSION_STRING}`;
+const MAX_VERSION_HEADER = `container-infra ${MAX_VERSION_STRING}`;
+/**
+ * OpenStack-API-Version values already read, with the answer's header: a client sends the same
+ * one request after request. Only accepted values are kept, at most 64 (then it starts afresh).
+ */
+const versionsRead = new Map<string, { mv: Microversion; header: string }>();
+
+function readVersion(value: string | string[] | undefined): { mv: Microversion; header: string } {
+  const known = typeof value === 'string' ? versionsRead.get(value) : undefined;
+  if (known) return known;
+  const mv = parseMicroversion(value);
+  const read = Object.freeze({ mv, header: `container-infra ${formatMv(mv)}` });
+  if (typeof value === 'string') {
+    if (versionsRead.size >= 64) versionsRead.clear();
+    versionsRead.set(value, read);
+  }
+  return read;
+}
+
 function normalisePath(url: string): string {
   const q = url.indexOf('?');
   let path = q === -1 ? url : url.slice(0, q);
@@ -162,11 +182,12 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     req.magnum = { requestId, mv: null, ctx: null, versioned };
     void reply.header('x-openstack-request-id', requestId);
     if (versioned) {
-      void reply.header('OpenStack-API-Minimum-Version', `container-infra ${MIN_VERSION_STRING}`);
-      void reply.header('OpenStack-API-Maximum-Version', `container-infra ${MAX_VERSION_STRING}`);
+      void reply.header('OpenStack-API-Minimum-Version', MIN_VERSION_HEADER);
+      void reply.header('OpenStack-API-Maximum-Version', MAX_VERSION_HEADER);
       void reply.header('Vary', 'OpenStack-API-Version');
+      let version: { mv: Microversion; header: string };
       try {
-        req.magnum.mv = parseMicroversion(req.headers['openstack-api-version']);
+        version = readVersion(req.headers['openstack-api-version']);
       } catch (err) {
         if (err instanceof MicroversionUnsupported) {
           return reply.code(406).type('application/json').send({
@@ -181,7 +202,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
         }
         throw err;
       }
-      void reply.header('OpenStack-API-Version', `container-infra ${formatMv(req.magnum.mv)}`);
+      req.magnum.mv = version.mv;
+      void reply.header('OpenStack-API-Version', version.header);
     }
     if (PUBLIC_PATHS.has(path)) return;
     // The dashboard's static files hold no data, and its Keystone login pass-through is how a

@@ -54,6 +54,8 @@ interface Entry {
   answer: CachedAnswer;
   tags: readonly string[];
   size: number;
+  /** #stored when the entry was last put at the newest end. */
+  seq: number;
 }
 
 function deepFreeze<T>(v: T): T {
@@ -68,8 +70,14 @@ export class ReadCache {
   readonly #feed: ChangeFeed;
   readonly #maxEntries: number;
   readonly #maxChars: number;
-  /** Insertion order is recency order: a hit moves its entry to the end. */
+  /**
+   * Insertion order is recency order, kept coarse: a hit moves its entry to the newest end only
+   * once maxEntries/2 entries were stored since it was last put there (a hot entry does not
+   * rewrite the map on every hit); an entry used since the last maxEntries/2 stores is never
+   * the first out.
+   */
   readonly #entries = new Map<string, Entry>();
+  #stored = 0;
   readonly #byTag = new Map<string, Set<string>>();
   #chars = 0;
   /** Bumped by every announcement: a read that saw it change is not stored. */
@@ -102,8 +110,11 @@ export class ReadCache {
     const hit = this.#entries.get(key);
     if (hit) {
       this.stats.hits++;
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
+      if (this.#stored - hit.seq >= this.#maxEntries / 2) {
+        this.#entries.delete(key);
+        hit.seq = ++this.#stored;
+        this.#entries.set(key, hit);
+      }
       return hit.answer as CachedAnswer<T>;
     }
     this.stats.misses++;
@@ -117,7 +128,7 @@ export class ReadCache {
     const size = answer.json.length;
     if (size > this.#maxChars / 4) return;
     this.#drop(key);
-    this.#entries.set(key, { answer, tags, size });
+    this.#entries.set(key, { answer, tags, size, seq: ++this.#stored });
     this.#chars += size;
     for (const t of tags) {
       let keys = this.#byTag.get(t);

@@ -176,6 +176,8 @@ interface CacheEntry {
   /** null: Keystone said the token is not valid. */
   who: (Identity & { isAdmin: boolean }) | null;
   expiresAt: number;
+  /** The cache's insertion count when the entry was last put at the newest end. */
+  seq?: number;
 }
 
 class KeystoneAuth implements Authenticator {
@@ -185,8 +187,14 @@ class KeystoneAuth implements Authenticator {
   readonly #cacheMs: number;
   readonly #cacheSize: number;
   readonly #recheck: boolean;
-  /** Insertion order is recency order: a hit moves its entry to the end. */
+  /**
+   * Insertion order is recency order, kept coarse: a hit moves its entry to the newest end only
+   * once half the cache's size of insertions has happened since it was last put there, so a
+   * token used request after request does not rewrite the map each time. An entry used since
+   * the last size/2 insertions is never the first out.
+   */
   readonly #cache = new Map<string, CacheEntry>();
+  #seq = 0;
   readonly #inFlight = new Map<string, Promise<CacheEntry>>();
 
   constructor(conf: Config, keystone: Pick<KeystoneApi, 'authUrl' | 'validateToken'>, isAdmin: AdminCheck, owned: KeystoneClient | null) {
@@ -217,9 +225,15 @@ class KeystoneAuth implements Authenticator {
   #cached(token: string): CacheEntry | undefined {
     const hit = this.#cache.get(token);
     if (!hit) return undefined;
-    this.#cache.delete(token);
-    if (hit.expiresAt <= Date.now()) return undefined;
-    this.#cache.set(token, hit);
+    if (hit.expiresAt <= Date.now()) {
+      this.#cache.delete(token);
+      return undefined;
+    }
+    if (this.#seq - (hit.seq ?? 0) >= this.#cacheSize / 2) {
+      this.#cache.delete(token);
+      hit.seq = ++this.#seq;
+      this.#cache.set(token, hit);
+    }
     return hit;
   }
 
@@ -275,6 +289,7 @@ class KeystoneAuth implements Authenticator {
       if (oldest === undefined) break;
       this.#cache.delete(oldest);
     }
+    entry.seq = ++this.#seq;
     this.#cache.set(token, entry);
   }
 }
