@@ -149,7 +149,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     // Pecan's quirk: a first segment that is not v1 is served as if it were under /v1.
     rewriteUrl: (req) => {
       const url = req.url ?? '/';
-      const path = url.split('?')[0];
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
       if (path === '/' || path === '' || path.startsWith('/v1/') || path === '/v1' || path.startsWith('/healthcheck') || path === '/v1.json') return url;
       if (dashboard && isDashboardPath(path)) return url;
       return `/v1${url}`;

@@ -26,7 +26,9 @@ export function checkStorable(field: string, value: string): void {
 
 /** Path parameters and query values (strings, or lists of them). */
 export function checkStrings(values: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(values)) {
+  for (const k in values) {
+    if (!Object.hasOwn(values, k)) continue;
+    const v = values[k];
     checkStorable(k, k);
     if (typeof v === 'string') checkStorable(k, v);
     else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') checkStorable(k, x);

@@ -24,6 +24,27 @@ test('GroupCommit: alone a caller is written at once; callers arriving meanwhile
   assert.deepEqual(writes, [[1], [2, 3, 4]]);
 });
 
+test('GroupCommit: an item refused when its batch goes out fails with that error alone; the others are written', async () => {
+  const writes: string[][] = [];
+  let release!: () => void;
+  const left = new Set<string>();
+  const g = new GroupCommit<string>(async (items) => {
+    writes.push(items);
+    if (writes.length === 1) await new Promise<void>((r) => (release = r));
+  }, { refuse: (x) => (left.has(x) ? new Error(`${x} left`) : undefined) });
+  const first = g.submit('a');
+  await tick();
+  const rest = ['b', 'c', 'd'].map((x) => g.submit(x).then(() => 'ok', (e: Error) => e.message));
+  left.add('c');
+  release();
+  await first;
+  assert.deepEqual(await Promise.all(rest), ['ok', 'c left', 'ok']);
+  assert.deepEqual(writes, [['a'], ['b', 'd']]);
+  left.add('e');
+  assert.equal(await g.submit('e').then(() => 'ok', (e: Error) => e.message), 'e left');
+  assert.deepEqual(writes, [['a'], ['b', 'd']], 'a batch left empty is not written');
+});
+
 test('GroupCommit: a failed batch is retried one by one, so each caller gets its own outcome', async () => {
   const writes: string[][] = [];
   let release!: () => void;

@@ -15,14 +15,20 @@ export class GroupCommit<T> {
   readonly #write: (items: T[]) => Promise<void>;
   readonly #maxBatch: number;
   readonly #alike: (err: unknown) => boolean;
+  readonly #refuse: (item: T) => unknown;
   #queue: Pending<T>[] = [];
   #writing = false;
 
-  /** `write` stores every item given, all or nothing; at most `maxBatch` items at once. */
-  constructor(write: (items: T[]) => Promise<void>, opts: { maxBatch?: number; alike?: (err: unknown) => boolean } = {}) {
+  /**
+   * `write` stores every item given, all or nothing; at most `maxBatch` items at once. `refuse`
+   * gives the error of an item that must not be written any more (its client left while it
+   * waited), checked as its batch goes out: that item fails with it and the others are written.
+   */
+  constructor(write: (items: T[]) => Promise<void>, opts: { maxBatch?: number; alike?: (err: unknown) => boolean; refuse?: (item: T) => unknown } = {}) {
     this.#write = write;
     this.#maxBatch = Math.max(1, opts.maxBatch ?? 64);
     this.#alike = opts.alike ?? (() => false);
+    this.#refuse = opts.refuse ?? (() => undefined);
   }
 
   /** Resolves once `item` is written (with others, or alone after its batch failed). */
@@ -37,7 +43,12 @@ export class GroupCommit<T> {
     this.#writing = true;
     try {
       while (this.#queue.length) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
+        const batch = this.#queue.splice(0, this.#maxBatch).filter((p) => {
+          const refused = this.#refuse(p.item);
+          if (refused !== undefined) p.reject(refused);
+          return refused === undefined;
+        });
+        if (batch.length === 0) continue;
         try {
           await this.#write(batch.map((p) => p.item));
           for (const p of batch) p.resolve();

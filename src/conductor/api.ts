@@ -7,7 +7,8 @@ import type { RequestContext } from '../common/context.ts';
 import { E, MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterCreate, OperationStart, Storage } from '../db/api.ts';
-import { isDatabaseUnavailable } from '../db/errors.ts';
+import { RequestAbandoned, isDatabaseUnavailable } from '../db/errors.ts';
+import { currentRequestScope, outsideRequestScope, type RequestGone } from '../db/sql/connection.ts';
 import { GroupCommit } from '../common/group-commit.ts';
 import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { ContainerLive } from '../objects/container.ts';
@@ -94,15 +95,18 @@ export class ConductorAPI {
     const timeout = cluster.create_timeout && cluster.create_timeout > 0 ? cluster.create_timeout : this.#conf.cluster_heat.create_timeout;
     const op = this.#operation(ctx, cluster.uuid, 'cluster_create', {}, this.#deadline(timeout));
     // The "requested" line goes in the create's own write: one commit for the request.
-    await this.#creates.submit({ ctx, create: { cluster, nodegroups, op, event: { cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' } } });
+    await this.#creates.submit({ ctx, gone: currentRequestScope(), create: { cluster, nodegroups, op, event: { cluster_id: cluster.uuid, operation_id: op.uuid, step: 'cluster_create', outcome: 'info', message: 'Create requested.' } } });
   }
 
   /** Concurrent creates are written together and woken with one message (src/common/group-commit.ts):
-   * under load a create costs a share of one statement and one publish instead of its own. */
-  readonly #creates = new GroupCommit<{ ctx: RequestContext; create: ClusterCreate }>(async (batch) => {
+   * under load a create costs a share of one statement and one publish instead of its own. A
+   * batch is written in no request's scope (it runs where its first caller started it, and that
+   * client leaving must not fail the others); a create whose own client left before its batch
+   * went out is refused (RequestAbandoned) and left out, as it would have been alone. */
+  readonly #creates = new GroupCommit<{ ctx: RequestContext; gone: RequestGone | undefined; create: ClusterCreate }>((batch) => outsideRequestScope(async () => {
     await this.#storage.createClustersWithOperations(batch.map((b) => b.create));
     await this.#wake(batch.map((b) => ({ ctx: b.ctx, operation: b.create.op.uuid })));
-  }, { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable });
+  }), { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable, refuse: (b) => (b.gone?.aborted ? new RequestAbandoned() : undefined) });
 
   async #start(ctx: RequestContext, cluster: Cluster, verb: string, start: Omit<OperationStart, 'clusterUuid'>): Promise<void> {
     const ok = await this.#storage.startOperation({ ...start, clusterUuid: cluster.uuid });

@@ -10,6 +10,7 @@ import type { NewOperation, PageRequest } from '../../src/db/api.ts';
 import { COLUMNS } from '../../src/db/sql/rows.ts';
 import { conductorScope, UnscopedQuery } from '../../src/common/scope.ts';
 import { SqlStorage, UniqueViolation } from '../../src/db/sql/storage.ts';
+import { runInRequestScope } from '../../src/db/sql/connection.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../src/objects/models.ts';
 import { createTempDatabase, databaseKinds, type DbKind, type TempDatabase } from '../helpers/databases.ts';
 import { race, type WriterData } from './writer-worker.ts';
@@ -712,6 +713,18 @@ describe('SqlStorage', { concurrency: true }, () => {
           const got = await Promise.all(asked.map((p) => f.s.clusterQuotaUsage(p)));
           const want = (p: string) => ({ [ps[0]]: { hardLimit: null, count: 0 }, [ps[1]]: { hardLimit: 7, count: 1 }, [ps[2]]: { hardLimit: 0, count: 2 }, [ps[3]]: { hardLimit: null, count: 3 } })[p] ?? { hardLimit: null, count: 0 };
           assert.deepEqual(got, asked.map(want));
+        });
+
+        test('clusterQuotaUsage: a batched read serves every request that joined it, also once the client of the request that started it has gone', async () => {
+          const [a, b] = [project(), project()];
+          await makeCluster(f.s, { project_id: b });
+          const goneA = { aborted: false };
+          // A starts the batched reads (its own read goes out at once); B's project is read next, in the same run of batches.
+          const first = runInRequestScope(goneA, () => f.s.clusterQuotaUsage(a));
+          const second = runInRequestScope({ aborted: false }, () => f.s.clusterQuotaUsage(b));
+          goneA.aborted = true;
+          await first.catch(() => undefined);
+          assert.deepEqual(await second, { hardLimit: null, count: 1 });
         });
 
         /** A cluster whose create finished, with no active operation. */

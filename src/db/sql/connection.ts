@@ -130,6 +130,20 @@ export function runInRequestScope<T>(signal: RequestGone, fn: () => T): T {
   return requestScope.run(signal, fn);
 }
 
+/** The signal of the request the caller works for, if any. */
+export function currentRequestScope(): RequestGone | undefined {
+  return requestScope.getStore();
+}
+
+/**
+ * Runs `fn` in no request's scope: for work done on behalf of several requests at once (a
+ * batched read or write, src/common/batch-load.ts and group-commit.ts), which runs wherever its
+ * first caller started it and must not be refused because that one client left.
+ */
+export function outsideRequestScope<T>(fn: () => T): T {
+  return requestScope.exit(fn);
+}
+
 // ---- guarded sessions ------------------------------------------------------------------------
 
 /** What a guarded session needs from one driver connection. */

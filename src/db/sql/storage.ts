@@ -6,7 +6,7 @@ import { TASK_KINDS, type ClusterStatus } from '../../objects/fields.ts';
 import type { ClusterCreate, ClusterView, ClusterWithTemplateLabels, NodeGroupSummary, IdentLookup, NewOperation, NewWorkload, OperationFinish, OperationStart, Scope, StepOutcome, Storage } from '../api.ts';
 import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, isDeadlock, isUniqueViolation } from '../errors.ts';
 import type { PgChangeFeed } from './change-feed.ts';
-import { connect, type Connection } from './connection.ts';
+import { connect, outsideRequestScope, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
 import { projectOf } from '../../common/scope.ts';
@@ -338,7 +338,11 @@ export class SqlStorage implements Storage {
     return this.#quotaUsage.load(projectId);
   }
 
-  readonly #quotaUsage = new BatchLoad<string, QuotaUsage>(async (projects) => {
+  // Read in no request's scope: the batch serves every caller that joined it, and the client of
+  // the one that started it leaving must not fail the others (src/db/sql/connection.ts).
+  readonly #quotaUsage = new BatchLoad<string, QuotaUsage>((projects) => outsideRequestScope(() => this.#readQuotaUsage(projects)));
+
+  async #readQuotaUsage(projects: string[]): Promise<Map<string, QuotaUsage>> {
     // MariaDB compares project ids by its collation (case-insensitively), which a batch could not
     // match back to the ids asked for: there each project is read on its own.
     if (projects.length === 1 || this.conn.dialect === 'mysql') {
@@ -359,7 +363,7 @@ export class SqlStorage implements Storage {
       else u.hardLimit = r.v === null || r.v === undefined ? null : Number(r.v);
     }
     return out;
-  });
+  }
 
   async #oneQuotaUsage(projectId: string): Promise<QuotaUsage> {
     const [row] = await this.#runCompiled('clusterQuotaUsage', () => this.#db.selectNoFrom((eb) => [
