@@ -13,7 +13,7 @@ import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 import { catalog } from './common.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
-import { runInRequestScope } from '../db/sql/connection.ts';
+import { runInRequestScope } from '../common/request-scope.ts';
 
 /** The read cache of an API built here (tests look at its figures). */
 export const readCacheOf = new WeakMap<object, ReadCache>();

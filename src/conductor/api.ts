@@ -8,7 +8,7 @@ import { E, MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterCreate, OperationStart, Storage } from '../db/api.ts';
 import { RequestAbandoned, isDatabaseUnavailable } from '../db/errors.ts';
-import { currentRequestScope, outsideRequestScope, type RequestGone } from '../db/sql/connection.ts';
+import { currentRequestScope, outsideRequestScope, type RequestGone } from '../common/request-scope.ts';
 import { GroupCommit } from '../common/group-commit.ts';
 import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { ContainerLive } from '../objects/container.ts';

@@ -16,7 +16,7 @@ export class DatabaseUnavailable extends MagnumError {
 
 /**
  * An API request whose client closed its connection before the request's database work was
- * committed: the work is rolled back instead (see runInRequestScope in src/db/sql/connection.ts).
+ * committed: the work is rolled back instead (see src/common/request-scope.ts and src/db/sql/connection.ts).
  */
 export class RequestAbandoned extends MagnumError {
   constructor() {

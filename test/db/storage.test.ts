@@ -10,7 +10,7 @@ import type { NewOperation, PageRequest } from '../../src/db/api.ts';
 import { COLUMNS } from '../../src/db/sql/rows.ts';
 import { conductorScope, UnscopedQuery } from '../../src/common/scope.ts';
 import { SqlStorage, UniqueViolation } from '../../src/db/sql/storage.ts';
-import { runInRequestScope } from '../../src/db/sql/connection.ts';
+import { runInRequestScope } from '../../src/common/request-scope.ts';
 import type { Cluster, ClusterTemplate, NodeGroup } from '../../src/objects/models.ts';
 import { createTempDatabase, databaseKinds, type DbKind, type TempDatabase } from '../helpers/databases.ts';
 import { race, type WriterData } from './writer-worker.ts';

@@ -9,7 +9,8 @@ import { after, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { createTempDatabase, type DbKind, type TempDatabase } from '../../../test/helpers/databases.ts';
 import { DatabaseUnavailable, RequestAbandoned, isDatabaseUnavailable, redactCredentials } from '../errors.ts';
-import { GuardedSession, connect, parseDatabaseUrl, runInRequestScope, type Connection } from './connection.ts';
+import { GuardedSession, connect, parseDatabaseUrl, type Connection } from './connection.ts';
+import { runInRequestScope } from '../../common/request-scope.ts';
 
 const uncaught: unknown[] = [];
 const onUncaught = (err: unknown) => void uncaught.push(err);

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -7,6 +6,7 @@ import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, Sq
 import type { createPool as CreatePool, Pool as MysqlPool, PoolConnection as MysqlPoolConnection } from 'mysql2';
 import type PgModule from 'pg';
 import { PgChangeFeed } from './change-feed.ts';
+import { currentRequestScope, type RequestGone } from '../../common/request-scope.ts';
 import { DEADLOCK_RETRIES, DatabaseUnavailable, RequestAbandoned, deadlockPause, isDatabaseUnavailable, isDeadlock, redactCredentials, unavailableReason } from '../errors.ts';
 
 // Only the database a process uses is loaded (each driver costs 6-17 MB of memory).
@@ -114,35 +114,11 @@ export interface ConnectOptions {
 
 // ---- request scope ---------------------------------------------------------------------------
 //
-// An API request runs its database work inside a scope holding an AbortSignal that fires when its
-// client goes away. Once it has fired, the request's statements are refused (ROLLBACK excepted),
-// so a transaction is never committed for a client that gave up; and a write the request makes
-// outside a transaction is wrapped in one, committed only if the client is still there. (A COMMIT
-// already sent when the client leaves completes; its answer just finds no reader.)
-
-/** Whether the request's client went away; an AbortSignal is one, a plain flag is cheaper per request. */
-export interface RequestGone { readonly aborted: boolean }
-
-const requestScope = new AsyncLocalStorage<RequestGone>();
-
-/** Runs `fn` (and everything it starts) in the database scope of a request with this signal. */
-export function runInRequestScope<T>(signal: RequestGone, fn: () => T): T {
-  return requestScope.run(signal, fn);
-}
-
-/** The signal of the request the caller works for, if any. */
-export function currentRequestScope(): RequestGone | undefined {
-  return requestScope.getStore();
-}
-
-/**
- * Runs `fn` in no request's scope: for work done on behalf of several requests at once (a
- * batched read or write, src/common/batch-load.ts and group-commit.ts), which runs wherever its
- * first caller started it and must not be refused because that one client left.
- */
-export function outsideRequestScope<T>(fn: () => T): T {
-  return requestScope.exit(fn);
-}
+// A request's statements run in its scope (src/common/request-scope.ts): once its client has gone
+// they are refused (ROLLBACK excepted), so a transaction is never committed for a client that
+// gave up; and a write the request makes outside a transaction is wrapped in one, committed only
+// if the client is still there. (A COMMIT already sent when the client leaves completes; its
+// answer just finds no reader.)
 
 // ---- guarded sessions ------------------------------------------------------------------------
 
@@ -182,7 +158,7 @@ export class GuardedSession {
 
   async query(sql: string, params: readonly unknown[]): Promise<unknown> {
     const verb = verbOf(sql);
-    const signal = requestScope.getStore();
+    const signal = currentRequestScope();
     if (verb === 'rollback') {
       this.#inTransaction = false;
       return this.#timed(sql, params, verb);

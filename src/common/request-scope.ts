@@ -1,0 +1,29 @@
+// The scope of an API request: everything a request's handler starts runs with a flag that turns
+// true when its client goes away, and the database layer refuses the request's statements from
+// then on (src/db/sql/connection.ts, GuardedSession). Work done for several requests at once (a
+// batched read or write) runs in no request's scope instead.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** Whether the request's client went away; an AbortSignal is one, a plain flag is cheaper per request. */
+export interface RequestGone { readonly aborted: boolean }
+
+const requestScope = new AsyncLocalStorage<RequestGone>();
+
+/** Runs `fn` (and everything it starts) in the scope of a request with this signal. */
+export function runInRequestScope<T>(signal: RequestGone, fn: () => T): T {
+  return requestScope.run(signal, fn);
+}
+
+/** The signal of the request the caller works for, if any. */
+export function currentRequestScope(): RequestGone | undefined {
+  return requestScope.getStore();
+}
+
+/**
+ * Runs `fn` in no request's scope: for work done on behalf of several requests at once (a
+ * batched read or write, src/common/batch-load.ts and group-commit.ts), which runs wherever its
+ * first caller started it and must not be refused because that one client left.
+ */
+export function outsideRequestScope<T>(fn: () => T): T {
+  return requestScope.exit(fn);
+}
