@@ -129,9 +129,14 @@ function readVersion(value: string | string[] | undefined): { mv: Microversion; 
   return read;
 }
 
-function normalisePath(url: string): string {
+/** The URL's path: what comes before its query. */
+function withoutQuery(url: string): string {
   const q = url.indexOf('?');
-  let path = q === -1 ? url : url.slice(0, q);
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function normalisePath(url: string): string {
+  let path = withoutQuery(url);
   if (path.length > 1 && path.endsWith('/')) path = path.replace(/\/+$/, '');
   if (path.endsWith('.json')) path = path.slice(0, -5);
   return path || '/';
@@ -149,8 +154,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     // Pecan's quirk: a first segment that is not v1 is served as if it were under /v1.
     rewriteUrl: (req) => {
       const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
+      const path = withoutQuery(url);
       if (path === '/' || path === '' || path.startsWith('/v1/') || path === '/v1' || path.startsWith('/healthcheck') || path === '/v1.json') return url;
       if (dashboard && isDashboardPath(path)) return url;
       return `/v1${url}`;

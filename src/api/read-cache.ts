@@ -28,6 +28,8 @@
 // Entries are frozen (a handler cannot change what another request will be given) and bounded
 // in number and in characters of JSON, least recently used first out.
 
+import { RecencyMap } from '../common/recency-map.ts';
+
 /** What the cache needs of the database's change announcements (PgChangeFeed implements it). */
 export interface ChangeFeed {
   /** Listening now: announcements are being received. */
@@ -54,8 +56,6 @@ interface Entry {
   answer: CachedAnswer;
   tags: readonly string[];
   size: number;
-  /** #stored when the entry was last put at the newest end. */
-  seq: number;
 }
 
 function deepFreeze<T>(v: T): T {
@@ -70,14 +70,8 @@ export class ReadCache {
   readonly #feed: ChangeFeed;
   readonly #maxEntries: number;
   readonly #maxChars: number;
-  /**
-   * Insertion order is recency order, kept coarse: a hit moves its entry to the newest end only
-   * once maxEntries/2 entries were stored since it was last put there (a hot entry does not
-   * rewrite the map on every hit); an entry used since the last maxEntries/2 stores is never
-   * the first out.
-   */
-  readonly #entries = new Map<string, Entry>();
-  #stored = 0;
+  /** In recency order, kept coarse (src/common/recency-map.ts). */
+  readonly #entries: RecencyMap<string, Entry>;
   readonly #byTag = new Map<string, Set<string>>();
   #chars = 0;
   /** Bumped by every announcement: a read that saw it change is not stored. */
@@ -91,6 +85,7 @@ export class ReadCache {
     this.#sync = opts.sync ?? true;
     this.#maxEntries = opts.maxEntries ?? 2000;
     this.#maxChars = opts.maxChars ?? 32 * 1024 * 1024;
+    this.#entries = new RecencyMap(this.#maxEntries);
     feed.onChange((key) => this.#invalidate(key));
   }
 
@@ -110,11 +105,6 @@ export class ReadCache {
     const hit = this.#entries.get(key);
     if (hit) {
       this.stats.hits++;
-      if (this.#stored - hit.seq >= this.#maxEntries / 2) {
-        this.#entries.delete(key);
-        hit.seq = ++this.#stored;
-        this.#entries.set(key, hit);
-      }
       return hit.answer as CachedAnswer<T>;
     }
     this.stats.misses++;
@@ -128,7 +118,7 @@ export class ReadCache {
     const size = answer.json.length;
     if (size > this.#maxChars / 4) return;
     this.#drop(key);
-    this.#entries.set(key, { answer, tags, size, seq: ++this.#stored });
+    this.#entries.set(key, { answer, tags, size });
     this.#chars += size;
     for (const t of tags) {
       let keys = this.#byTag.get(t);
@@ -136,14 +126,14 @@ export class ReadCache {
       keys.add(key);
     }
     while (this.#entries.size > this.#maxEntries || this.#chars > this.#maxChars) {
-      const oldest = this.#entries.keys().next().value;
+      const oldest = this.#entries.oldest();
       if (oldest === undefined) break;
       this.#drop(oldest);
     }
   }
 
   #drop(key: string): void {
-    const e = this.#entries.get(key);
+    const e = this.#entries.peek(key);
     if (!e) return;
     this.#entries.delete(key);
     this.#chars -= e.size;

@@ -14,6 +14,7 @@ import { contextOf, type RequestContext } from '../../common/context.ts';
 import { E } from '../../common/errors.ts';
 import { KeystoneClient, KeystoneTokenInvalid, KeystoneUnreachable, type KeystoneApi } from '../../common/keystone.ts';
 import type { Policy } from '../../common/policy.ts';
+import { RecencyMap } from '../../common/recency-map.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -176,8 +177,6 @@ interface CacheEntry {
   /** null: Keystone said the token is not valid. */
   who: (Identity & { isAdmin: boolean }) | null;
   expiresAt: number;
-  /** The cache's insertion count when the entry was last put at the newest end. */
-  seq?: number;
 }
 
 class KeystoneAuth implements Authenticator {
@@ -187,14 +186,8 @@ class KeystoneAuth implements Authenticator {
   readonly #cacheMs: number;
   readonly #cacheSize: number;
   readonly #recheck: boolean;
-  /**
-   * Insertion order is recency order, kept coarse: a hit moves its entry to the newest end only
-   * once half the cache's size of insertions has happened since it was last put there, so a
-   * token used request after request does not rewrite the map each time. An entry used since
-   * the last size/2 insertions is never the first out.
-   */
-  readonly #cache = new Map<string, CacheEntry>();
-  #seq = 0;
+  /** In recency order, kept coarse (src/common/recency-map.ts): least recently used first out. */
+  readonly #cache: RecencyMap<string, CacheEntry>;
   readonly #inFlight = new Map<string, Promise<CacheEntry>>();
 
   constructor(conf: Config, keystone: Pick<KeystoneApi, 'authUrl' | 'validateToken'>, isAdmin: AdminCheck, owned: KeystoneClient | null) {
@@ -203,6 +196,7 @@ class KeystoneAuth implements Authenticator {
     this.#isAdmin = isAdmin;
     this.#cacheMs = conf.keystone_authtoken.token_cache_time * 1000;
     this.#cacheSize = conf.keystone_authtoken.token_cache_size;
+    this.#cache = new RecencyMap(this.#cacheSize);
     this.#recheck = conf.keystone_authtoken.check_revocations_for_cached;
   }
 
@@ -228,11 +222,6 @@ class KeystoneAuth implements Authenticator {
     if (hit.expiresAt <= Date.now()) {
       this.#cache.delete(token);
       return undefined;
-    }
-    if (this.#seq - (hit.seq ?? 0) >= this.#cacheSize / 2) {
-      this.#cache.delete(token);
-      hit.seq = ++this.#seq;
-      this.#cache.set(token, hit);
     }
     return hit;
   }
@@ -285,11 +274,10 @@ class KeystoneAuth implements Authenticator {
     if (this.#cacheMs <= 0 || entry.expiresAt <= Date.now()) return;
     this.#cache.delete(token);
     while (this.#cache.size >= this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value;
+      const oldest = this.#cache.oldest();
       if (oldest === undefined) break;
       this.#cache.delete(oldest);
     }
-    entry.seq = ++this.#seq;
     this.#cache.set(token, entry);
   }
 }
