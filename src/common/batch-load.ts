@@ -1,7 +1,10 @@
 // Batched reads: keys asked for while one read is under way are read together next, in one query
 // (the read-side twin of src/common/group-commit.ts). Alone, a key is read at once; under load, N
 // callers cost one round trip. Each caller gets the value read for its key after it asked (a
-// caller never gets a value read before it called).
+// caller never gets a value read before it called). The reads run in no request's scope
+// (src/common/request-scope.ts): they serve every caller that joined, so the client of the one
+// that started them leaving must not fail the others.
+import { outsideRequestScope } from './request-scope.ts';
 
 interface Waiter<V> {
   resolve: (v: V) => void;
@@ -36,7 +39,7 @@ export class BatchLoad<K, V> {
         const batch = [...this.#queue].slice(0, this.#maxBatch);
         for (const [k] of batch) this.#queue.delete(k);
         try {
-          const values = await this.#read(batch.map(([k]) => k));
+          const values = await outsideRequestScope(() => this.#read(batch.map(([k]) => k)));
           for (const [k, waiters] of batch) {
             const v = values.get(k);
             for (const w of waiters) {

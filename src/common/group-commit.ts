@@ -4,6 +4,9 @@
 // instead of N. A batch that fails is retried one caller at a time, so a caller gets the outcome
 // of its own write only (one bad item never fails the others); an error that would fail every
 // item alike (a database outage, as `alike` tells) fails the whole batch without retries.
+// Batches are written in no request's scope (src/common/request-scope.ts): a batch runs where its
+// first caller started it, and that client leaving must not fail the others.
+import { outsideRequestScope } from './request-scope.ts';
 
 interface Pending<T> {
   item: T;
@@ -50,7 +53,7 @@ export class GroupCommit<T> {
         });
         if (batch.length === 0) continue;
         try {
-          await this.#write(batch.map((p) => p.item));
+          await outsideRequestScope(() => this.#write(batch.map((p) => p.item)));
           for (const p of batch) p.resolve();
         } catch (err) {
           if (batch.length === 1 || this.#alike(err)) {
@@ -60,7 +63,7 @@ export class GroupCommit<T> {
           // One at a time, so that each caller gets the outcome of its own write.
           for (const p of batch) {
             try {
-              await this.#write([p.item]);
+              await outsideRequestScope(() => this.#write([p.item]));
               p.resolve();
             } catch (e) {
               p.reject(e);

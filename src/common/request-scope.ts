@@ -21,8 +21,8 @@ export function currentRequestScope(): RequestGone | undefined {
 
 /**
  * Runs `fn` in no request's scope: for work done on behalf of several requests at once (a
- * batched read or write, src/common/batch-load.ts and group-commit.ts), which runs wherever its
- * first caller started it and must not be refused because that one client left.
+ * batched read or write: BatchLoad and GroupCommit run theirs so), which runs wherever its first
+ * caller started it and must not be refused because that one client left.
  */
 export function outsideRequestScope<T>(fn: () => T): T {
   return requestScope.exit(fn);

@@ -8,7 +8,7 @@ import { E, MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterCreate, OperationStart, Storage } from '../db/api.ts';
 import { RequestAbandoned, isDatabaseUnavailable } from '../db/errors.ts';
-import { currentRequestScope, outsideRequestScope, type RequestGone } from '../common/request-scope.ts';
+import { currentRequestScope, type RequestGone } from '../common/request-scope.ts';
 import { GroupCommit } from '../common/group-commit.ts';
 import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { ContainerLive } from '../objects/container.ts';
@@ -100,13 +100,12 @@ export class ConductorAPI {
 
   /** Concurrent creates are written together and woken with one message (src/common/group-commit.ts):
    * under load a create costs a share of one statement and one publish instead of its own. A
-   * batch is written in no request's scope (it runs where its first caller started it, and that
-   * client leaving must not fail the others); a create whose own client left before its batch
-   * went out is refused (RequestAbandoned) and left out, as it would have been alone. */
-  readonly #creates = new GroupCommit<{ ctx: RequestContext; gone: RequestGone | undefined; create: ClusterCreate }>((batch) => outsideRequestScope(async () => {
+   * create whose own client left before its batch went out is refused (RequestAbandoned) and left
+   * out, as it would have been alone. */
+  readonly #creates = new GroupCommit<{ ctx: RequestContext; gone: RequestGone | undefined; create: ClusterCreate }>(async (batch) => {
     await this.#storage.createClustersWithOperations(batch.map((b) => b.create));
     await this.#wake(batch.map((b) => ({ ctx: b.ctx, operation: b.create.op.uuid })));
-  }), { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable, refuse: (b) => (b.gone?.aborted ? new RequestAbandoned() : undefined) });
+  }, { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable, refuse: (b) => (b.gone?.aborted ? new RequestAbandoned() : undefined) });
 
   async #start(ctx: RequestContext, cluster: Cluster, verb: string, start: Omit<OperationStart, 'clusterUuid'>): Promise<void> {
     const ok = await this.#storage.startOperation({ ...start, clusterUuid: cluster.uuid });

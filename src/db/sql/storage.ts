@@ -7,7 +7,6 @@ import type { ClusterCreate, ClusterView, ClusterWithTemplateLabels, NodeGroupSu
 import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, isDeadlock, isUniqueViolation } from '../errors.ts';
 import type { PgChangeFeed } from './change-feed.ts';
 import { connect, type Connection } from './connection.ts';
-import { outsideRequestScope } from '../../common/request-scope.ts';
 import { check, migrator } from './migrations/index.ts';
 import { paginate, type PageRequest } from './paginate.ts';
 import { projectOf } from '../../common/scope.ts';
@@ -339,11 +338,7 @@ export class SqlStorage implements Storage {
     return this.#quotaUsage.load(projectId);
   }
 
-  // Read in no request's scope: the batch serves every caller that joined it, and the client of
-  // the one that started it leaving must not fail the others (src/db/sql/connection.ts).
-  readonly #quotaUsage = new BatchLoad<string, QuotaUsage>((projects) => outsideRequestScope(() => this.#readQuotaUsage(projects)));
-
-  async #readQuotaUsage(projects: string[]): Promise<Map<string, QuotaUsage>> {
+  readonly #quotaUsage = new BatchLoad<string, QuotaUsage>(async (projects) => {
     // MariaDB compares project ids by its collation (case-insensitively), which a batch could not
     // match back to the ids asked for: there each project is read on its own.
     if (projects.length === 1 || this.conn.dialect === 'mysql') {
@@ -364,7 +359,7 @@ export class SqlStorage implements Storage {
       else u.hardLimit = r.v === null || r.v === undefined ? null : Number(r.v);
     }
     return out;
-  }
+  });
 
   async #oneQuotaUsage(projectId: string): Promise<QuotaUsage> {
     const [row] = await this.#runCompiled('clusterQuotaUsage', () => this.#db.selectNoFrom((eb) => [
