@@ -2,11 +2,13 @@
 // Magnum's behaviour: paths without /v1 are prefixed, trailing slashes ignored, request ids,
 // microversion negotiation, authentication, Magnum's error bodies, 405 for known paths.
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../common/context.ts';
 import { E, MagnumError } from '../common/errors.ts';
+import { inRequestScope } from '../common/request-scope.ts';
 import { requireProject } from '../common/scope.ts';
 import type { Config } from '../conf/index.ts';
 import type { ConductorAPI } from '../conductor/api.ts';
@@ -17,6 +19,7 @@ import {
 } from './common.ts';
 import { registerV1 } from './controllers/v1/index.ts';
 import { isDashboardPath, registerDashboard } from './dashboard.ts';
+import { FastReadRoutes, type FastMatch } from './fast-reads.ts';
 import { renderError } from './hooks/errors.ts';
 import { checkJson, checkStrings } from './input-guard.ts';
 import type { ReadCache } from './read-cache.ts';
@@ -86,12 +89,16 @@ export interface ApiReply {
 export type Handler = (req: ApiRequest) => Promise<ApiReply>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
-/** A route; `schema`, when declared, serialises its answers and puts it in /v1/openapi.json. */
-export interface Route { method: Method; path: string; handler: Handler; schema?: RouteSchema }
+/**
+ * A route; `schema`, when declared, serialises its answers and puts it in /v1/openapi.json.
+ * `fast`: a GET answered from the read cache, served ahead of Fastify when it has no query
+ * (src/api/fast-reads.ts).
+ */
+export interface Route { method: Method; path: string; handler: Handler; schema?: RouteSchema; fast?: boolean }
 
 export class Router {
   readonly routes: Route[] = [];
-  get(path: string, h: Handler, schema?: RouteSchema) { this.routes.push({ method: 'GET', path, handler: h, schema }); }
+  get(path: string, h: Handler, schema?: RouteSchema, opts: { fast?: boolean } = {}) { this.routes.push({ method: 'GET', path, handler: h, schema, fast: opts.fast }); }
   post(path: string, h: Handler, schema?: RouteSchema) { this.routes.push({ method: 'POST', path, handler: h, schema }); }
   patch(path: string, h: Handler, schema?: RouteSchema) { this.routes.push({ method: 'PATCH', path, handler: h, schema }); }
   put(path: string, h: Handler, schema?: RouteSchema) { this.routes.push({ method: 'PUT', path, handler: h, schema }); }
@@ -111,6 +118,16 @@ declare module 'fastify' {
 
 const MIN_VERSION_HEADER = `container-infra ${MIN_VERSION_STRING}`;
 const MAX_VERSION_HEADER = `container-infra ${MAX_VERSION_STRING}`;
+/** The 406 body for an OpenStack-API-Version outside [min, max]. */
+const MICROVERSION_UNSUPPORTED = Object.freeze({
+  errors: [{
+    max_version: MAX_VERSION_STRING,
+    min_version: MIN_VERSION_STRING,
+    code: 'magnum.microversion-unsupported',
+    title: 'Requested microversion is unsupported',
+    links: [{ rel: 'help', href: 'http://docs.openstack.org/api-guide/compute/microversions.html' }],
+  }],
+});
 /**
  * OpenStack-API-Version values already read, with the answer's header: a client sends the same
  * one request after request. Only accepted values are kept, at most 64 (then it starts afresh).
@@ -146,7 +163,25 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const logger = deps.logger ? { loggerInstance: deps.logger as unknown as FastifyBaseLogger } : { logger: false as const };
   const maxBody = deps.conf.oslo_middleware.max_request_body_size;
   const dashboard = deps.conf.dashboard.enabled;
+  // Hot cached GETs skip Fastify ([api] fast_reads): the server's listener serves them itself.
+  const fastReads = deps.conf.api.fast_reads ? new FastReadRoutes() : undefined;
+  let closing = false;
+  const serverFactory: FastifyServerFactory = (handler, options) => {
+    const opts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket?: number | null };
+    const server = createServer((req, res) => {
+      const hit = fastReads && !closing && req.method === 'GET' && !carriesBody(req) && req.headers.host ? fastReads.match(req.url ?? '') : undefined;
+      if (hit) inRequestScope(res, () => void serveFast(deps, hit, req, res));
+      else handler(req, res);
+    });
+    // What Fastify sets on a server it makes itself.
+    server.keepAliveTimeout = opts.keepAliveTimeout;
+    server.requestTimeout = opts.requestTimeout;
+    server.setTimeout(opts.connectionTimeout);
+    if (opts.maxRequestsPerSocket) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+    return server;
+  };
   const app: FastifyInstance = Fastify({
+    ...(fastReads ? { serverFactory } : {}),
     ...logger,
     bodyLimit: maxBody,
     logController: new LogController({ disableRequestLogging: true }),
@@ -180,6 +215,15 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: maxBody }, (_req, body, done) => done(null, body));
 
   app.decorateRequest('magnum', null as never);
+  // Once closing, Fastify answers 503 (and closes the connection): so it gets every request.
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // A request whose client goes away before it is answered commits nothing after that
+  // (src/common/request-scope.ts); its statements are bounded by [database] statement_timeout
+  // and pool_timeout, so a stalled database costs a client a 503, not a hang.
+  app.addHook('onRequest', (_req, reply, done) => inRequestScope(reply.raw, done));
   app.addHook('onRequest', async (req, reply) => {
     const requestId = String(req.id);
     const path = normalisePath(req.url);
@@ -194,17 +238,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       try {
         version = readVersion(req.headers['openstack-api-version']);
       } catch (err) {
-        if (err instanceof MicroversionUnsupported) {
-          return reply.code(406).type('application/json').send({
-            errors: [{
-              max_version: MAX_VERSION_STRING,
-              min_version: MIN_VERSION_STRING,
-              code: 'magnum.microversion-unsupported',
-              title: 'Requested microversion is unsupported',
-              links: [{ rel: 'help', href: 'http://docs.openstack.org/api-guide/compute/microversions.html' }],
-            }],
-          });
-        }
+        if (err instanceof MicroversionUnsupported) return reply.code(406).type('application/json').send(MICROVERSION_UNSUPPORTED);
         throw err;
       }
       req.magnum.mv = version.mv;
@@ -252,6 +286,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
     const byPath = new Map<string, Set<Method>>();
     for (const r of router.routes) {
+      fastReads?.add(r);
       precompile(r.schema?.querystring, r.schema?.body);
       app.route({ method: r.method, url: r.path, schema: r.schema ?? { hide: true }, handler: (req, reply) => dispatch(r, req, reply) });
       const set = byPath.get(r.path) ?? new Set<Method>();
@@ -272,28 +307,29 @@ export function hostUrl(req: FastifyRequest): string {
   return `${req.protocol}://${host}`;
 }
 
-async function dispatch(route: Route, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const raw = typeof req.body === 'string' ? req.body : '';
-  const hasBody = raw.trim().length > 0;
+/** What a handler gets: the request's parts, with its query and body checked on demand. */
+function apiRequest(route: Route, parts: {
+  ctx: RequestContext; mv: Microversion; host: string; params: Record<string, string>; query: Record<string, unknown>;
+  rawBody: string; contentType: string | string[] | undefined;
+}): ApiRequest {
+  const hasBody = parts.rawBody.trim().length > 0;
   let parsed: unknown;
   let parsedOnce = false;
-  checkStrings(req.params as Record<string, unknown>);
-  checkStrings(req.query as Record<string, unknown>);
   const apiReq: ApiRequest = {
-    ctx: req.magnum.ctx!,
-    mv: req.magnum.mv!,
-    host: hostUrl(req),
-    params: req.params as Record<string, string>,
-    query: req.query as Record<string, unknown>,
+    ctx: parts.ctx,
+    mv: parts.mv,
+    host: parts.host,
+    params: parts.params,
+    query: parts.query,
     hasBody,
     json() {
       if (!parsedOnce) {
         if (!hasBody) throw E.Invalid('The request body is empty; a JSON document is expected.');
         // WSME reads JSON bodies only under a JSON media type (415 "Unknown mimetype" otherwise).
-        const mediaType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+        const mediaType = String(parts.contentType ?? '').split(';')[0].trim().toLowerCase();
         if (!JSON_MEDIA_TYPES.includes(mediaType)) throw E.UnsupportedMediaType(mediaType || 'None');
         try {
-          parsed = JSON.parse(raw);
+          parsed = JSON.parse(parts.rawBody);
         } catch (err) {
           throw E.InvalidJson((err as Error).message);
         }
@@ -312,7 +348,21 @@ async function dispatch(route: Route, req: FastifyRequest, reply: FastifyReply):
       return validateBody(route.schema.body, apiReq.json());
     },
   };
-  const out = await route.handler(apiReq);
+  return apiReq;
+}
+
+async function dispatch(route: Route, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  checkStrings(req.params as Record<string, unknown>);
+  checkStrings(req.query as Record<string, unknown>);
+  const out = await route.handler(apiRequest(route, {
+    ctx: req.magnum.ctx!,
+    mv: req.magnum.mv!,
+    host: hostUrl(req),
+    params: req.params as Record<string, string>,
+    query: req.query as Record<string, unknown>,
+    rawBody: typeof req.body === 'string' ? req.body : '',
+    contentType: req.headers['content-type'],
+  }));
   if (out.headers) for (const [k, v] of Object.entries(out.headers)) void reply.header(k, v);
   if (out.json !== undefined) {
     await reply.code(out.status).type('application/json').send(out.json);
@@ -325,18 +375,87 @@ async function dispatch(route: Route, req: FastifyRequest, reply: FastifyReply):
   await reply.code(out.status).type('application/json').send(JSON.stringify(out.body));
 }
 
-function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: FastifyReply) {
+/** A request that may carry a body (Fastify reads it; the fast path takes none). */
+function carriesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * A GET of a fast route (src/api/fast-reads.ts), served as the hooks above and dispatch() serve it
+ * through Fastify, in the same order (version, authentication, project, route) and with the same
+ * headers and errors, without Fastify's routing, hook chain and reply objects.
+ * test/api/fast-reads.test.ts compares the two answer by answer.
+ */
+async function serveFast(deps: ApiDeps, hit: FastMatch, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = `req-${randomUUID()}`;
+  const headers: Record<string, string> = {
+    'x-openstack-request-id': requestId,
+    'openstack-api-minimum-version': MIN_VERSION_HEADER,
+    'openstack-api-maximum-version': MAX_VERSION_HEADER,
+    vary: 'OpenStack-API-Version',
+  };
+  let status: number;
+  let text: string | undefined;
+  try {
+    let version: { mv: Microversion; header: string };
+    try {
+      version = readVersion(req.headers['openstack-api-version']);
+    } catch (err) {
+      if (!(err instanceof MicroversionUnsupported)) throw err;
+      writeAnswer(res, 406, headers, JSON.stringify(MICROVERSION_UNSUPPORTED));
+      return;
+    }
+    headers['openstack-api-version'] = version.header;
+    const ctx = await deps.authenticator.authenticate(req.headers, requestId);
+    requireProject(ctx);
+    checkStrings(hit.params);
+    const out = await hit.route.handler(apiRequest(hit.route, {
+      ctx, mv: version.mv, host: `http://${req.headers.host}`, params: hit.params, query: {}, rawBody: '', contentType: req.headers['content-type'],
+    }));
+    if (out.headers) for (const [k, v] of Object.entries(out.headers)) headers[k.toLowerCase()] = v;
+    status = out.status;
+    text = out.json ?? (out.body === undefined ? undefined : JSON.stringify(out.body));
+  } catch (err) {
+    const answer = errorAnswer(deps, err, requestId, deps.logger || undefined);
+    Object.assign(headers, answer.headers);
+    status = answer.status;
+    text = JSON.stringify(answer.body);
+  }
+  writeAnswer(res, status, headers, text);
+}
+
+function writeAnswer(res: ServerResponse, status: number, headers: Record<string, string>, json: string | undefined): void {
+  if (json === undefined) {
+    headers['content-length'] = '0';
+    res.writeHead(status, headers).end();
+    return;
+  }
+  headers['content-type'] = 'application/json; charset=utf-8';
+  headers['content-length'] = String(Buffer.byteLength(json));
+  res.writeHead(status, headers).end(json);
+}
+
+/** Magnum's answer to an error: its status, the headers it adds, its body (and it is logged when the server's own). */
+function errorAnswer(deps: ApiDeps, err: unknown, requestId: string, log: Pick<Logger, 'info' | 'error'> | undefined): { status: number; headers: Record<string, string>; body: unknown } {
   const e = toMagnumError(err, deps.conf.oslo_middleware.max_request_body_size);
   // A client that left is its own doing, not a server failure.
-  if (e.code === 'RequestAbandoned') req.log?.info?.({ requestId: req.id }, 'client closed the connection; the request was rolled back');
-  else if (e.status >= 500) req.log?.error?.({ err, requestId: req.id }, 'request failed');
+  if (e.code === 'RequestAbandoned') log?.info?.({ requestId }, 'client closed the connection; the request was rolled back');
+  else if (e.status >= 500) log?.error?.({ err, requestId }, 'request failed');
   if (e.status === 401) {
-    if (deps.wwwAuthenticate) void reply.header('WWW-Authenticate', deps.wwwAuthenticate);
-    return reply.code(401).type('application/json').send({
-      error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' },
-    });
+    return {
+      status: 401,
+      headers: deps.wwwAuthenticate ? { 'www-authenticate': deps.wwwAuthenticate } : {},
+      body: { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } },
+    };
   }
-  return reply.code(e.status).type('application/json').send(renderError(e, String(req.id)));
+  return { status: e.status, headers: {}, body: renderError(e, requestId) };
+}
+
+function sendError(deps: ApiDeps, err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  const answer = errorAnswer(deps, err, String(req.id), req.log);
+  for (const [k, v] of Object.entries(answer.headers)) void reply.header(k, v);
+  return reply.code(answer.status).type('application/json').send(answer.body);
 }
 
 /** Anything that reaches the error handler becomes a MagnumError; Fastify's own 4xx keep their status. */

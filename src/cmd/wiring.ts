@@ -13,7 +13,6 @@ import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 import { catalog } from './common.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
-import { runInRequestScope } from '../common/request-scope.ts';
 
 /** The read cache of an API built here (tests look at its figures). */
 export const readCacheOf = new WeakMap<object, ReadCache>();
@@ -41,17 +40,6 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     wwwAuthenticate: keystoneMode ? wwwAuthenticateHeader(conf) : undefined,
     logger: opts.logger,
     cache,
-  });
-  // A request whose client goes away before it is answered commits nothing after that
-  // (src/db/sql/connection.ts, request scope); its statements are bounded by [database]
-  // statement_timeout and pool_timeout, so a stalled database costs a client a 503, not a hang.
-  app.addHook('onRequest', (req, reply, done) => {
-    // A flag rather than an AbortController: only its value is read, and it is made per request.
-    const gone = { aborted: false };
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) gone.aborted = true;
-    });
-    runInRequestScope(gone, done);
   });
   if (cache) readCacheOf.set(app, cache);
   app.addHook('onClose', async () => {

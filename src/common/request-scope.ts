@@ -3,6 +3,7 @@
 // then on (src/db/sql/connection.ts, GuardedSession). Work done for several requests at once (a
 // batched read or write) runs in no request's scope instead.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ServerResponse } from 'node:http';
 
 /** Whether the request's client went away; an AbortSignal is one, a plain flag is cheaper per request. */
 export interface RequestGone { readonly aborted: boolean }
@@ -12,6 +13,16 @@ const requestScope = new AsyncLocalStorage<RequestGone>();
 /** Runs `fn` (and everything it starts) in the scope of a request with this signal. */
 export function runInRequestScope<T>(signal: RequestGone, fn: () => T): T {
   return requestScope.run(signal, fn);
+}
+
+/** Runs `fn` in the scope of the request `res` answers: gone once the connection closes before the answer is sent. */
+export function inRequestScope<T>(res: ServerResponse, fn: () => T): T {
+  // A flag rather than an AbortController: only its value is read, and it is made per request.
+  const gone = { aborted: false };
+  res.once('close', () => {
+    if (!res.writableFinished) gone.aborted = true;
+  });
+  return requestScope.run(gone, fn);
 }
 
 /** The signal of the request the caller works for, if any. */

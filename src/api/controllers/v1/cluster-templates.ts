@@ -145,8 +145,8 @@ export function registerClusterTemplates(router: Router, deps: ApiDeps, coll = '
     });
   };
   const page = opts.legacy ? BaymodelList : ClusterTemplateList;
-  router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, page, { querystring: PageQuery }));
-  router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, page, { querystring: PageQuery }));
+  router.get(`/v1/${coll}`, list(false), declared('List cluster templates', 200, page, { querystring: PageQuery }), { fast: true });
+  router.get(`/v1/${coll}/detail`, list(true), declared('List cluster templates with details', 200, page, { querystring: PageQuery }), { fast: true });
 
   router.get(`/v1/${coll}/:ident`, async (r) => {
     r.checkQuery();

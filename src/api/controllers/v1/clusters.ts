@@ -192,8 +192,8 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       return { body };
     });
   };
-  router.get('/v1/clusters', list(false), { summary: 'List clusters', tags, querystring: PageQuery, response: { 200: ClusterList } });
-  router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags, querystring: PageQuery, response: { 200: ClusterDetailList } });
+  router.get('/v1/clusters', list(false), { summary: 'List clusters', tags, querystring: PageQuery, response: { 200: ClusterList } }, { fast: true });
+  router.get('/v1/clusters/detail', list(true), { summary: 'List clusters with details', tags, querystring: PageQuery, response: { 200: ClusterDetailList } }, { fast: true });
 
   router.get('/v1/clusters/:ident', async (r) => {
     r.checkQuery();
@@ -206,7 +206,7 @@ export function registerClusters(router: Router, deps: ApiDeps): void {
       const { nodegroups, ...c } = oneCluster(await storage.findClustersForView(scope, by), r.params.ident);
       return { target: c, body: clusterFull(c, nodegroups, { labels: c.template_labels ?? {} }, r.host, { faults: true }) };
     }, (c) => policy.enforce(r.ctx, 'cluster:get', c));
-  }, { summary: 'Show a cluster (by uuid or name)', tags, params: ident, querystring: NoQuery, response: { 200: ClusterSchema } });
+  }, { summary: 'Show a cluster (by uuid or name)', tags, params: ident, querystring: NoQuery, response: { 200: ClusterSchema } }, { fast: true });
 
   router.post('/v1/clusters', async (r) => {
     r.checkQuery();
