@@ -116,8 +116,12 @@ declare module 'fastify' {
   }
 }
 
-const MIN_VERSION_HEADER = `container-infra ${MIN_VERSION_STRING}`;
-const MAX_VERSION_HEADER = `container-infra ${MAX_VERSION_STRING}`;
+/** Headers of every answer under /v1 (Fastify writes names in lower case; so does the fast path). */
+const VERSIONED_HEADERS = Object.freeze({
+  'openstack-api-minimum-version': `container-infra ${MIN_VERSION_STRING}`,
+  'openstack-api-maximum-version': `container-infra ${MAX_VERSION_STRING}`,
+  vary: 'OpenStack-API-Version',
+});
 /** The 406 body for an OpenStack-API-Version outside [min, max]. */
 const MICROVERSION_UNSUPPORTED = Object.freeze({
   errors: [{
@@ -134,10 +138,17 @@ const MICROVERSION_UNSUPPORTED = Object.freeze({
  */
 const versionsRead = new Map<string, { mv: Microversion; header: string }>();
 
-function readVersion(value: string | string[] | undefined): { mv: Microversion; header: string } {
+/** The microversion asked for and the answer's header; null when it is outside [min, max] (406). */
+function readVersion(value: string | string[] | undefined): { mv: Microversion; header: string } | null {
   const known = typeof value === 'string' ? versionsRead.get(value) : undefined;
   if (known) return known;
-  const mv = parseMicroversion(value);
+  let mv: Microversion;
+  try {
+    mv = parseMicroversion(value);
+  } catch (err) {
+    if (err instanceof MicroversionUnsupported) return null;
+    throw err;
+  }
   const read = Object.freeze({ mv, header: `container-infra ${formatMv(mv)}` });
   if (typeof value === 'string') {
     if (versionsRead.size >= 64) versionsRead.clear();
@@ -231,16 +242,9 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     req.magnum = { requestId, mv: null, ctx: null, versioned };
     void reply.header('x-openstack-request-id', requestId);
     if (versioned) {
-      void reply.header('OpenStack-API-Minimum-Version', MIN_VERSION_HEADER);
-      void reply.header('OpenStack-API-Maximum-Version', MAX_VERSION_HEADER);
-      void reply.header('Vary', 'OpenStack-API-Version');
-      let version: { mv: Microversion; header: string };
-      try {
-        version = readVersion(req.headers['openstack-api-version']);
-      } catch (err) {
-        if (err instanceof MicroversionUnsupported) return reply.code(406).type('application/json').send(MICROVERSION_UNSUPPORTED);
-        throw err;
-      }
+      void reply.headers(VERSIONED_HEADERS);
+      const version = readVersion(req.headers['openstack-api-version']);
+      if (!version) return reply.code(406).type('application/json').send(MICROVERSION_UNSUPPORTED);
       req.magnum.mv = version.mv;
       void reply.header('OpenStack-API-Version', version.header);
     }
@@ -389,20 +393,12 @@ function carriesBody(req: IncomingMessage): boolean {
  */
 async function serveFast(deps: ApiDeps, hit: FastMatch, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = `req-${randomUUID()}`;
-  const headers: Record<string, string> = {
-    'x-openstack-request-id': requestId,
-    'openstack-api-minimum-version': MIN_VERSION_HEADER,
-    'openstack-api-maximum-version': MAX_VERSION_HEADER,
-    vary: 'OpenStack-API-Version',
-  };
+  const headers: Record<string, string> = { 'x-openstack-request-id': requestId, ...VERSIONED_HEADERS };
   let status: number;
   let text: string | undefined;
   try {
-    let version: { mv: Microversion; header: string };
-    try {
-      version = readVersion(req.headers['openstack-api-version']);
-    } catch (err) {
-      if (!(err instanceof MicroversionUnsupported)) throw err;
+    const version = readVersion(req.headers['openstack-api-version']);
+    if (!version) {
       writeAnswer(res, 406, headers, JSON.stringify(MICROVERSION_UNSUPPORTED));
       return;
     }

@@ -22,7 +22,7 @@ export function inRequestScope<T>(res: ServerResponse, fn: () => T): T {
   res.once('close', () => {
     if (!res.writableFinished) gone.aborted = true;
   });
-  return requestScope.run(gone, fn);
+  return runInRequestScope(gone, fn);
 }
 
 /** The signal of the request the caller works for, if any. */
