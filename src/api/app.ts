@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { RequestContext } from '../common/context.ts';
 import { E, MagnumError } from '../common/errors.ts';
-import { inRequestScope } from '../common/request-scope.ts';
+import { inRequestScope, lastCommitAt } from '../common/request-scope.ts';
 import { requireProject } from '../common/scope.ts';
 import type { Config } from '../conf/index.ts';
 import type { ConductorAPI } from '../conductor/api.ts';
@@ -22,7 +22,7 @@ import { isDashboardPath, registerDashboard } from './dashboard.ts';
 import { FastReadRoutes, type FastMatch } from './fast-reads.ts';
 import { renderError } from './hooks/errors.ts';
 import { checkJson, checkStrings } from './input-guard.ts';
-import type { ReadCache } from './read-cache.ts';
+import { holdFor, type ReadCache } from './read-cache.ts';
 import { precompile, validateBody, validateQuery } from './request-schemas.ts';
 import type { RouteSchema } from './schemas.ts';
 import type { TSchema } from 'typebox';
@@ -56,6 +56,12 @@ export interface ApiDeps {
   projects?: { exists(projectId: string): Promise<boolean> };
   /** Answers of hot read routes kept while unchanged (src/api/read-cache.ts); absent: none kept. */
   cache?: ReadCache;
+  /**
+   * Milliseconds the answer to a request that committed a change is held after its last commit:
+   * the read caches of every API process may share a round trip sent this long before a request
+   * ([api] read_cache_sync_window, src/api/read-cache.ts). 0 or absent: none.
+   */
+  answerHoldMs?: number;
   /** `Keystone uri="..."` for 401 answers in keystone mode. */
   wwwAuthenticate?: string;
   logger?: Logger | false;
@@ -289,10 +295,24 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.after(() => {
     app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
     const byPath = new Map<string, Set<Method>>();
+    // The answer to a request that committed a change leaves [api] read_cache_sync_window after
+    // its last commit (src/api/read-cache.ts), an error's too; a request that committed nothing
+    // is not held. (The fast reads only read.)
+    const holdMs = deps.answerHoldMs ?? 0;
+    const hold = holdMs > 0
+      ? {
+        onSend: (_req: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
+          const at = lastCommitAt();
+          const left = at ? at + holdMs - performance.now() : 0;
+          if (left <= 0) return done(null, payload);
+          holdFor(left).then(() => done(null, payload), done);
+        },
+      }
+      : {};
     for (const r of router.routes) {
       fastReads?.add(r);
       precompile(r.schema?.querystring, r.schema?.body);
-      app.route({ method: r.method, url: r.path, schema: r.schema ?? { hide: true }, handler: (req, reply) => dispatch(r, req, reply) });
+      app.route({ method: r.method, url: r.path, schema: r.schema ?? { hide: true }, handler: (req, reply) => dispatch(r, req, reply), ...hold });
       const set = byPath.get(r.path) ?? new Set<Method>();
       set.add(r.method);
       byPath.set(r.path, set);

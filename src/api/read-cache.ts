@@ -8,15 +8,32 @@
 // a cluster's show and every cluster list, `c` every cluster entry, `t` everything (cluster views
 // show their template's labels).
 //
-// Why an answer from here is never older than one read from the database at the same moment:
+// Why an answer from here shows every change its client could know of:
 // - Before any entry is used, the request waits for a round trip on the listening connection
-//   (sync(); one round trip serves every request that arrived before it was sent). PostgreSQL
-//   signals a listening session when a notifying transaction commits, before the writer gets its
-//   COMMIT answer, and sends the pending notifications before answering that session's next
-//   statement; so when the round trip is back, every change committed before the request arrived
-//   has been received and its entries dropped.
-// - An answer is stored only if no notification arrived between the start of its database read
-//   and its end (a generation counter): a read that raced a change is used once, never kept.
+//   (sync()). PostgreSQL signals a listening session when a notifying transaction commits,
+//   before the writer gets its COMMIT answer, and sends the pending notifications before
+//   answering that session's next statement; so when a round trip sent at time S is back, every
+//   change committed before S has been received and its entries dropped.
+// - With [api] read_cache_sync_window = 0, the round trip must be sent after the request came
+//   (one serves every request that came before it was sent): the answer is never older than one
+//   read from the database when the request came.
+// - With a window of W ms (2 by default), a round trip sent less than W ms before the request
+//   came will do (under load, about one round trip per W ms instead of one per few requests).
+//   That covers every change committed more than W ms before the request came (W ms before it is
+//   before the round trip was sent). And every API process holds the answer to a request that
+//   committed a change until W ms after its last commit (src/api/app.ts; the commits are noted
+//   in the request's scope, src/common/request-scope.ts, by the database layer, a group commit
+//   the request joined, and a conductor's answer to a call or task made for it): a client, or
+//   anyone it told, learns of a change made through the API at least W ms after its commit, so
+//   any request sent after that answer arrived comes more than W ms after the commit, and is
+//   covered. What is left: a change the conductor makes on its own (a status, a health poll) or
+//   one made by hand may be missed for up to W ms after its commit, by a request that came
+//   within those W ms. Every API process on one database needs the same window (a process
+//   holding its answers for less than another one's window weakens the other's guarantee for the
+//   changes it answers).
+// - Times are read from one process's monotonic clock (the window's start and the request's
+//   arrival), and the hold is measured by the writer's: only durations are compared, never clocks
+//   of different machines. A timer that fires early is checked against the clock (holdFor).
 // - With [api] read_cache_sync = false the round trip is skipped: an entry is used as long as the
 //   connection listens, so a change made through another process is seen once its notification
 //   has arrived (well under a millisecond on one host) instead of at once; so is a change this
@@ -160,6 +177,15 @@ export class ReadCache {
     this.#dropTag(key);
     if (key.startsWith('c:')) this.#dropTag(ANY_CLUSTER_TAG);
   }
+}
+
+/**
+ * Resolves no sooner than `ms` milliseconds from now by the monotonic clock: a timer may fire up
+ * to a millisecond early (Node counts from the event loop's cached time), so it is checked again.
+ */
+export async function holdFor(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (let left = ms; left > 0; left = until - performance.now()) await new Promise((r) => setTimeout(r, Math.ceil(left)));
 }
 
 /**

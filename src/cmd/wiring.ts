@@ -27,7 +27,8 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
   const authenticator = createAuthenticator(conf, { keystone, policy });
   // PostgreSQL announces every change of a cluster, nodegroup or template to every process that
   // listens: the read cache of this process is emptied by them (src/api/read-cache.ts).
-  const feed = storage.openChangeFeed({ onError: (reason) => opts.logger.warn({ reason }, 'read cache off until the database answers again') });
+  const window = conf.api.read_cache_sync ? conf.api.read_cache_sync_window : 0;
+  const feed = storage.openChangeFeed({ windowMs: window, onError: (reason) => opts.logger.warn({ reason }, 'read cache off until the database answers again') });
   const cache = feed ? new ReadCache(feed, { sync: conf.api.read_cache_sync }) : undefined;
   const app = buildApp({
     conf,
@@ -40,6 +41,9 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     wwwAuthenticate: keystoneMode ? wwwAuthenticateHeader(conf) : undefined,
     logger: opts.logger,
     cache,
+    // Every API process on PostgreSQL holds its answers to changes for the window: another
+    // process's read cache relies on it (src/api/read-cache.ts).
+    answerHoldMs: feed ? conf.api.read_cache_sync_window : 0,
   });
   if (cache) readCacheOf.set(app, cache);
   app.addHook('onClose', async () => {

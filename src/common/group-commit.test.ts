@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { BatchLoad } from './batch-load.ts';
 import { GroupCommit } from './group-commit.ts';
 import { Slots } from './slots.ts';
+import { lastCommitAt, runInRequestScope } from './request-scope.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -166,4 +167,30 @@ test('Slots: a raised limit lets waiters in at once; a lowered one waits for hol
   release.shift()!();
   await Promise.all(jobs);
   assert.equal(slots.held, 0);
+});
+
+test('GroupCommit: each caller\'s request scope has a commit noted once its item is written, its own scope only', async () => {
+  let release!: () => void;
+  const g = new GroupCommit<number>(async () => {
+    await new Promise<void>((r) => (release = r));
+  });
+  const seen: number[] = [];
+  const inScope = (n: number) => runInRequestScope({ aborted: false }, async () => {
+    assert.equal(lastCommitAt(), 0);
+    const before = performance.now();
+    await g.submit(n);
+    seen.push(n);
+    assert.ok(lastCommitAt() >= before, `commit noted for ${n}`);
+  });
+  const a = inScope(1);
+  await tick();
+  const b = inScope(2);
+  await tick();
+  assert.deepEqual(seen, []);
+  release();
+  await tick();
+  release();
+  await Promise.all([a, b]);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(lastCommitAt(), 0, 'outside any request nothing is noted');
 });

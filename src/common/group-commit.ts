@@ -6,7 +6,7 @@
 // item alike (a database outage, as `alike` tells) fails the whole batch without retries.
 // Batches are written in no request's scope (src/common/request-scope.ts): a batch runs where its
 // first caller started it, and that client leaving must not fail the others.
-import { outsideRequestScope } from './request-scope.ts';
+import { noteCommit, outsideRequestScope } from './request-scope.ts';
 
 interface Pending<T> {
   item: T;
@@ -34,12 +34,13 @@ export class GroupCommit<T> {
     this.#refuse = opts.refuse ?? (() => undefined);
   }
 
-  /** Resolves once `item` is written (with others, or alone after its batch failed). */
-  submit(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves once `item` is written (with others, or alone after its batch failed); the caller's request has committed then. */
+  async submit(item: T): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
+    noteCommit();
   }
 
   async #drain(): Promise<void> {

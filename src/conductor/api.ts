@@ -8,7 +8,7 @@ import { E, MagnumError } from '../common/errors.ts';
 import type { Config } from '../conf/index.ts';
 import type { ClusterCreate, OperationStart, Storage } from '../db/api.ts';
 import { RequestAbandoned, isDatabaseUnavailable } from '../db/errors.ts';
-import { currentRequestScope, type RequestGone } from '../common/request-scope.ts';
+import { currentRequestScope, noteCommit, type RequestGone } from '../common/request-scope.ts';
 import { GroupCommit } from '../common/group-commit.ts';
 import { CLUSTER_STATUSES, IN_PROGRESS_STATUSES, RESIZE_ALLOWED, UPDATE_ALLOWED } from '../objects/fields.ts';
 import type { ContainerLive } from '../objects/container.ts';
@@ -283,6 +283,8 @@ export class ConductorAPI {
     for (;;) {
       const op = await this.#storage.getOperation(started.operation);
       if (!op) throw E.ServiceUnavailable(`Operation ${started.operation} (${method}) disappeared: its cluster was deleted meanwhile.`);
+      // A conductor committed the outcome (and what the task changed) for this request.
+      if (op.state === 'complete' || op.state === 'failed') noteCommit();
       if (op.state === 'complete') return ((op.params.state as Record<string, unknown> | undefined)?.result ?? null) as T;
       if (op.state === 'failed') {
         const e = op.params.error as { code: string; status: number; message: string } | undefined;
@@ -295,7 +297,12 @@ export class ConductorAPI {
     }
   }
 
-  #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs?: number): Promise<T> {
-    return this.#transport.call<T>(this.#topic, { method, context: contextToWire(ctx), args }, { timeoutMs: timeoutMs ?? this.#conf.DEFAULT.rpc_response_timeout * 1000 });
+  /** A call's answer may follow the conductor's commits for this request: noted as one (src/common/request-scope.ts). */
+  async #call<T>(ctx: RequestContext, method: string, args: Record<string, unknown>, timeoutMs?: number): Promise<T> {
+    try {
+      return await this.#transport.call<T>(this.#topic, { method, context: contextToWire(ctx), args }, { timeoutMs: timeoutMs ?? this.#conf.DEFAULT.rpc_response_timeout * 1000 });
+    } finally {
+      noteCommit();
+    }
   }
 }

@@ -1,21 +1,30 @@
 // The API's read cache (src/api/read-cache.ts) on PostgreSQL, with two API processes' worth of
 // parts on one database: API A (with its conductor) and API B (its own storage, pool and
-// listening connection). Every change, made through A, through the storage of another process or
-// with plain SQL, is in B's very next answer; the cache is really used (hits counted); when B's
-// listening connection is killed, B's answers stay right (the cache is off) and it listens again.
+// listening connection), with the default [api] read_cache_sync_window (2 ms). Every change made
+// through A is in B's very next answer; one made through the storage of another process or with
+// plain SQL is in B's next answer once the window has passed (with a window of 0, at once); the
+// cache is really used (hits counted); when B's listening connection is killed, B's answers stay
+// right (the cache is off) and it listens again. Then the change feed's round trips: shared
+// within the window, never by a call that came later, and every change committed before the
+// window is received before sync() resolves.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
+import type { InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
 import { InProcessTransport } from '../../src/rpc/in-process.ts';
 import { buildApi, readCacheOf } from '../../src/cmd/wiring.ts';
-import { cacheKey } from '../../src/api/read-cache.ts';
+import { cacheKey, holdFor } from '../../src/api/read-cache.ts';
+import { PgChangeFeed } from '../../src/db/sql/change-feed.ts';
+import { createTempDatabase } from '../helpers/databases.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
 
 const P = 'cache-project';
 const h = as(P);
 const admin = as(P, { roles: ['admin'] });
+/** Past the default [api] read_cache_sync_window: what a change made outside the API may take to be seen. */
+const pastWindow = () => holdFor(3);
 
 test('read cache: every change is in the next answer of another API process (postgres)', async (t) => {
   const s = await startStack('postgres', { kubernetes: { health_polling_interval: '86400' } });
@@ -74,23 +83,27 @@ test('read cache: every change is in the next answer of another API process (pos
     }
   });
 
-  await t.test("plain SQL changes of a cluster, its nodegroups and its template are in B's next answer", async () => {
+  await t.test("plain SQL changes of a cluster, its nodegroups and its template are in B's next answer once the window has passed", async () => {
     await getB(`/v1/clusters/${uuid}`);
     await getB('/v1/clusters/c1');
     await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', ['by hand', uuid]);
+    await pastWindow();
     assert.equal((await getB(`/v1/clusters/${uuid}`)).status_reason, 'by hand');
     assert.equal((await getB('/v1/clusters/c1')).status_reason, 'by hand');
     await sql.query(`UPDATE nodegroup SET node_addresses = '["198.51.100.7"]' WHERE cluster_id = $1 AND role = 'worker'`, [uuid]);
+    await pastWindow();
     assert.deepEqual((await getB(`/v1/clusters/${uuid}`)).node_addresses, ['198.51.100.7']);
     await getB('/v1/clustertemplates');
     await sql.query(`UPDATE cluster_template SET labels = '{"a": "2"}', name = 'tpl2' WHERE uuid = $1`, [tpl]);
+    await pastWindow();
     assert.deepEqual((await getB(`/v1/clusters/${uuid}`)).labels_overridden, { a: '2' });
     assert.equal((await getB('/v1/clustertemplates')).clustertemplates[0].name, 'tpl2');
     await sql.query('UPDATE cluster SET name = $1 WHERE uuid = $2', ['c1-renamed', uuid]);
+    await pastWindow();
     assert.equal((await appB.inject({ url: '/v1/clusters/c1', headers: h })).statusCode, 404);
   });
 
-  await t.test('a cluster written by another process is in the lists at once; a deleted one is gone', async () => {
+  await t.test('a cluster written by another process is in the lists once the window has passed; a deleted one is gone', async () => {
     const before = (await getB('/v1/clusters')).clusters.length;
     const other = SqlStorage.open(s.conf.database.connection, { poolSize: 1 });
     try {
@@ -99,10 +112,12 @@ test('read cache: every change is in the next answer of another API process (pos
         { uuid: u, name: 'direct', project_id: P, user_id: 'x', cluster_template_id: tpl, labels: {}, status: 'CREATE_COMPLETE', health_status_reason: {} },
         [], { uuid: crypto.randomUUID(), cluster_id: u, nodegroup_id: null, kind: 'cluster_create', params: {}, deadline_at: new Date(Date.now() + 60_000), request_id: null },
       );
+      await pastWindow();
       assert.equal((await getB('/v1/clusters')).clusters.length, before + 1);
       assert.equal((await getB(`/v1/clusters/${u}`)).name, 'direct');
       await sql.query('DELETE FROM operation WHERE cluster_id = $1', [u]);
       await sql.query('DELETE FROM cluster WHERE uuid = $1', [u]);
+      await pastWindow();
       assert.equal((await appB.inject({ url: `/v1/clusters/${u}`, headers: h })).statusCode, 404);
       assert.equal((await getB('/v1/clusters')).clusters.length, before);
     } finally {
@@ -117,6 +132,7 @@ test('read cache: every change is in the next answer of another API process (pos
     // Both A's and B's listeners are gone (A's shares the database); changes meanwhile are seen.
     for (let i = 0; i < 5; i++) {
       await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', [`while deaf ${i}`, uuid]);
+      await pastWindow();
       assert.equal((await getB(`/v1/clusters/${uuid}`)).status_reason, `while deaf ${i}`);
     }
     // Listening again within a few seconds: hits again, and still right.
@@ -127,6 +143,7 @@ test('read cache: every change is in the next answer of another API process (pos
       return cacheB.stats.hits > hits ? true : undefined;
     }, 10_000);
     await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', ['listening again', uuid]);
+    await pastWindow();
     assert.equal((await getB(`/v1/clusters/${uuid}`)).status_reason, 'listening again');
   });
 
@@ -148,6 +165,98 @@ test('read cache: every change is in the next answer of another API process (pos
     } finally {
       await appC.close();
       await storageC.close();
+    }
+  });
+
+  await t.test('with [api] read_cache_sync_window = 0: plain SQL changes are in the very next answer (20 rounds)', async () => {
+    const storageD = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
+    const appD = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync_window: 0 } }, storage: storageD, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
+    try {
+      await appD.ready();
+      const cacheD = readCacheOf.get(appD)!;
+      const showD = async () => (await appD.inject({ url: `/v1/clusters/${uuid}`, headers: h })).json();
+      await waitFor('D listening', async () => {
+        await showD();
+        const hits = cacheD.stats.hits;
+        await showD();
+        return cacheD.stats.hits > hits ? true : undefined;
+      }, 10_000);
+      for (let i = 0; i < 20; i++) {
+        await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', [`strict ${i}`, uuid]);
+        assert.equal((await showD()).status_reason, `strict ${i}`);
+        assert.equal((await showD()).status_reason, `strict ${i}`);
+      }
+      assert.ok(cacheD.stats.hits >= 20, `hits: ${cacheD.stats.hits}`);
+    } finally {
+      await appD.close();
+      await storageD.close();
+    }
+  });
+
+  await t.test('the answer to a request that committed a change is held for the window after the commit; others are not', async () => {
+    // A window long enough to measure against the time a PATCH takes here.
+    const windowMs = 300;
+    const storageE = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
+    const appE = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync_window: windowMs } }, storage: storageE, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
+    try {
+      await appE.ready();
+      const timed = async (opts: InjectOptions) => {
+        const t0 = performance.now();
+        const r = await appE.inject(opts);
+        return { r, ms: performance.now() - t0 };
+      };
+      const patch = await timed({ method: 'PATCH', url: `/v1/clusters/${uuid}`, headers: admin, payload: [{ op: 'replace', path: '/health_status', value: 'UNKNOWN' }] });
+      assert.equal(patch.r.statusCode, 202, patch.r.body);
+      assert.ok(patch.ms >= windowMs, `PATCH answered after ${patch.ms} ms`);
+      // A refusal before any write, and a GET, commit nothing: not held.
+      const bad = await timed({ method: 'PATCH', url: `/v1/clusters/${uuid}`, headers: admin, payload: [{ op: 'replace', path: '/no_such_field', value: 1 }] });
+      assert.equal(bad.r.statusCode, 400, bad.r.body);
+      assert.ok(bad.ms < windowMs, `refused PATCH answered after ${bad.ms} ms`);
+      const get = await timed({ url: `/v1/clusters/${uuid}`, headers: h });
+      assert.equal(get.r.statusCode, 200);
+      assert.equal(get.r.json().health_status, 'UNKNOWN');
+      assert.ok(get.ms < windowMs, `GET answered after ${get.ms} ms`);
+    } finally {
+      await appE.close();
+      await storageE.close();
+    }
+  });
+
+  await t.test('change feed: calls within the window share a round trip, later calls never do, changes before the window are in', async () => {
+    const target = s.conf.database.connection.replace(/^postgresql\+\w+:/, 'postgresql:');
+    const windowMs = 200;
+    const feed = new PgChangeFeed(target, { windowMs });
+    const strict = new PgChangeFeed(target, { windowMs: 0 });
+    const seen: (string | null)[] = [];
+    feed.onChange((k) => seen.push(k));
+    try {
+      await waitFor('listening', async () => (feed.live && strict.live ? true : undefined), 10_000);
+      // Within the window: one round trip for all (the first), whether on the wire or answered.
+      const t0 = performance.now();
+      const before = feed.roundTrips;
+      assert.equal(await feed.sync(), true);
+      await Promise.all(Array.from({ length: 10 }, () => feed.sync()));
+      for (let i = 0; i < 10; i++) assert.equal(await feed.sync(), true);
+      if (performance.now() - t0 < windowMs) assert.equal(feed.roundTrips - before, 1);
+      // Past the window: a new one, and a change committed before it is received before sync() resolves.
+      await holdFor(windowMs);
+      await sql.query(`SELECT pg_notify('magnum_changes', 'c:feed-test')`);
+      await holdFor(windowMs);
+      const trips = feed.roundTrips;
+      const p = feed.sync();
+      assert.equal(feed.roundTrips, trips + 1);
+      assert.equal(await p, true);
+      assert.ok(seen.includes('c:feed-test'), `received: ${JSON.stringify(seen)}`);
+      // A window of 0: every call that comes after a round trip was sent waits for a new one.
+      const s0 = strict.roundTrips;
+      for (let i = 0; i < 10; i++) assert.equal(await strict.sync(), true);
+      assert.equal(strict.roundTrips - s0, 10);
+      const together = await Promise.all(Array.from({ length: 5 }, () => strict.sync()));
+      assert.deepEqual(together, [true, true, true, true, true]);
+      assert.ok(strict.roundTrips - s0 <= 12, `round trips: ${strict.roundTrips - s0}`);
+    } finally {
+      await feed.close();
+      await strict.close();
     }
   });
 

@@ -23,9 +23,16 @@ export class PgChangeFeed {
   /** The round trip on the wire, and the one that follows it (for callers that came after it was sent). */
   #inFlight: Promise<boolean> | null = null;
   #queued: Promise<boolean> | null = null;
+  /** The last round trip sent, and when (performance.now()): callers within the window share it. */
+  #last: Promise<boolean> | null = null;
+  #lastSentAt = 0;
+  readonly #windowMs: number;
+  /** Round trips sent since the start. */
+  roundTrips = 0;
 
-  constructor(target: string, opts: { onError?: (reason: string) => void } = {}) {
+  constructor(target: string, opts: { onError?: (reason: string) => void; windowMs?: number } = {}) {
     this.#target = target;
+    this.#windowMs = opts.windowMs ?? 0;
     this.#onError = opts.onError ?? (() => undefined);
     void this.#connect();
   }
@@ -38,20 +45,40 @@ export class PgChangeFeed {
     this.#listeners.push(listener);
   }
 
+  /**
+   * Resolves once every change committed before the call, or more than the window before it, has
+   * been announced here (false when it cannot tell). With a window of 0 that takes a round trip
+   * sent after the call; with a window of W ms a round trip sent less than W ms before the call
+   * will do (src/api/read-cache.ts says why that is enough for the answers the API gives).
+   */
   sync(): Promise<boolean> {
     if (!this.#live) return Promise.resolve(false);
-    if (!this.#inFlight) {
-      this.#inFlight = this.#roundTrip().finally(() => {
-        this.#inFlight = null;
-      });
-      return this.#inFlight;
-    }
-    // The round trip on the wire may have been sent before this caller came: wait for the next.
+    const now = performance.now();
+    // The last round trip sent (on the wire or answered) was sent recently enough.
+    if (this.#last && now < this.#lastSentAt + this.#windowMs) return this.#last;
+    if (!this.#inFlight) return this.#send(now);
+    // The round trip on the wire was sent too long before this caller came: wait for the next.
     this.#queued ??= this.#inFlight.then(() => {
       this.#queued = null;
-      return this.sync();
+      return this.#live ? this.#send(performance.now()) : false;
     });
     return this.#queued;
+  }
+
+  #send(now: number): Promise<boolean> {
+    this.roundTrips++;
+    this.#lastSentAt = now;
+    const trip = this.#roundTrip().finally(() => {
+      if (this.#inFlight === trip) this.#inFlight = null;
+    });
+    this.#inFlight = trip;
+    // A round trip that failed is not one to share (and the feed is no longer live then anyway).
+    this.#last = trip.then((ok) => {
+      if (!ok && this.#last === shared) this.#last = null;
+      return ok;
+    });
+    const shared = this.#last;
+    return shared;
   }
 
   async close(): Promise<void> {
@@ -121,6 +148,7 @@ export class PgChangeFeed {
     if (this.#client !== c) return;
     this.#client = null;
     this.#live = false;
+    this.#last = null;
     this.#emit(null);
     if (!this.#closed) this.#onError(`stopped listening for changes: ${reason}`);
     c.end().catch(() => undefined);

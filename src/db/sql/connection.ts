@@ -6,7 +6,7 @@ import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, Sq
 import type { createPool as CreatePool, Pool as MysqlPool, PoolConnection as MysqlPoolConnection } from 'mysql2';
 import type PgModule from 'pg';
 import { PgChangeFeed } from './change-feed.ts';
-import { currentRequestScope, type RequestGone } from '../../common/request-scope.ts';
+import { currentRequestScope, noteCommit, type RequestGone } from '../../common/request-scope.ts';
 import { DEADLOCK_RETRIES, DatabaseUnavailable, RequestAbandoned, deadlockPause, isDatabaseUnavailable, isDeadlock, redactCredentials, unavailableReason } from '../errors.ts';
 
 // Only the database a process uses is loaded (each driver costs 6-17 MB of memory).
@@ -27,7 +27,7 @@ export interface Connection {
    */
   keepPrepared(sql: string): void;
   /** PostgreSQL: its announcements of changed clusters and templates (change-feed.ts). Others: absent. */
-  openChangeFeed?(opts: { onError?: (reason: string) => void }): PgChangeFeed;
+  openChangeFeed?(opts: { onError?: (reason: string) => void; windowMs?: number }): PgChangeFeed;
   destroy(): Promise<void>;
 }
 
@@ -165,13 +165,28 @@ export class GuardedSession {
     }
     if (signal?.aborted) throw new RequestAbandoned();
     if (verb === 'begin' || verb === 'start') this.#inTransaction = true;
-    if (verb === 'commit') this.#inTransaction = false;
-    if (this.#inTransaction || verb === 'begin' || verb === 'start' || verb === 'commit') return this.#timed(sql, params, verb);
+    if (verb === 'commit') {
+      this.#inTransaction = false;
+      // Noted even when it fails: a COMMIT without an answer may have been saved.
+      try {
+        return await this.#timed(sql, params, verb);
+      } finally {
+        noteCommit();
+      }
+    }
+    if (this.#inTransaction || verb === 'begin' || verb === 'start') return this.#timed(sql, params, verb);
     // A statement on its own is its own transaction: a deadlock victim is run again here (inside
     // a transaction the caller runs the whole transaction again: SqlStorage's #transaction).
     for (let attempt = 0; ; attempt++) {
       try {
-        return signal && WRITES.has(verb) ? await this.#inOwnTransaction(sql, params, verb, signal) : await this.#timed(sql, params, verb);
+        if (signal && WRITES.has(verb)) return await this.#inOwnTransaction(sql, params, verb, signal);
+        if (verb === 'select') return await this.#timed(sql, params, verb);
+        // Anything else on its own (a statement that writes through a CTE, say) may have committed.
+        try {
+          return await this.#timed(sql, params, verb);
+        } finally {
+          noteCommit();
+        }
       } catch (err) {
         if (!isDeadlock(err) || attempt >= DEADLOCK_RETRIES || signal?.aborted) throw err;
         await deadlockPause(attempt);
@@ -185,7 +200,11 @@ export class GuardedSession {
     try {
       const result = await this.#timed(sql, params, verb);
       if (signal.aborted) throw new RequestAbandoned();
-      await this.#timed('commit', [], 'commit');
+      try {
+        await this.#timed('commit', [], 'commit');
+      } finally {
+        noteCommit();
+      }
       return result;
     } catch (err) {
       if (!this.broken) await this.#timed('rollback', [], 'rollback').catch(() => undefined);
@@ -276,7 +295,7 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     const keepPrepared = (sql: string) => {
       if (!named.has(sql)) named.set(sql, `magnum_${named.size + 1}`);
     };
-    const openChangeFeed = (o: { onError?: (reason: string) => void }) => new PgChangeFeed(parsed.target, o);
+    const openChangeFeed = (o: { onError?: (reason: string) => void; windowMs?: number }) => new PgChangeFeed(parsed.target, o);
     return { db, dialect: 'postgres', bool: (v) => v, time: (v) => v, keepPrepared, openChangeFeed, destroy: () => db.destroy() };
   }
   const createPool = (requireDriver('mysql2') as { createPool: typeof CreatePool }).createPool;

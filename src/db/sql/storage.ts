@@ -85,7 +85,7 @@ export class SqlStorage implements Storage {
   }
 
   /** The database's announcements of changed clusters, nodegroups and templates; null where it makes none (SQLite, MariaDB). */
-  openChangeFeed(opts: { onError?: (reason: string) => void } = {}): PgChangeFeed | null {
+  openChangeFeed(opts: { onError?: (reason: string) => void; windowMs?: number } = {}): PgChangeFeed | null {
     return this.conn.openChangeFeed?.(opts) ?? null;
   }
 
