@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
 //                                 [--only SUBSTRING] [--profile DIR] [--built DIR] [--pin]
-//                                 [--calibrate] [--no-cache-sync]
+//                                 [--calibrate] [--no-cache-sync] [--cache-window MS]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
@@ -17,6 +17,8 @@
 // each template-list answer, and prints what share of the plain floor's requests/s each keeps: the
 // work a handler may add on this machine for a given ratio (every request's answer wakes the load
 // generator, and the slower the server, the more often it sleeps, so each us costs more than one).
+// --cache-window N runs the APIs with [api] read_cache_sync_window = N (ms; 0: a round trip to
+// PostgreSQL after each request came, shared only by requests that came before it was sent).
 // --no-cache-sync runs the APIs with [api] read_cache_sync = false (src/api/read-cache.ts: no
 // round trip to PostgreSQL before a cached answer; a change made elsewhere is seen once its
 // notification arrives): what the default's guarantee costs.
@@ -50,6 +52,8 @@ const ONLY = strArg('only', '');
 const PROFILE = strArg('profile', '');
 const CALIBRATE = process.argv.includes('--calibrate');
 const CACHE_SYNC = !process.argv.includes('--no-cache-sync');
+/** [api] read_cache_sync_window in ms (--cache-window N); the default's when absent. */
+const CACHE_WINDOW = strArg('cache-window', '');
 const BUILT = strArg('built', '');
 const CONNECTIONS = 8;
 // The servers, database, vhost and directories it made go when it ends or is stopped (^C).
@@ -227,7 +231,7 @@ async function main() {
       const f = join(dir, `${auth}.conf`);
       writeFileSync(f, [
         '[DEFAULT]', `transport_url = ${amqp}`, `auth_strategy = ${auth}`, 'host = bench',
-        '[api]', `port = ${port}`, `read_cache_sync = ${CACHE_SYNC}`, '[database]', `connection = ${db.url}`,
+        '[api]', `port = ${port}`, `read_cache_sync = ${CACHE_SYNC}`, ...(CACHE_WINDOW ? [`read_cache_sync_window = ${Number(CACHE_WINDOW)}`] : []), '[database]', `connection = ${db.url}`,
         '[drivers]', 'test_drivers = fake', '[fake_driver]', 'step_delay_ms = 1', '[x509]', 'rsa_key_size = 1024',
         '[keystone_authtoken]', `auth_url = ${need('KEYSTONE_URL')}`, `www_authenticate_uri = ${need('KEYSTONE_URL')}`,
         'username = magnum', `password = ${need('MAGNUM_SERVICE_PASSWORD')}`, 'project_name = service',
@@ -315,7 +319,7 @@ async function main() {
     const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx', 'CPU us/req', 'floor CPU', 'db CPU us/req'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}${CACHE_SYNC ? '' : '; read_cache_sync = false'}`);
+    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}${CACHE_SYNC ? '' : '; read_cache_sync = false'}${CACHE_WINDOW ? `; read_cache_sync_window = ${Number(CACHE_WINDOW)}` : ''}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
     if (calibration.length) console.log(`\ncalibration (${endpoints[0].name}'s answer):\n${calibration.join('\n')}`);

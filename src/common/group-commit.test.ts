@@ -194,3 +194,17 @@ test('GroupCommit: each caller\'s request scope has a commit noted once its item
   assert.deepEqual(seen, [1, 2]);
   assert.equal(lastCommitAt(), 0, 'outside any request nothing is noted');
 });
+
+test('GroupCommit: a write that says when it committed has that time noted, not when it resolved', async () => {
+  const g = new GroupCommit<number>(async () => {
+    const at = performance.now();
+    await new Promise((r) => setTimeout(r, 20));
+    return at;
+  });
+  await runInRequestScope({ aborted: false }, async () => {
+    const before = performance.now();
+    await g.submit(1);
+    const noted = lastCommitAt();
+    assert.ok(noted >= before && performance.now() - noted >= 15, `noted ${noted - before} ms after the submit`);
+  });
+});

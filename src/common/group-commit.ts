@@ -10,12 +10,13 @@ import { noteCommit, outsideRequestScope } from './request-scope.ts';
 
 interface Pending<T> {
   item: T;
-  resolve: () => void;
+  /** With when the item's commit was known to be done, if the write said (else when it resolved). */
+  resolve: (committedAt?: number) => void;
   reject: (err: unknown) => void;
 }
 
 export class GroupCommit<T> {
-  readonly #write: (items: T[]) => Promise<void>;
+  readonly #write: (items: T[]) => Promise<number | void>;
   readonly #maxBatch: number;
   readonly #alike: (err: unknown) => boolean;
   readonly #refuse: (item: T) => unknown;
@@ -23,11 +24,13 @@ export class GroupCommit<T> {
   #writing = false;
 
   /**
-   * `write` stores every item given, all or nothing; at most `maxBatch` items at once. `refuse`
+   * `write` stores every item given, all or nothing; at most `maxBatch` items at once; it may
+   * return when (performance.now()) its commit was known to be done, if it does more after it,
+   * for the callers' request scopes (noteCommit; else they note when it resolves). `refuse`
    * gives the error of an item that must not be written any more (its client left while it
    * waited), checked as its batch goes out: that item fails with it and the others are written.
    */
-  constructor(write: (items: T[]) => Promise<void>, opts: { maxBatch?: number; alike?: (err: unknown) => boolean; refuse?: (item: T) => unknown } = {}) {
+  constructor(write: (items: T[]) => Promise<number | void>, opts: { maxBatch?: number; alike?: (err: unknown) => boolean; refuse?: (item: T) => unknown } = {}) {
     this.#write = write;
     this.#maxBatch = Math.max(1, opts.maxBatch ?? 64);
     this.#alike = opts.alike ?? (() => false);
@@ -36,11 +39,11 @@ export class GroupCommit<T> {
 
   /** Resolves once `item` is written (with others, or alone after its batch failed); the caller's request has committed then. */
   async submit(item: T): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+    const committedAt = await new Promise<number | undefined>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
-    noteCommit();
+    noteCommit(committedAt);
   }
 
   async #drain(): Promise<void> {
@@ -54,8 +57,8 @@ export class GroupCommit<T> {
         });
         if (batch.length === 0) continue;
         try {
-          await outsideRequestScope(() => this.#write(batch.map((p) => p.item)));
-          for (const p of batch) p.resolve();
+          const at = await outsideRequestScope(() => this.#write(batch.map((p) => p.item)));
+          for (const p of batch) p.resolve(at ?? undefined);
         } catch (err) {
           if (batch.length === 1 || this.#alike(err)) {
             for (const p of batch) p.reject(err);
@@ -64,8 +67,8 @@ export class GroupCommit<T> {
           // One at a time, so that each caller gets the outcome of its own write.
           for (const p of batch) {
             try {
-              await outsideRequestScope(() => this.#write([p.item]));
-              p.resolve();
+              const at = await outsideRequestScope(() => this.#write([p.item]));
+              p.resolve(at ?? undefined);
             } catch (e) {
               p.reject(e);
             }

@@ -33,12 +33,13 @@ export function inRequestScope<T>(res: ServerResponse, fn: () => T): T {
 }
 
 /**
- * The request the caller works for has committed a change just now (or may have: another process
- * answered a call for it). Called once the commit is known to be done; outside a request, nothing.
+ * The request the caller works for has committed a change just now, or at `at` (performance.now()
+ * read once the commit was known to be done), or may have (another process answered a call for
+ * it). Outside a request, nothing.
  */
-export function noteCommit(): void {
+export function noteCommit(at = performance.now()): void {
   const scope = requestScope.getStore();
-  if (scope) scope.committedAt = performance.now();
+  if (scope && at > (scope.committedAt ?? 0)) scope.committedAt = at;
 }
 
 /** When (performance.now()) the request the caller works for last committed a change; 0 if it has not. */

@@ -104,7 +104,10 @@ export class ConductorAPI {
    * out, as it would have been alone. */
   readonly #creates = new GroupCommit<{ ctx: RequestContext; gone: RequestGone | undefined; create: ClusterCreate }>(async (batch) => {
     await this.#storage.createClustersWithOperations(batch.map((b) => b.create));
+    // Committed: the answers are held from now (src/api/read-cache.ts), the publish meanwhile.
+    const committedAt = performance.now();
     await this.#wake(batch.map((b) => ({ ctx: b.ctx, operation: b.create.op.uuid })));
+    return committedAt;
   }, { maxBatch: CREATE_BATCH, alike: isDatabaseUnavailable, refuse: (b) => (b.gone?.aborted ? new RequestAbandoned() : undefined) });
 
   async #start(ctx: RequestContext, cluster: Cluster, verb: string, start: Omit<OperationStart, 'clusterUuid'>): Promise<void> {
