@@ -1,6 +1,6 @@
 // The API's read cache (src/api/read-cache.ts) on PostgreSQL, with two API processes' worth of
 // parts on one database: API A (with its conductor) and API B (its own storage, pool and
-// listening connection), with the default [api] read_cache_sync_window (2 ms). Every change made
+// listening connection), with the default [api] read_cache_sync_window (1 ms). Every change made
 // through A is in B's very next answer; one made through the storage of another process or with
 // plain SQL is in B's next answer once the window has passed (with a window of 0, at once); the
 // cache is really used (hits counted); when B's listening connection is killed, B's answers stay
@@ -278,4 +278,15 @@ test('read cache: different key parts always make different keys', () => {
   const keys = parts.map(cacheKey);
   assert.equal(new Set(keys).size, parts.length, keys.map((k) => JSON.stringify(k)).join('\n'));
   assert.equal(cacheKey(['cluster', 'p:a', 'x']), cacheKey(['cluster', 'p:a', 'x']));
+});
+
+test('holdFor: never resolves before the time asked for, by the monotonic clock', async () => {
+  for (const ms of [0.3, 1, 1.5, 2, 5]) {
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await holdFor(ms);
+      const took = performance.now() - t0;
+      assert.ok(took >= ms, `holdFor(${ms}) resolved after ${took} ms`);
+    }
+  }
 });
