@@ -4,11 +4,15 @@
 //
 //   node --import tsx bench/api.ts [--duration 10] [--clusters 1000] [--db postgres|sqlite|mysql]
 //                                 [--only SUBSTRING] [--profile DIR] [--built DIR] [--pin]
-//                                 [--calibrate] [--no-cache-sync] [--cache-window MS]
+//                                 [--calibrate] [--no-cache-sync] [--cache-window MS] [--slices 4]
 // Needs PostgreSQL (or the --db given), RabbitMQ and Keystone from scripts/setup-services.sh
 // (var/services.env). --only runs the endpoints whose name contains SUBSTRING; --profile DIR writes
 // a V8 CPU profile (node --cpu-prof) of each API process and of the conductor into DIR
 // (of the --built tree when given, else of the sources through tsx).
+// Each endpoint's floor and APIs are loaded in turn, --slices times (4 by default), a quarter of
+// --duration each time, and each one's slices added up: on a host whose speed drifts with other
+// tenants' load (the floor moved by 2x between runs here) that drift weighs on the floor and the
+// APIs alike. --slices 1 loads each for the whole duration, one after the other.
 // --built DIR runs the processes from another built tree (the dist/ of `npm run build` in another
 // checkout, whose node_modules its bundles find by walking up; or tsc's output of a tree from
 // before the bundles, with DIR/node_modules linked to ours) instead of dist/ (npm run bench
@@ -51,6 +55,8 @@ const DB = strArg('db', 'postgres') as 'postgres' | 'sqlite' | 'mysql';
 const ONLY = strArg('only', '');
 const PROFILE = strArg('profile', '');
 const CALIBRATE = process.argv.includes('--calibrate');
+/** --slices N: the floor and the two APIs loaded in turn N times, DURATION / N seconds each (loadInTurn). */
+const SLICES = Math.max(1, Math.floor(arg('slices', 4)));
 const CACHE_SYNC = !process.argv.includes('--no-cache-sync');
 /** [api] read_cache_sync_window in ms (--cache-window N); the default's when absent. */
 const CACHE_WINDOW = strArg('cache-window', '');
@@ -162,16 +168,43 @@ function dbPids(): number[] {
  * the database and the client (on 2 CPUs, 44-48 against 66-77 us for one cached GET): compare
  * trees with --pin, or in process with bench/api-cpu.ts.
  */
-async function load(url: string, pid: number, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
-  const dbs = dbPids();
+type LoadOpts = { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
+
+async function load(url: string, pid: number, opts: LoadOpts = {}): Promise<Figures> {
+  return (await loadInTurn([{ url, pid, opts }], 1))[0];
+}
+
+/**
+ * Loads each target in turn, `slices` times, DURATION / slices seconds each time, and adds up
+ * each target's slices: the machine's speed drifting during the run (other tenants of the host)
+ * then weighs on every target alike, which a run of the floor and then of each API does not
+ * give. Requests/s and CPU per request are over all of a target's slices; p50 and p99 are the
+ * median of its slices'.
+ */
+async function loadInTurn(targets: { url: string; pid: number; opts?: LoadOpts }[], slices = SLICES): Promise<Figures[]> {
   const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuTicks(p), 0);
-  const [cpu0, db0] = [cpuTicks(pid), sum(dbs)];
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, method: opts.method ?? 'GET', headers: opts.headers, body: opts.body });
-  const n = Math.max(1, r.requests.total);
-  return {
-    rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx,
-    cpuUs: ((cpuTicks(pid) - cpu0) * TICK_US) / n, dbUs: ((sum(dbs) - db0) * TICK_US) / n,
-  };
+  const acc = targets.map(() => ({ requests: 0, seconds: 0, p50: [] as number[], p99: [] as number[], non2xx: 0, cpu: 0, db: 0 }));
+  for (let s = 0; s < slices; s++) {
+    for (const [i, t] of targets.entries()) {
+      const dbs = dbPids();
+      const [cpu0, db0] = [cpuTicks(t.pid), sum(dbs)];
+      const o = t.opts ?? {};
+      const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: DURATION / slices, method: o.method ?? 'GET', headers: o.headers, body: o.body });
+      const a = acc[i];
+      a.cpu += cpuTicks(t.pid) - cpu0;
+      a.db += sum(dbs) - db0;
+      a.requests += r.requests.total;
+      a.seconds += r.duration;
+      a.p50.push(r.latency.p50);
+      a.p99.push(r.latency.p99);
+      a.non2xx += r.non2xx;
+    }
+  }
+  const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor((v.length - 1) / 2)];
+  return acc.map((a) => {
+    const n = Math.max(1, a.requests);
+    return { rps: a.requests / Math.max(a.seconds, 1e-9), p50: median(a.p50), p99: median(a.p99), non2xx: a.non2xx, cpuUs: (a.cpu * TICK_US) / n, dbUs: (a.db * TICK_US) / n };
+  });
 }
 
 async function keystoneToken(): Promise<{ token: string; projectId: string }> {
@@ -309,10 +342,16 @@ async function main() {
         await autocannon({ url: base(floorPort) + e.path, connections: CONNECTIONS, duration: 2 });
         for (const [port, headers] of [[noauthPort, noauth], [ksPort, ks]] as const) await autocannon({ url: base(port) + e.path, connections: CONNECTIONS, duration: 2, headers });
       }
-      const f = await load(base(floorPort) + e.path, floor.pid!, isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {});
-      for (const [mode, port, headers, api] of [['noauth', noauthPort, noauth, apiNoauth], ['keystone', ksPort, ks, apiKs]] as const) {
-        const h = { ...headers, 'content-type': 'application/json' };
-        const m = await load(base(port) + e.path, api.pid!, isPost ? { ...post, headers: h } : { headers: h });
+      const apis = [['noauth', noauthPort, noauth, apiNoauth], ['keystone', ksPort, ks, apiKs]] as const;
+      const [f, ...ms] = await loadInTurn([
+        { url: base(floorPort) + e.path, pid: floor.pid!, opts: isPost ? { ...post, headers: { 'content-type': 'application/json' } } : {} },
+        ...apis.map(([, port, headers, api]) => {
+          const h = { ...headers, 'content-type': 'application/json' };
+          return { url: base(port) + e.path, pid: api.pid!, opts: isPost ? { ...post, headers: h } : { headers: h } };
+        }),
+      ]);
+      for (const [k, [mode]] of apis.entries()) {
+        const m = ms[k];
         rows.push([e.name, mode, fmt(m.rps), fmt(f.rps), `${((m.rps / f.rps) * 100).toFixed(1)}%`, fmt(m.p50), fmt(f.p50), `${(m.p50 / Math.max(f.p50, 1)).toFixed(2)}x`, fmt(m.p99), fmt(f.p99), String(m.non2xx), fmt(m.cpuUs), fmt(f.cpuUs), fmt(m.dbUs)]);
       }
     }
