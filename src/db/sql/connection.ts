@@ -167,12 +167,7 @@ export class GuardedSession {
     if (verb === 'begin' || verb === 'start') this.#inTransaction = true;
     if (verb === 'commit') {
       this.#inTransaction = false;
-      // Noted even when it fails: a COMMIT without an answer may have been saved.
-      try {
-        return await this.#timed(sql, params, verb);
-      } finally {
-        noteCommit();
-      }
+      return this.#committing(sql, params, verb);
     }
     if (this.#inTransaction || verb === 'begin' || verb === 'start') return this.#timed(sql, params, verb);
     // A statement on its own is its own transaction: a deadlock victim is run again here (inside
@@ -180,13 +175,8 @@ export class GuardedSession {
     for (let attempt = 0; ; attempt++) {
       try {
         if (signal && WRITES.has(verb)) return await this.#inOwnTransaction(sql, params, verb, signal);
-        if (verb === 'select') return await this.#timed(sql, params, verb);
         // Anything else on its own (a statement that writes through a CTE, say) may have committed.
-        try {
-          return await this.#timed(sql, params, verb);
-        } finally {
-          noteCommit();
-        }
+        return await (verb === 'select' ? this.#timed(sql, params, verb) : this.#committing(sql, params, verb));
       } catch (err) {
         if (!isDeadlock(err) || attempt >= DEADLOCK_RETRIES || signal?.aborted) throw err;
         await deadlockPause(attempt);
@@ -200,17 +190,26 @@ export class GuardedSession {
     try {
       const result = await this.#timed(sql, params, verb);
       if (signal.aborted) throw new RequestAbandoned();
-      try {
-        await this.#timed('commit', [], 'commit');
-      } finally {
-        noteCommit();
-      }
+      await this.#committing('commit', [], 'commit');
       return result;
     } catch (err) {
       if (!this.broken) await this.#timed('rollback', [], 'rollback').catch(() => undefined);
       throw err;
     } finally {
       this.#inTransaction = false;
+    }
+  }
+
+  /**
+   * A statement that commits (a COMMIT, or a write on its own), noted in the request's scope once
+   * it is done (src/common/request-scope.ts); noted even when it fails: a COMMIT without an answer
+   * may have been saved.
+   */
+  async #committing(sql: string, params: readonly unknown[], verb: string): Promise<unknown> {
+    try {
+      return await this.#timed(sql, params, verb);
+    } finally {
+      noteCommit();
     }
   }
 
