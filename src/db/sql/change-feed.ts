@@ -68,17 +68,15 @@ export class PgChangeFeed {
   #send(now: number): Promise<boolean> {
     this.roundTrips++;
     this.#lastSentAt = now;
-    const trip = this.#roundTrip().finally(() => {
+    // #roundTrip never rejects: it resolves false when it cannot tell.
+    const trip: Promise<boolean> = this.#roundTrip().then((ok) => {
       if (this.#inFlight === trip) this.#inFlight = null;
-    });
-    this.#inFlight = trip;
-    // A round trip that failed is not one to share (and the feed is no longer live then anyway).
-    this.#last = trip.then((ok) => {
-      if (!ok && this.#last === shared) this.#last = null;
+      // A round trip that failed is not one to share (and the feed is no longer live then anyway).
+      if (!ok && this.#last === trip) this.#last = null;
       return ok;
     });
-    const shared = this.#last;
-    return shared;
+    this.#inFlight = this.#last = trip;
+    return trip;
   }
 
   async close(): Promise<void> {
