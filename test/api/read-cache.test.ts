@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
 import { InProcessTransport } from '../../src/rpc/in-process.ts';
 import { buildApi, readCacheOf } from '../../src/cmd/wiring.ts';
-import { cacheKey, holdFor } from '../../src/api/read-cache.ts';
+import { cacheKey, holdFor, type ReadCache } from '../../src/api/read-cache.ts';
 import { PgChangeFeed } from '../../src/db/sql/change-feed.ts';
 import { createTempDatabase } from '../helpers/databases.ts';
 import { as, startStack, waitFor } from '../helpers/stack.ts';
@@ -61,6 +61,30 @@ test('read cache: every change is in the next answer of another API process (pos
     const c = await getB(`/v1/clusters/${uuid}`);
     return c.status === 'CREATE_COMPLETE' && c.health_status === 'HEALTHY' ? true : undefined;
   }, 60_000);
+
+  /**
+   * Another API process's parts (its own storage and listening connection) on the same database,
+   * with these [api] options, once its cache is used (a repeated show is a hit); closed after `fn`.
+   */
+  const withOtherApi = async (api: Partial<typeof s.conf.api>, fn: (o: { app: typeof appB; cache: ReadCache; show: () => Promise<any> }) => Promise<void>) => {
+    const storage = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
+    const app = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, ...api } }, storage, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
+    try {
+      await app.ready();
+      const cache = readCacheOf.get(app)!;
+      const show = async () => (await app.inject({ url: `/v1/clusters/${uuid}`, headers: h })).json();
+      await waitFor('listening', async () => {
+        await show();
+        const hits = cache.stats.hits;
+        await show();
+        return cache.stats.hits > hits ? true : undefined;
+      }, 10_000);
+      await fn({ app, cache, show });
+    } finally {
+      await app.close();
+      await storage.close();
+    }
+  };
 
   await t.test('a repeated read is answered from the cache, by uuid and by name', async () => {
     for (const url of [`/v1/clusters/${uuid}`, '/v1/clusters/c1', '/v1/clusters/detail', '/v1/clusters', '/v1/clustertemplates']) {
@@ -148,61 +172,30 @@ test('read cache: every change is in the next answer of another API process (pos
   });
 
   await t.test('with [api] read_cache_sync = false: answered from the cache at once, a change seen once announced', async () => {
-    const storageC = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
-    const appC = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync: false } }, storage: storageC, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
-    try {
-      await appC.ready();
-      const cacheC = readCacheOf.get(appC)!;
-      const showC = async () => (await appC.inject({ url: `/v1/clusters/${uuid}`, headers: h })).json();
-      await waitFor('C listening', async () => {
-        await showC();
-        const hits = cacheC.stats.hits;
-        await showC();
-        return cacheC.stats.hits > hits ? true : undefined;
-      }, 10_000);
+    await withOtherApi({ read_cache_sync: false }, async ({ show }) => {
       await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', ['no sync', uuid]);
-      await waitFor('the change in C', async () => ((await showC()).status_reason === 'no sync' ? true : undefined), 2_000);
-    } finally {
-      await appC.close();
-      await storageC.close();
-    }
+      await waitFor('the change in C', async () => ((await show()).status_reason === 'no sync' ? true : undefined), 2_000);
+    });
   });
 
   await t.test('with [api] read_cache_sync_window = 0: plain SQL changes are in the very next answer (20 rounds)', async () => {
-    const storageD = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
-    const appD = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync_window: 0 } }, storage: storageD, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
-    try {
-      await appD.ready();
-      const cacheD = readCacheOf.get(appD)!;
-      const showD = async () => (await appD.inject({ url: `/v1/clusters/${uuid}`, headers: h })).json();
-      await waitFor('D listening', async () => {
-        await showD();
-        const hits = cacheD.stats.hits;
-        await showD();
-        return cacheD.stats.hits > hits ? true : undefined;
-      }, 10_000);
+    await withOtherApi({ read_cache_sync_window: 0 }, async ({ cache, show }) => {
       for (let i = 0; i < 20; i++) {
         await sql.query('UPDATE cluster SET status_reason = $1 WHERE uuid = $2', [`strict ${i}`, uuid]);
-        assert.equal((await showD()).status_reason, `strict ${i}`);
-        assert.equal((await showD()).status_reason, `strict ${i}`);
+        assert.equal((await show()).status_reason, `strict ${i}`);
+        assert.equal((await show()).status_reason, `strict ${i}`);
       }
-      assert.ok(cacheD.stats.hits >= 20, `hits: ${cacheD.stats.hits}`);
-    } finally {
-      await appD.close();
-      await storageD.close();
-    }
+      assert.ok(cache.stats.hits >= 20, `hits: ${cache.stats.hits}`);
+    });
   });
 
   await t.test('the answer to a request that committed a change is held for the window after the commit; others are not', async () => {
     // A window long enough to measure against the time a PATCH takes here.
     const windowMs = 300;
-    const storageE = SqlStorage.open(s.conf.database.connection, { poolSize: 2 });
-    const appE = buildApi({ conf: { ...s.conf, api: { ...s.conf.api, read_cache_sync_window: windowMs } }, storage: storageE, transport: transportB, logger: pino({ level: 'silent' }), configDir: process.cwd() });
-    try {
-      await appE.ready();
+    await withOtherApi({ read_cache_sync_window: windowMs }, async ({ app }) => {
       const timed = async (opts: InjectOptions) => {
         const t0 = performance.now();
-        const r = await appE.inject(opts);
+        const r = await app.inject(opts);
         return { r, ms: performance.now() - t0 };
       };
       const patch = await timed({ method: 'PATCH', url: `/v1/clusters/${uuid}`, headers: admin, payload: [{ op: 'replace', path: '/health_status', value: 'UNKNOWN' }] });
@@ -216,10 +209,7 @@ test('read cache: every change is in the next answer of another API process (pos
       assert.equal(get.r.statusCode, 200);
       assert.equal(get.r.json().health_status, 'UNKNOWN');
       assert.ok(get.ms < windowMs, `GET answered after ${get.ms} ms`);
-    } finally {
-      await appE.close();
-      await storageE.close();
-    }
+    });
   });
 
   await t.test('change feed: calls within the window share a round trip, later calls never do, changes before the window are in', async () => {
