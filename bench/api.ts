@@ -358,7 +358,7 @@ async function main() {
     const header = ['endpoint', 'auth', 'req/s', 'floor req/s', 'of floor', 'p50 ms', 'floor p50', 'p50 ratio', 'p99 ms', 'floor p99', 'non-2xx', 'CPU us/req', 'floor CPU', 'db CPU us/req'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}${CACHE_SYNC ? '' : '; read_cache_sync = false'}${CACHE_WINDOW ? `; read_cache_sync_window = ${Number(CACHE_WINDOW)}` : ''}`);
+    console.log(`\nbench/api: ${CONNECTIONS} connections, ${DURATION} s per run in ${SLICES} slice${SLICES > 1 ? 's' : ''} taken in turn, 127.0.0.1, ${DB} + RabbitMQ; load average ${loadBefore} before, ${loadavg()} after; ${PIN ? `servers on CPU ${SERVER_CPUS}, client on CPU ${CLIENT_CPU}` : 'not pinned'}${CACHE_SYNC ? '' : '; read_cache_sync = false'}${CACHE_WINDOW ? `; read_cache_sync_window = ${Number(CACHE_WINDOW)}` : ''}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
     if (calibration.length) console.log(`\ncalibration (${endpoints[0].name}'s answer):\n${calibration.join('\n')}`);
