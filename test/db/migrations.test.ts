@@ -19,6 +19,7 @@ const ADDS: Record<string, string[]> = {
   '006_subnets': ['cluster_subnet'],
   '007_image_loads': ['image_load'],
   '008_change_notify': [],
+  '009_cluster_counts': ['project_cluster_count'],
 };
 const NAMES = Object.keys(ADDS);
 const MIGRATOR_TABLES = ['magnum_migration', 'magnum_migration_lock'];
@@ -150,6 +151,8 @@ describe('migrations', { concurrency: true }, () => {
         assert.deepEqual(await s.migrate(), NAMES.slice(1));
         assert.equal(await s.version(), HEAD);
         await magnumDataIntact();
+        // 009 counted the cluster that was there (its count row is the quota check's).
+        assert.deepEqual(await s.clusterQuotaUsage('p1'), { hardLimit: 7, count: 1 });
         for (const t of ['operation', 'cluster_event', 'cluster_resource']) assert.equal(await count(s, t), 0, t);
         // The pre-existing cluster takes operations, events and ledger entries again.
         const op2 = randomUUID();
@@ -164,6 +167,7 @@ describe('migrations', { concurrency: true }, () => {
         assert.deepEqual((await s.listResources(cl)).map((r) => [r.kind, r.name, r.state]), [['volume', 'vol-1', 'intended']]);
         assert.equal(await s.finishOperation({ uuid: op2, owner: 'c-1', state: 'complete', destroyCluster: cl }), true);
         assert.equal(await s.getClusterByUuid(cl), null);
+        assert.deepEqual(await s.clusterQuotaUsage('p1'), { hardLimit: 7, count: 0 });
         assert.deepEqual(await s.tableCounts(), {
           cluster_template: 1, cluster: 0, nodegroup: 0, quotas: 1, operation: 0, cluster_event: 0, cluster_resource: 0, x509keypair: 1, federation: 1,
         });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { NewOperation, PageRequest } from '../../src/db/api.ts';
-import { COLUMNS } from '../../src/db/sql/rows.ts';
+import { COLUMNS, toRow } from '../../src/db/sql/rows.ts';
 import { conductorScope, UnscopedQuery } from '../../src/common/scope.ts';
 import { SqlStorage, UniqueViolation } from '../../src/db/sql/storage.ts';
 import { runInRequestScope } from '../../src/common/request-scope.ts';
@@ -713,6 +713,38 @@ describe('SqlStorage', { concurrency: true }, () => {
           const got = await Promise.all(asked.map((p) => f.s.clusterQuotaUsage(p)));
           const want = (p: string) => ({ [ps[0]]: { hardLimit: null, count: 0 }, [ps[1]]: { hardLimit: 7, count: 1 }, [ps[2]]: { hardLimit: 0, count: 2 }, [ps[3]]: { hardLimit: null, count: 3 } })[p] ?? { hardLimit: null, count: 0 };
           assert.deepEqual(got, asked.map(want));
+        });
+
+        test('clusterQuotaUsage: the count the database keeps follows every insert, delete and move of a cluster, whoever writes it', async () => {
+          const [p, q] = [project(), project()];
+          const usage = async () => [(await f.s.clusterQuotaUsage(p)).count, (await f.s.clusterQuotaUsage(q)).count, await f.s.countClusters(p), await f.s.countClusters(q)];
+          const [c1, c2] = [uid(), uid()];
+          await makeCluster(f.s, { uuid: c1, project_id: p });
+          await makeCluster(f.s, { uuid: c2, project_id: p });
+          assert.deepEqual(await usage(), [2, 0, 2, 0]);
+          // Written with plain SQL (a seeding script, a person): counted alike.
+          const c3 = uid();
+          await f.s.conn.db.insertInto('cluster').values(toRow(f.s.conn, 'cluster', { uuid: c3, project_id: q, name: 'by-hand', status: 'CREATE_COMPLETE', created_at: new Date() })).execute();
+          const c4 = uid();
+          await f.s.conn.db.insertInto('cluster').values(toRow(f.s.conn, 'cluster', { uuid: c4, project_id: null, name: 'no-project', status: 'CREATE_COMPLETE', created_at: new Date() })).execute();
+          assert.deepEqual(await usage(), [2, 1, 2, 1]);
+          // Moved to another project; an update of other columns leaves the counts alone.
+          await f.s.conn.db.updateTable('cluster').set({ project_id: q }).where('uuid', '=', c2).execute();
+          await f.s.conn.db.updateTable('cluster').set({ name: 'renamed', project_id: q }).where('uuid', '=', c2).execute();
+          await f.s.updateCluster(c1, { status: 'UPDATE_IN_PROGRESS' });
+          assert.deepEqual(await usage(), [1, 2, 1, 2]);
+          await f.s.destroyCluster(c2);
+          await f.s.conn.db.deleteFrom('cluster').where('uuid', 'in', [c3, c4]).execute();
+          assert.deepEqual(await usage(), [1, 0, 1, 0]);
+          // A batch of creates of both projects, in either order, from two connection pools at once
+          // (one pool on SQLite: a second pool in this process would wait on the first's lock with the event loop blocked).
+          const second = f.s.conn.dialect === 'sqlite' ? f.s : f.s2;
+          const batch = (ps: string[]) => ps.map((pid) => {
+            const c = uid();
+            return { cluster: { uuid: c, project_id: pid, status: 'CREATE_IN_PROGRESS' as const }, nodegroups: defaultNodeGroups(c, pid), op: newOp(c) };
+          });
+          await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? f.s : second).createClustersWithOperations(batch(i % 2 ? [p, q, p] : [q, p, q]))));
+          assert.deepEqual(await usage(), [16, 15, 16, 15]);
         });
 
         test('clusterQuotaUsage: a batched read serves every request that joined it, also once the client of the request that started it has gone', async () => {

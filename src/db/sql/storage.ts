@@ -8,6 +8,7 @@ import { DEADLOCK_RETRIES, DuplicateWorkload, UniqueViolation, deadlockPause, is
 import type { PgChangeFeed } from './change-feed.ts';
 import { connect, type Connection } from './connection.ts';
 import { check, migrator } from './migrations/index.ts';
+import { COUNT_TABLE } from './migrations/009-cluster-counts.ts';
 import { paginate, type PageRequest } from './paginate.ts';
 import { projectOf } from '../../common/scope.ts';
 import { withinScope } from './scope.ts';
@@ -344,10 +345,10 @@ export class SqlStorage implements Storage {
     if (projects.length === 1 || this.conn.dialect === 'mysql') {
       return new Map(await Promise.all(projects.map(async (p) => [p, await this.#oneQuotaUsage(p)] as const)));
     }
-    // The counts and the limits of all of them, in one statement.
-    const rows = await this.#db.selectFrom('cluster')
-      .select((eb) => ['project_id', sql<string>`'n'`.as('k'), eb.fn.countAll().as('v')])
-      .where('project_id', 'in', projects).groupBy('project_id')
+    // The counts (kept per project by the database: migration 009) and the limits of all of them, in one statement.
+    const rows = await this.#db.selectFrom(COUNT_TABLE)
+      .select(['project_id', sql<string>`'n'`.as('k'), 'clusters as v'])
+      .where('project_id', 'in', projects)
       .unionAll(this.#db.selectFrom('quotas').select(['project_id', sql<string>`'q'`.as('k'), 'hard_limit as v'])
         .where('resource', '=', 'Cluster').where('project_id', 'in', projects))
       .execute();
@@ -364,7 +365,7 @@ export class SqlStorage implements Storage {
   async #oneQuotaUsage(projectId: string): Promise<QuotaUsage> {
     const [row] = await this.#runCompiled('clusterQuotaUsage', () => this.#db.selectNoFrom((eb) => [
       eb.selectFrom('quotas').select('hard_limit').where('project_id', '=', param('project')).where('resource', '=', 'Cluster').limit(1).as('hard_limit'),
-      eb.selectFrom('cluster').select((e) => e.fn.countAll().as('n')).where('project_id', '=', param('project')).as('n'),
+      eb.selectFrom(COUNT_TABLE).select('clusters').where('project_id', '=', param('project')).limit(1).as('n'),
     ]), { project: projectId });
     return { hardLimit: row.hard_limit === null || row.hard_limit === undefined ? null : Number(row.hard_limit), count: Number(row.n ?? 0) };
   }
@@ -385,6 +386,9 @@ export class SqlStorage implements Storage {
   async createClustersWithOperations(creates: ClusterCreate[]): Promise<void> {
     if (!creates.length) return;
     const now = new Date();
+    // In project order: each insert takes its project's count row (migration 009), so two batches
+    // of several projects take them in the same order and never deadlock.
+    creates = [...creates].sort((a, b) => compareProjects(a.cluster.project_id, b.cluster.project_id));
     const rows = {
       cluster: creates.map((c) => this.#insertValues('cluster', c.cluster, now)),
       nodegroup: creates.flatMap((c) => c.nodegroups.map((n) => this.#insertValues('nodegroup', n, now))),
@@ -983,3 +987,9 @@ export class SqlStorage implements Storage {
 }
 
 export type { ClusterStatus };
+
+/** Project ids in a fixed order (code unit order, the same in every process; no project first). */
+function compareProjects(a: string | null | undefined, b: string | null | undefined): number {
+  const [x, y] = [a ?? '', b ?? ''];
+  return x < y ? -1 : x > y ? 1 : 0;
+}

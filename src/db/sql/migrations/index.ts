@@ -8,6 +8,7 @@ import { services } from './005-services.ts';
 import { subnets } from './006-subnets.ts';
 import { imageLoads } from './007-image-loads.ts';
 import { changeNotify } from './008-change-notify.ts';
+import { clusterCounts } from './009-cluster-counts.ts';
 
 /** Column types that differ between the three databases. */
 export interface MigrationDialect {
@@ -29,7 +30,7 @@ function dialectTypes(name: DialectName): MigrationDialect {
 
 export function migrations(name: DialectName): Record<string, Migration> {
   const d = dialectTypes(name);
-  return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d), '004_containers': containers(d), '005_services': services(d), '006_subnets': subnets(d), '007_image_loads': imageLoads(d), '008_change_notify': changeNotify(d) };
+  return { '001_initial': initial(d), '002_operations': operations(d), '003_ledger': ledger(d), '004_containers': containers(d), '005_services': services(d), '006_subnets': subnets(d), '007_image_loads': imageLoads(d), '008_change_notify': changeNotify(d), '009_cluster_counts': clusterCounts(d) };
 }
 
 /** The newest migration's name. */
