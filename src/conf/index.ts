@@ -16,6 +16,7 @@ function coerce(section: string, name: string, spec: OptionSpec, raw: string): u
       if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${where}: expected an integer, got '${raw}'`);
       const n = Number(raw);
       if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: must be >= ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: must be <= ${spec.max}`);
       return n;
     }
     case 'float': {

@@ -9,6 +9,7 @@ export interface OptionSpec {
   default: string | number | boolean | string[] | null;
   help: string;
   min?: number;
+  max?: number;
   choices?: readonly string[];
   secret?: boolean;
 }
@@ -82,6 +83,7 @@ export const SCHEMA = {
   conductor: {
     topic: str('magnum-conductor', 'RPC topic the conductors consume.'),
     max_concurrent_operations: int(32, 'Operations one conductor runs at once.', { min: 1 }),
+    nice: int(10, 'CPU priority (nice value, 0-19) the magnum-conductor process takes at start, every thread of it: on a host it shares with an API, under a burst of creates the API\'s answers come first and the conductor works off its queue with what is left (each operation keeps its deadline). 0 leaves it as started. It is only ever raised (a process started at a higher value keeps that). Not used by magnum-all-in-one, whose conductor shares the API\'s process.', { min: 0, max: 19 }),
     operation_lease: int(30, 'Seconds a conductor holds an operation without renewing its lease; a dead conductor\'s operations are taken over after this.', { min: 1 }),
     sweep_interval: int(10, 'Seconds between sweeps that take over orphaned operations and fail those past their deadline.', { min: 1 }),
     default_operation_timeout: int(60, 'Minutes an update, resize, upgrade, delete or nodegroup operation may take.', { min: 1 }),

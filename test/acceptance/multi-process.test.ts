@@ -2,7 +2,7 @@
 // handled exactly once; a conductor killed with SIGKILL mid-create leaves nothing stuck.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
@@ -72,6 +72,17 @@ async function deploy(opts: { stepDelayMs: number; apis: number; conductors: num
   };
 }
 
+/** The nice value of each thread of a process. */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+    try {
+      return [Number(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[16])];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+
 async function api(p: ManagedProcess, method: string, path: string, body?: unknown) {
   const r = await fetch(p.url + path, { method, headers: H, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
@@ -120,6 +131,9 @@ describe('two API processes and two conductors on RabbitMQ and PostgreSQL', () =
     assert.deepEqual([...owners].sort(), ['conductor-0', 'conductor-1']);
     const services = await api(d.apis[0], 'GET', '/v1/mservices');
     assert.deepEqual(services.body.mservices.map((s: { host: string; state: string }) => `${s.host}:${s.state}`).sort(), ['conductor-0:up', 'conductor-1:up']);
+    // [conductor] nice (10 by default): every thread of a conductor, those its work made included; the APIs keep theirs.
+    for (const c of d.conductors) assert.deepEqual([...new Set(threadNices(c.pid))], [10], c.name);
+    for (const a of d.apis) assert.deepEqual([...new Set(threadNices(a.pid))], [threadNices(process.pid)[0]], a.name);
     console.log(`# 200 concurrent creates through 2 APIs and 2 conductors: all CREATE_COMPLETE after ${elapsed} ms`);
   });
 });
