@@ -25,17 +25,22 @@ name="$1"; shift
 # of API CPU per request against 1,755-1,890 (two alternating pairs of runs): not used.
 v8=()
 case "$name" in
-  api|all-in-one) v8=(--max-semi-space-size=4) ;;
+  api|all-in-one) v8=(--max-semi-space-size=4 --expose-gc) ;;
   conductor) v8=(--max-semi-space-size=1 --optimize-for-size) ;;
 esac
+# --expose-gc: the API collects its heap in full once it is idle after a burst of requests
+# (src/common/idle-gc.ts): its old generation otherwise grows to several times what is live.
 # glibc's malloc gives each thread that meets a busy arena one of its own (up to 8 per core), and
 # memory freed in an arena stays resident there: an API held 9.7-10.3 MB in 9 thread arenas after
 # a bench/api.ts --only POST run (its V8 threads compile and mark off the main thread; libuv's
 # pool). With at most 2 arenas its malloc'd memory was 9.6 MB instead of 14.5-15.1 (smaps), and
 # the next full bench/api.ts run read the pair at 174-175 MB with no more CPU per cached GET
-# (40-47 us). A value set by the caller is kept.
+# (40-47 us). The price: the 1,000-cluster detail page took 2,264-2,269 us of API CPU per request
+# against 2,051-2,118 with 16 arenas (--only detail, two alternating pairs; 80-83% of the floor
+# against 81-88%). The conductor showed no gain (its malloc'd memory 11.4 MB against 10.1) and
+# keeps glibc's default. A value set by the caller is kept.
 case "$name" in
-  api|all-in-one|conductor) export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" ;;
+  api|all-in-one) export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" ;;
 esac
 # MAGNUM_DIST=DIR runs another built tree (bench/api.ts and bench/scale.ts --built DIR): its
 # bundle, or for a tree built before the bundles (tsc's output) its dist/src/cmd/<name>.js.

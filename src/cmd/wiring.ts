@@ -13,6 +13,7 @@ import { DriverRegistry } from '../drivers/registry.ts';
 import type { RpcTransport } from '../rpc/transport.ts';
 import { catalog } from './common.ts';
 import { DockerProvider } from '../infra/docker/provider.ts';
+import { collectWhenIdle } from '../common/idle-gc.ts';
 
 /** The read cache of an API built here (tests look at its figures). */
 export const readCacheOf = new WeakMap<object, ReadCache>();
@@ -46,7 +47,11 @@ export function buildApi(opts: { conf: Config; storage: SqlStorage; transport: R
     answerHoldMs: feed ? conf.api.read_cache_sync_window : 0,
   });
   if (cache) readCacheOf.set(app, cache);
+  // The garbage of a burst of requests is collected once the process is idle (with --expose-gc:
+  // scripts/launch.sh; src/common/idle-gc.ts).
+  const idleGc = collectWhenIdle();
   app.addHook('onClose', async () => {
+    idleGc.stop();
     await authenticator.close();
     await keystone?.close();
     await feed?.close();
