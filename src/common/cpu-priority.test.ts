@@ -7,13 +7,9 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 
 const child = `
-  import { lowerCpuPriority } from ${JSON.stringify(new URL('./cpu-priority.ts', import.meta.url).href)};
-  import { readdirSync, readFileSync } from 'node:fs';
+  import { lowerCpuPriority, threadNices as nices } from ${JSON.stringify(new URL('./cpu-priority.ts', import.meta.url).href)};
   import { pbkdf2 } from 'node:crypto';
   import { Worker } from 'node:worker_threads';
-  const nices = () => readdirSync('/proc/self/task').map((t) => {
-    try { return Number(readFileSync('/proc/self/task/' + t + '/stat', 'utf8').split(') ')[1].split(' ')[16]); } catch { return null; }
-  }).filter((n) => n !== null);
   const before = nices().length;
   const first = lowerCpuPriority(7);
   // Threads made afterwards: libuv's pool (four threads) and a worker.
@@ -38,4 +34,3 @@ test('lowerCpuPriority sets every thread of the process, threads made later star
   assert.deepEqual(r.last, r.last.map(() => 7));
   assert.deepEqual(r.zero, { set: 0, failed: 0 });
 });
-

@@ -8,7 +8,7 @@
 // Linux shares the CPU between scheduling groups first (cgroups; with autogroup, terminal
 // sessions) and only then by nice value within a group: a nice conductor yields to an API in the
 // same group (started by one script, one service manager's cgroup), not to other groups.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 export interface PriorityResult {
@@ -39,4 +39,16 @@ export function lowerCpuPriority(nice: number): PriorityResult {
     }
   }
   return out;
+}
+
+/** The nice value of each thread of a process (Linux, /proc/PID/task); a thread gone meanwhile is left out. */
+export function threadNices(pid: number | 'self' = 'self'): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+    try {
+      // Field 19 of stat, counted after the command name's closing parenthesis (field 2).
+      return [Number(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[16])];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -2,10 +2,11 @@
 // handled exactly once; a conductor killed with SIGKILL mid-create leaves nothing stuck.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqlStorage } from '../../src/db/sql/storage.ts';
+import { threadNices } from '../../src/common/cpu-priority.ts';
 import { createTempDatabase, type TempDatabase } from '../helpers/databases.ts';
 import { ROOT, need } from '../helpers/env.ts';
 import { freePort, runCommand, spawnProcess, tempDir, type ManagedProcess } from '../helpers/processes.ts';
@@ -72,17 +73,6 @@ async function deploy(opts: { stepDelayMs: number; apis: number; conductors: num
   };
 }
 
-/** The nice value of each thread of a process. */
-function threadNices(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((t) => {
-    try {
-      return [Number(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[16])];
-    } catch {
-      return []; // gone meanwhile
-    }
-  });
-}
-
 async function api(p: ManagedProcess, method: string, path: string, body?: unknown) {
   const r = await fetch(p.url + path, { method, headers: H, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
@@ -133,7 +123,7 @@ describe('two API processes and two conductors on RabbitMQ and PostgreSQL', () =
     assert.deepEqual(services.body.mservices.map((s: { host: string; state: string }) => `${s.host}:${s.state}`).sort(), ['conductor-0:up', 'conductor-1:up']);
     // [conductor] nice (10 by default): every thread of a conductor, those its work made included; the APIs keep theirs.
     for (const c of d.conductors) assert.deepEqual([...new Set(threadNices(c.pid))], [10], c.name);
-    for (const a of d.apis) assert.deepEqual([...new Set(threadNices(a.pid))], [threadNices(process.pid)[0]], a.name);
+    for (const a of d.apis) assert.deepEqual([...new Set(threadNices(a.pid))], [threadNices()[0]], a.name);
     // scripts/launch.sh: glibc's malloc limited to 2 arenas in the APIs, which also get node's gc (src/common/idle-gc.ts).
     for (const p of d.apis) assert.ok(readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').includes('--expose-gc'), p.name);
     for (const p of d.apis) assert.ok(readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0').includes('MALLOC_ARENA_MAX=2'), p.name);
