@@ -47,13 +47,15 @@ export function clusterCounts(d: MigrationDialect) {
 function triggers(d: MigrationDialect): string[] {
   const T = COUNT_TABLE;
   if (d.name === 'postgres') {
-    // Statement triggers with transition tables: one upsert per project a statement touched (a
-    // batch of creates is one statement), taken in project order.
+    // Statement triggers with transition tables: one write per project a statement touched (a
+    // batch of creates is one statement). The insert's upserts go in project order; an UPDATE ...
+    // FROM takes its rows in no order an ORDER BY could fix, so a delete has none (one delete
+    // statement of clusters of several projects is made only by hand).
     const add = (rows: string) => `INSERT INTO ${T} (project_id, clusters)
             SELECT project_id, COUNT(*) FROM ${rows} WHERE project_id IS NOT NULL GROUP BY project_id ORDER BY project_id
             ON CONFLICT (project_id) DO UPDATE SET clusters = ${T}.clusters + EXCLUDED.clusters`;
     const remove = (rows: string) => `UPDATE ${T} SET clusters = ${T}.clusters - r.n
-            FROM (SELECT project_id, COUNT(*) AS n FROM ${rows} WHERE project_id IS NOT NULL GROUP BY project_id ORDER BY project_id) r
+            FROM (SELECT project_id, COUNT(*) AS n FROM ${rows} WHERE project_id IS NOT NULL GROUP BY project_id) r
             WHERE ${T}.project_id = r.project_id`;
     const fn = (name: string, body: string) => `CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
